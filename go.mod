@@ -3,8 +3,8 @@ module github.com/troupe-go/troupe
 go 1.25
 
 require (
-	go.uber.org/goleak v1.3.0 // indirect
-	go.uber.org/multierr v1.10.0 // indirect
-	go.uber.org/zap v1.28.0 // indirect
-	golang.org/x/sync v0.18.0 // indirect
+	go.uber.org/goleak v1.3.0
+	go.uber.org/zap v1.28.0
 )
+
+require go.uber.org/multierr v1.10.0 // indirect

@@ -1,0 +1,97 @@
+package actor
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// A Reply[T] is the reply slot of one request. The asker puts it in the
+// request message; the receiving actor calls Send (or Fail) once. A Reply
+// is a small value, safe to copy. The zero Reply is invalid.
+type Reply[T any] struct {
+	f *future[T]
+}
+
+type result[T any] struct {
+	v   T
+	err error
+}
+
+// future states
+const (
+	fPending int32 = iota
+	fReplied
+	fGone
+)
+
+type future[T any] struct {
+	state atomic.Int32
+	ch    chan result[T] // cap 1; written once, by the winner of the state CAS
+}
+
+// Send delivers v to the asker. It returns ErrAlreadyReplied for a second
+// reply, ErrAskerGone when the asker gave up (v goes to dead letters), and
+// ErrFenced when ctx is the Context of an abandoned incarnation.
+func (r Reply[T]) Send(ctx context.Context, v T) error {
+	return r.complete(ctx, result[T]{v: v})
+}
+
+// Fail makes the asker's Ask return err.
+func (r Reply[T]) Fail(ctx context.Context, err error) error {
+	return r.complete(ctx, result[T]{err: err})
+}
+
+func (r Reply[T]) complete(ctx context.Context, res result[T]) error {
+	f := r.f
+	if f == nil {
+		return ErrNilRef
+	}
+	if ctx != nil && isFenced(ctx) {
+		return ErrFenced
+	}
+	if f.state.CompareAndSwap(fPending, fReplied) {
+		f.ch <- res // never blocks: cap 1, one writer
+		return nil
+	}
+	if f.state.Load() == fGone {
+		if c, ok := ctx.(Context); ok {
+			c.System().deadLetter(DeadLetter{Recipient: "(asker of " + c.Path() + ")", Message: res.v, Reason: DeadReply, Err: res.err})
+		}
+		return ErrAskerGone
+	}
+	return ErrAlreadyReplied
+}
+
+// Ask sends the request that build makes around a fresh Reply[T] and waits
+// for the reply or for ctx to end. The reply type is checked at compile
+// time. It returns the Tell error if the request was not accepted,
+// ctx.Err() if ctx ended first (a late reply then goes to dead letters),
+// or the error given to Reply.Fail.
+//
+// Ask does not watch the actor: if it stops after accepting the request
+// without replying, Ask returns when ctx ends. Give ctx a deadline.
+func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, error) {
+	var zero T
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	f := &future[T]{ch: make(chan result[T], 1)}
+	if err := ref.Tell(ctx, build(Reply[T]{f: f})); err != nil {
+		f.state.Store(fGone)
+		return zero, err
+	}
+	select {
+	case res := <-f.ch:
+		return res.v, res.err
+	case <-ctx.Done():
+		if f.state.CompareAndSwap(fPending, fGone) {
+			return zero, ctx.Err()
+		}
+		res := <-f.ch // the reply won the race; it is in the channel or about to be
+		return res.v, res.err
+	}
+}
+
+// Valid reports whether r is a real reply slot (not the zero Reply), so a
+// message type can carry an optional Reply.
+func (r Reply[T]) Valid() bool { return r.f != nil }

@@ -1,0 +1,141 @@
+package actor
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors returned by the actor runtime. They are sentinels: compare with
+// [errors.Is], since they may be wrapped.
+var (
+	// ErrStopped is returned when a message is sent to an actor that has
+	// stopped (or is down and not awaiting a restart). The message goes to
+	// dead letters.
+	ErrStopped = errors.New("actor: stopped")
+	// ErrNilRef is returned by every method of a zero Ref.
+	ErrNilRef = errors.New("actor: nil ref")
+	// ErrFull is returned by TryTell on a full bounded mailbox, and by
+	// Tell when the mailbox policy is Reject. It is [mailbox.ErrFull].
+	ErrFull = errFull
+	// ErrNameTaken is returned by Spawn when the parent already has a child
+	// of that name.
+	ErrNameTaken = errors.New("actor: name already taken")
+	// ErrInvalidName is returned by Spawn for a name containing '/'.
+	ErrInvalidName = errors.New("actor: invalid name")
+	// ErrNilFactory is returned by Spawn when the factory is nil or returns
+	// a nil actor.
+	ErrNilFactory = errors.New("actor: nil factory or nil actor")
+	// ErrSystemStopped is returned by Spawn after System.Shutdown began.
+	ErrSystemStopped = errors.New("actor: system shut down")
+	// ErrFenced is returned when an abandoned incarnation (killed after
+	// its shutdown time, or past its message deadline) tries to send or
+	// reply: it no longer speaks for the actor.
+	ErrFenced = errors.New("actor: incarnation fenced")
+	// ErrRunning is returned by Child.Start when the child already runs.
+	ErrRunning = errors.New("actor: already running")
+	// ErrAlreadyReplied is returned by a second Reply.Send or Reply.Fail.
+	ErrAlreadyReplied = errors.New("actor: already replied")
+	// ErrAskerGone is returned by Reply.Send when the asker gave up
+	// (its context ended). The reply goes to dead letters.
+	ErrAskerGone = errors.New("actor: asker gone")
+	// ErrNotParent is returned by SpawnChild when the parent actor does not
+	// implement ExitHandler.
+	ErrNotParent = errors.New("actor: parent does not handle child exits")
+	// ErrInvalidOption is returned by Spawn for an invalid option value.
+	ErrInvalidOption = errors.New("actor: invalid option")
+	// ErrDeadline is the failure of a receive that ran past its message
+	// deadline (see WithDeadline).
+	ErrDeadline = errors.New("actor: message deadline exceeded")
+	// ErrKilled is the failure reported for an incarnation that was killed.
+	ErrKilled = errors.New("actor: killed")
+)
+
+// Sentinels a Receive returns to stop its actor by itself, without a
+// failure. They map to the exit reasons Normal and Shutdown (OTP's exit
+// reasons normal and shutdown): a supervisor restarts only permanent
+// children after them.
+var (
+	// StopNormal, returned by Receive, stops the actor with reason Normal.
+	StopNormal = errors.New("actor: stop normal")
+	// StopShutdown, returned by Receive, stops the actor with reason
+	// Shutdown.
+	StopShutdown = errors.New("actor: stop shutdown")
+)
+
+// A PanicError is the failure made from a panic in Receive, Start or a
+// hook. It keeps the panic value and the stack of the panicking goroutine.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("actor: panic: %v", e.Value) }
+
+// Unwrap returns the panic value if it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// A Failure describes why an incarnation failed: the error (a *PanicError
+// for a panic), the message being handled (nil when the failure happened in
+// Start or a system callback) and the delivery attempt of that message.
+type Failure struct {
+	Path    string
+	Err     error
+	Message any
+	Attempt int
+	// Stack is the stack of the failing goroutine for a panic or for a
+	// handler that overran its deadline, when it could be taken.
+	Stack []byte
+}
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("actor %s failed (attempt %d): %v", f.Path, f.Attempt, f.Err)
+}
+
+// Unwrap returns the underlying error.
+func (f *Failure) Unwrap() error { return f.Err }
+
+// A StartError is returned when an actor's factory or Start hook failed.
+type StartError struct {
+	Path string
+	Err  error
+}
+
+func (e *StartError) Error() string { return fmt.Sprintf("actor %s: start failed: %v", e.Path, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// A Stuck describes a goroutine that did not stop in time: an incarnation
+// abandoned after its shutdown time or deadline, or one still running when
+// System.Shutdown gave up.
+type Stuck struct {
+	Path string
+	// Stack holds the stacks of the goroutines found running the actor's
+	// code (matched by the actor's type name), or of the goroutine itself
+	// when it is known.
+	Stack string
+}
+
+// A ShutdownError is returned by System.Shutdown when its context ended
+// before every actor goroutine exited. It lists the stuck ones.
+type ShutdownError struct {
+	Err   error // the context's error
+	Stuck []Stuck
+}
+
+func (e *ShutdownError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "actor: shutdown incomplete (%v): %d stuck", e.Err, len(e.Stuck))
+	for _, s := range e.Stuck {
+		b.WriteString(" ")
+		b.WriteString(s.Path)
+	}
+	return b.String()
+}
+
+// Unwrap returns the context's error.
+func (e *ShutdownError) Unwrap() error { return e.Err }

@@ -1,0 +1,997 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/troupe-go/troupe/mailbox"
+)
+
+// Lifecycle states of a proc, guarded by proc.mu.
+type pstate uint8
+
+const (
+	stWaiting  pstate = iota // no incarnation; messages queue (restart pending)
+	stStarting               // an incarnation is being started
+	stRunning                // an incarnation runs
+	stParked                 // no incarnation; messages are refused
+	stClosing                // stopping for good
+	stClosed                 // stopped for good
+)
+
+// Phases of an incarnation, for fencing (see incarnation.phase).
+const (
+	phRuntime int32 = iota // the runtime's own code, or nothing, runs it
+	phUser                 // user code (Receive, a hook) runs on its goroutine
+	phFenced               // abandoned: its goroutine must vanish
+)
+
+// sysMsg is the sealed set of system messages, served before user ones.
+type sysMsg struct {
+	kind sysKind
+	gen  uint64              // incarnation it is meant for (stop, abort)
+	end  ending              // for sysStop
+	exit Exit                // for sysExit
+	fn   func(Context) error // for sysFunc
+}
+
+type sysKind uint8
+
+const (
+	sysStop  sysKind = iota + 1 // end the incarnation gracefully
+	sysAbort                    // end the incarnation as inc.abortEnd says
+	sysExit                     // a managed child's incarnation ended
+	sysFunc                     // run fn on the actor's goroutine
+)
+
+// ending says how an incarnation ends and who must hear of it.
+type ending struct {
+	reason Reason
+	err    error
+	// requested: the parent (or a final stop) asked for it, so the parent
+	// is not told and no restart policy runs.
+	requested bool
+}
+
+// proc is an actor: the part that survives restarts (identity, mailbox,
+// the message in flight) and the current incarnation.
+type proc[M any] struct {
+	node
+	factory func() Actor[M]
+	cfg     *config
+	managed bool // incarnation exits go to the parent's HandleExit
+
+	mb mailbox.Mailbox[M, sysMsg]
+
+	mu       sync.Mutex // guards state, gen, watchers, done, final, inc.ended/exited/abortEnd/leak
+	state    pstate
+	gen      uint64
+	watchers []*watcher
+	done     chan struct{}
+	final    Terminated
+	inc      atomic.Pointer[incarnation[M]] // written under mu
+	parked   atomic.Bool                    // mirror of state == stParked
+
+	// Owned by whoever owns the mailbox (the run goroutine, or a caller
+	// that won TryAcquire, or the ender of a fenced incarnation); handed
+	// over through mu or the mailbox state.
+	batch    []M
+	bi       int
+	cur      M // message in flight: being handled, or awaiting redelivery
+	hasCur   bool
+	attempts int   // delivery attempts of cur
+	lastErr  error // last failure of cur
+
+	processed, deadLettered, failures, restarts atomic.Uint64
+	pending                                     atomic.Int64 // taken from the mailbox, not yet resolved
+}
+
+// incarnation is one life of an actor, from its factory call to its end.
+// It is the Context its code gets.
+type incarnation[M any] struct {
+	p     *proc[M]
+	gen   uint64
+	actor Actor[M]
+
+	// phase says who runs the incarnation's goroutine. The goroutine
+	// stores phUser before user code and CASes back to phRuntime after;
+	// a killer that CASes phUser→phFenced owns the incarnation from then
+	// on and the goroutine, when the user code returns, vanishes.
+	phase atomic.Int32
+	// abort asks the goroutine not to enter user code again (Dekker with
+	// phase: the goroutine stores phase then loads abort; the killer
+	// stores abort then CASes phase, so one of them sees the other).
+	abort atomic.Bool
+	seq   atomic.Uint64 // message sequence, for deadline timers
+
+	// guarded by p.mu
+	ended     bool
+	endReason Reason
+	exited    chan struct{} // closed when ended; made lazily
+	abortEnd  ending
+	leak      *leakRec
+
+	cmu    sync.Mutex // guards doneCh, err
+	doneCh chan struct{}
+	err    error
+}
+
+var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Deadline implements context.Context: an incarnation has none.
+func (inc *incarnation[M]) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context: closed when the incarnation is asked to
+// stop, is killed, or ends.
+func (inc *incarnation[M]) Done() <-chan struct{} {
+	inc.cmu.Lock()
+	defer inc.cmu.Unlock()
+	if inc.doneCh == nil {
+		if inc.err != nil {
+			return closedCh
+		}
+		inc.doneCh = make(chan struct{})
+	}
+	return inc.doneCh
+}
+
+// Err implements context.Context.
+func (inc *incarnation[M]) Err() error {
+	inc.cmu.Lock()
+	defer inc.cmu.Unlock()
+	return inc.err
+}
+
+// Value implements context.Context: an incarnation carries no values.
+func (inc *incarnation[M]) Value(any) any { return nil }
+
+func (inc *incarnation[M]) cancel() {
+	inc.cmu.Lock()
+	if inc.err == nil {
+		inc.err = context.Canceled
+		if inc.doneCh != nil {
+			close(inc.doneCh)
+		}
+	}
+	inc.cmu.Unlock()
+}
+
+func (inc *incarnation[M]) Self() PID       { return inc.p }
+func (inc *incarnation[M]) Path() string    { return inc.p.path }
+func (inc *incarnation[M]) System() *System { return inc.p.sys }
+func (inc *incarnation[M]) Logger() *zap.Logger {
+	return inc.p.sys.log.With(zap.String("actor", inc.p.path))
+}
+func (inc *incarnation[M]) Attempt() int      { return inc.p.attempts }
+func (inc *incarnation[M]) parentNode() *node { return &inc.p.node }
+func (inc *incarnation[M]) handlesExits() bool {
+	_, ok := inc.actor.(ExitHandler)
+	return ok
+}
+func (inc *incarnation[M]) isFenced() bool             { return inc.phase.Load() == phFenced }
+func (inc *incarnation[M]) String() string             { return "actor " + inc.p.path }
+func (inc *incarnation[M]) leaveUser() bool            { return inc.phase.CompareAndSwap(phUser, phRuntime) }
+func (p *proc[M]) isPID()                              {}
+func (p *proc[M]) Path() string                        { return p.path }
+func (p *proc[M]) Name() string                        { return p.name() }
+func (p *proc[M]) String() string                      { return "actor " + p.path }
+func (p *proc[M]) Running() bool                       { return p.inc.Load() != nil }
+func (p *proc[M]) Generation() uint64                  { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
+func (p *proc[M]) schedule()                           { p.sys.goStart(); go p.run() }
+func (p *proc[M]) Kill()                               { p.killCurrent(false) }
+func (p *proc[M]) Shutdown(ctx context.Context) Reason { return p.shutdownCurrent(ctx) }
+
+// fenced is implemented by contexts that can be abandoned.
+type fenced interface{ isFenced() bool }
+
+func isFenced(ctx context.Context) bool {
+	f, ok := ctx.(fenced)
+	return ok && f.isFenced()
+}
+
+type enterResult uint8
+
+const (
+	entered  enterResult = iota
+	aborted              // abort was requested: do not run user code
+	vanished             // fenced: the goroutine must vanish
+)
+
+// enterUser marks the start of user code on the incarnation's goroutine.
+func (inc *incarnation[M]) enterUser() enterResult {
+	inc.phase.Store(phUser)
+	if inc.abort.Load() {
+		if inc.phase.CompareAndSwap(phUser, phRuntime) {
+			return aborted
+		}
+		return vanished
+	}
+	return entered
+}
+
+// vanish is what a fenced goroutine does when its user code returns.
+func (p *proc[M]) vanish(inc *incarnation[M]) {
+	p.mu.Lock()
+	rec := inc.leak
+	p.mu.Unlock()
+	if rec != nil {
+		p.sys.removeLeak(rec)
+	}
+}
+
+// run drains the mailbox. Owner: it is started by schedule when the
+// mailbox goes from idle to running, it owns the mailbox (and the proc's
+// in-flight fields) until it releases or suspends it, and it exits then.
+// It is counted in sys.gos, so System.Shutdown waits for it.
+func (p *proc[M]) run() {
+	defer p.sys.goExit()
+	inc := p.inc.Load()
+	if inc == nil {
+		p.mb.Suspend()
+		return
+	}
+	for {
+		if !p.drain(inc) {
+			return
+		}
+		if p.hasCur || p.bi < len(p.batch) {
+			// Turn over with work in hand: yield, then go on.
+			runtime.Gosched()
+			continue
+		}
+		if inc.abort.Load() {
+			p.endInc(inc, p.abortEnding(inc))
+			return
+		}
+		p.batch, p.bi = p.batch[:0], 0
+		if cap(p.batch) > 64 {
+			p.batch = nil
+		}
+		if !p.mb.Release() {
+			return
+		}
+	}
+}
+
+// drain runs one turn: system messages first, then up to throughput user
+// messages. It returns false when the goroutine must exit without
+// releasing the mailbox (the incarnation ended or was fenced).
+func (p *proc[M]) drain(inc *incarnation[M]) bool {
+	budget := p.cfg.throughput
+	for n := 0; n < budget; n++ {
+		if p.mb.HasSystem() {
+			if !p.system(inc) {
+				return false
+			}
+			continue
+		}
+		if p.hasCur {
+			if p.attempts >= p.cfg.maxAttempts {
+				// Killed or abandoned on its last attempt.
+				p.poison()
+				continue
+			}
+		} else if p.bi < len(p.batch) {
+			var zero M
+			p.cur, p.hasCur, p.attempts = p.batch[p.bi], true, 0
+			p.batch[p.bi] = zero
+			p.bi++
+		} else {
+			l := p.mb.Len()
+			if l == 0 {
+				return true
+			}
+			if l == 1 || budget-n == 1 {
+				m, ok := p.mb.PopOne()
+				if !ok {
+					return true
+				}
+				p.pending.Add(1)
+				p.cur, p.hasCur, p.attempts = m, true, 0
+			} else {
+				p.batch = p.mb.PopBatch(p.batch[:0], budget-n)
+				p.bi = 0
+				if len(p.batch) == 0 {
+					return true
+				}
+				p.pending.Add(int64(len(p.batch)))
+				continue
+			}
+		}
+		if !p.deliver(inc) {
+			return false
+		}
+	}
+	return true
+}
+
+// deliver hands p.cur to the incarnation.
+func (p *proc[M]) deliver(inc *incarnation[M]) bool {
+	p.attempts++
+	switch inc.enterUser() {
+	case vanished:
+		p.vanish(inc)
+		return false
+	case aborted:
+		p.attempts-- // never handed over
+		p.endInc(inc, p.abortEnding(inc))
+		return false
+	}
+	var t *time.Timer
+	if d := p.cfg.deadline; d > 0 {
+		seq := inc.seq.Add(1)
+		t = time.AfterFunc(d, func() { p.expired(inc, seq) })
+	}
+	err := p.receive(inc, p.cur)
+	if t != nil {
+		t.Stop()
+	}
+	if !inc.leaveUser() {
+		p.vanish(inc)
+		return false
+	}
+	if err == nil {
+		p.resolve()
+		p.processed.Add(1)
+		return true
+	}
+	return p.fail(inc, err, true)
+}
+
+func (p *proc[M]) receive(inc *incarnation[M], m M) (err error) {
+	if p.cfg.passPanics {
+		return inc.actor.Receive(inc, m)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return inc.actor.Receive(inc, m)
+}
+
+// guard runs f as user code with panics turned into errors.
+func guard(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return f()
+}
+
+// resolve forgets the message in flight after it was handled or disposed of.
+func (p *proc[M]) resolve() {
+	var zero M
+	p.cur, p.hasCur, p.attempts, p.lastErr = zero, false, 0, nil
+	p.pending.Add(-1)
+}
+
+// poison dead-letters the message in flight after its last attempt.
+func (p *proc[M]) poison() {
+	p.deadLettered.Add(1)
+	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur, Reason: DeadPoison, Err: p.lastErr, Attempts: p.attempts})
+	p.resolve()
+}
+
+// fail handles an error from user code on the incarnation's goroutine.
+// withMsg says whether p.cur was being handled.
+func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
+	switch {
+	case errors.Is(err, StopNormal):
+		if withMsg {
+			p.resolve()
+			p.processed.Add(1)
+		}
+		p.endInc(inc, ending{reason: Normal})
+		return false
+	case errors.Is(err, StopShutdown):
+		if withMsg {
+			p.resolve()
+			p.processed.Add(1)
+		}
+		p.endInc(inc, ending{reason: Shutdown})
+		return false
+	}
+	f := &Failure{Path: p.path, Err: err}
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		f.Stack = pe.Stack
+	}
+	if withMsg {
+		f.Message, f.Attempt = p.cur, p.attempts
+		p.lastErr = f
+	}
+	p.failures.Add(1)
+	p.sys.log.Debug("actor failed", zap.String("actor", p.path), zap.Error(err))
+	if withMsg && p.attempts >= p.cfg.maxAttempts {
+		p.poison()
+	}
+	p.endInc(inc, ending{reason: Failed, err: f})
+	return false
+}
+
+func (p *proc[M]) abortEnding(inc *incarnation[M]) ending {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return inc.abortEnd
+}
+
+// system handles one system message; false means the goroutine must exit.
+func (p *proc[M]) system(inc *incarnation[M]) bool {
+	s, ok := p.mb.PopSystem()
+	if !ok {
+		return true
+	}
+	switch s.kind {
+	case sysStop:
+		if s.gen != inc.gen {
+			return true
+		}
+		p.endInc(inc, s.end)
+		return false
+	case sysAbort:
+		if s.gen != inc.gen {
+			return true
+		}
+		p.endInc(inc, p.abortEnding(inc))
+		return false
+	case sysExit:
+		h, ok := inc.actor.(ExitHandler)
+		if !ok {
+			return true
+		}
+		return p.userCall(inc, func() error { return h.HandleExit(inc, s.exit) })
+	case sysFunc:
+		return p.userCall(inc, func() error { return s.fn(inc) })
+	}
+	return true
+}
+
+// userCall runs a system callback as user code.
+func (p *proc[M]) userCall(inc *incarnation[M], f func() error) bool {
+	switch inc.enterUser() {
+	case vanished:
+		p.vanish(inc)
+		return false
+	case aborted:
+		p.endInc(inc, p.abortEnding(inc))
+		return false
+	}
+	var err error
+	if p.cfg.passPanics {
+		err = f()
+	} else {
+		err = guard(f)
+	}
+	if !inc.leaveUser() {
+		p.vanish(inc)
+		return false
+	}
+	if err != nil {
+		return p.fail(inc, err, false)
+	}
+	return true
+}
+
+// endInc ends the incarnation on the goroutine that owns it: its children
+// stop, its Stop hook runs (unless it is killed), then finishInc.
+func (p *proc[M]) endInc(inc *incarnation[M], e ending) {
+	p.node.stopChildren(context.Background())
+	if st, ok := inc.actor.(Stopper); ok && e.reason != Killed {
+		switch inc.enterUser() {
+		case vanished:
+			p.vanish(inc)
+			return
+		case aborted:
+			e = p.abortEnding(inc)
+		case entered:
+			if p.cfg.passPanics {
+				st.Stop(inc, e.reason)
+			} else {
+				_ = guard(func() error { st.Stop(inc, e.reason); return nil })
+			}
+			if !inc.leaveUser() {
+				p.vanish(inc)
+				return
+			}
+		}
+	}
+	p.finishInc(inc, e)
+}
+
+// finishInc records the end of an incarnation, then tells whoever must
+// know: the closer, the parent, or the default restart policy.
+func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
+	inc.cancel()
+	p.mu.Lock()
+	if inc.ended {
+		p.mu.Unlock()
+		return
+	}
+	p.mb.Suspend()
+	if p.inc.Load() == inc {
+		p.inc.Store(nil)
+	}
+	inc.ended, inc.endReason = true, e.reason
+	if inc.exited != nil {
+		close(inc.exited)
+	}
+	closing := p.state == stClosing
+	if !closing {
+		p.state = stWaiting
+	}
+	gen := inc.gen
+	p.mu.Unlock()
+
+	if p.sys.events != nil {
+		ev := Event{Kind: EventStopped, Path: p.path, Reason: e.reason, Err: e.err}
+		switch e.reason {
+		case Failed:
+			ev.Kind = EventFailed
+			var f *Failure
+			if errors.As(e.err, &f) {
+				ev.Stack = f.Stack
+			}
+		case Killed:
+			ev.Kind = EventKilled
+		}
+		p.sys.Emit(ev)
+	}
+	switch {
+	case closing:
+		p.finish(ending{reason: e.reason, err: e.err, requested: true})
+	case e.requested:
+	case p.managed:
+		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen})
+	default:
+		p.defaultPolicy(e)
+	}
+}
+
+// defaultPolicy is what an actor without a managing parent does when an
+// incarnation ends by itself: restart in place after a failure (a kill
+// counts as one), stop for good after a normal exit.
+func (p *proc[M]) defaultPolicy(e ending) {
+	if e.reason == Normal || e.reason == Shutdown {
+		p.closeNow(e)
+		return
+	}
+	var err error
+	for try := 0; try < p.cfg.maxAttempts; try++ {
+		if err = p.start(); err == nil {
+			p.restarts.Add(1)
+			p.sys.Emit(Event{Kind: EventRestarted, Path: p.path})
+			return
+		}
+		if errors.Is(err, ErrStopped) {
+			return
+		}
+	}
+	p.closeNow(ending{reason: Failed, err: err})
+}
+
+// closeNow stops an actor that has no incarnation for good.
+func (p *proc[M]) closeNow(e ending) {
+	p.mu.Lock()
+	if p.state == stClosing || p.state == stClosed {
+		p.mu.Unlock()
+		return
+	}
+	p.state = stClosing
+	p.mu.Unlock()
+	p.finish(e)
+}
+
+// finish stops the actor for good. It runs once, on the goroutine that
+// ended its last incarnation (or found none): queued and in-flight
+// messages go to dead letters, watchers are told, the parent forgets it.
+func (p *proc[M]) finish(e ending) {
+	p.node.stopChildren(context.Background())
+	rest := p.mb.Close()
+	n := 0
+	dl := func(m M) {
+		n++
+		p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: m, Reason: DeadStopped})
+	}
+	if p.hasCur {
+		dl(p.cur)
+		p.resolve()
+	}
+	for ; p.bi < len(p.batch); p.bi++ {
+		dl(p.batch[p.bi])
+		p.pending.Add(-1)
+	}
+	p.batch, p.bi = nil, 0
+	for _, m := range rest {
+		dl(m)
+	}
+	p.deadLettered.Add(uint64(n))
+
+	p.mu.Lock()
+	p.state = stClosed
+	p.parked.Store(false)
+	p.final = Terminated{Path: p.path, Reason: e.reason, Err: e.err}
+	ws := p.watchers
+	p.watchers = nil
+	if p.done == nil {
+		p.done = closedCh
+	} else {
+		close(p.done)
+	}
+	gen := p.gen
+	p.mu.Unlock()
+	p.mb.Suspend()
+
+	p.parent.removeChild(&p.node)
+	for _, w := range ws {
+		w.fn(p.final)
+	}
+	if p.managed && !e.requested {
+		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen, Final: true})
+	}
+}
+
+// start begins a new incarnation: factory, then Start hook, on the caller's
+// goroutine. It is the OTP start function.
+func (p *proc[M]) start() error {
+	p.mu.Lock()
+	prev := p.state
+	switch prev {
+	case stRunning, stStarting:
+		p.mu.Unlock()
+		return ErrRunning
+	case stClosing, stClosed:
+		p.mu.Unlock()
+		return ErrStopped
+	}
+	p.state = stStarting
+	p.gen++
+	gen := p.gen
+	p.mu.Unlock()
+
+	inc := &incarnation[M]{p: p, gen: gen}
+	err := guard(func() error {
+		inc.actor = p.factory()
+		if inc.actor == nil {
+			return ErrNilFactory
+		}
+		if s, ok := inc.actor.(Starter); ok {
+			return s.Start(inc)
+		}
+		return nil
+	})
+	if err != nil {
+		inc.cancel()
+		p.node.stopChildren(context.Background())
+		p.mu.Lock()
+		closing := p.state == stClosing
+		if !closing {
+			p.state = prev
+		}
+		p.mu.Unlock()
+		err = &StartError{Path: p.path, Err: err}
+		p.sys.Emit(Event{Kind: EventFailed, Path: p.path, Reason: Failed, Err: err})
+		if closing {
+			p.finish(ending{reason: Failed, err: err, requested: true})
+		}
+		return err
+	}
+	p.mu.Lock()
+	if p.state == stClosing {
+		// Stopped while starting: end the incarnation we just made.
+		p.inc.Store(inc)
+		p.mu.Unlock()
+		p.endInc(inc, ending{reason: Shutdown, requested: true})
+		return ErrStopped
+	}
+	p.state = stRunning
+	p.parked.Store(false)
+	p.inc.Store(inc)
+	pending := p.hasCur || p.bi < len(p.batch)
+	p.mu.Unlock()
+	p.sys.Emit(Event{Kind: EventStarted, Path: p.path})
+	p.mb.Resume(pending)
+	return nil
+}
+
+// Start implements Child.
+func (p *proc[M]) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return p.start()
+}
+
+// exitedCh returns a channel closed when inc has ended.
+func (p *proc[M]) exitedCh(inc *incarnation[M]) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if inc.ended {
+		return closedCh
+	}
+	if inc.exited == nil {
+		inc.exited = make(chan struct{})
+	}
+	return inc.exited
+}
+
+func (p *proc[M]) endReasonOf(inc *incarnation[M]) Reason {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return inc.endReason
+}
+
+// shutdownCurrent stops the current incarnation as its parent asked,
+// within the actor's shutdown time; the actor stays, waiting for Start.
+func (p *proc[M]) shutdownCurrent(ctx context.Context) Reason {
+	inc := p.inc.Load()
+	if inc == nil {
+		return Shutdown
+	}
+	return p.endRequested(ctx, inc, ending{reason: Shutdown, requested: true})
+}
+
+// endRequested ends inc gracefully (the current message finishes, then
+// its Stop hook runs), killing it past the shutdown time or when ctx ends.
+func (p *proc[M]) endRequested(ctx context.Context, inc *incarnation[M], e ending) Reason {
+	inc.cancel()
+	d := p.cfg.shutdown
+	if d < 0 {
+		return p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: e.requested})
+	}
+	if !p.cfg.hasStopHook && !p.node.hasChildren() && p.mb.TryAcquire() {
+		// Idle and nothing to run: end it here.
+		p.finishInc(inc, e)
+		return p.endReasonOf(inc)
+	}
+	p.mb.PostSystem(sysMsg{kind: sysStop, gen: inc.gen, end: e})
+	ch := p.exitedCh(inc)
+	var timeout <-chan time.Time
+	if d != Infinity {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-ch:
+		return p.endReasonOf(inc)
+	case <-timeout:
+	case <-ctx.Done():
+	}
+	return p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: e.requested})
+}
+
+// killCurrent kills the current incarnation, as OTP's exit(Pid, kill).
+func (p *proc[M]) killCurrent(requested bool) {
+	if inc := p.inc.Load(); inc != nil {
+		p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: requested})
+	}
+}
+
+// kill ends inc without its Stop hook. If its goroutine is in user code it
+// is fenced and abandoned (counted as leaked until it returns).
+func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
+	p.mu.Lock()
+	if inc.ended {
+		p.mu.Unlock()
+		return inc.endReason
+	}
+	inc.abortEnd = e
+	p.mu.Unlock()
+	inc.abort.Store(true)
+	inc.cancel()
+	if inc.phase.CompareAndSwap(phUser, phFenced) {
+		p.abandon(inc, e)
+		return Killed
+	}
+	if p.mb.TryAcquire() {
+		p.endInc(inc, e)
+		return p.endReasonOf(inc)
+	}
+	// Its goroutine runs runtime code: it will see abort before any user
+	// code, or this system message.
+	p.mb.PostSystem(sysMsg{kind: sysAbort, gen: inc.gen})
+	<-p.exitedCh(inc)
+	return p.endReasonOf(inc)
+}
+
+// abandon ends an incarnation whose goroutine was fenced in user code; the
+// caller won the phUser→phFenced CAS and now owns the proc's in-flight
+// state. The goroutine is counted as leaked until its user code returns.
+func (p *proc[M]) abandon(inc *incarnation[M], e ending) {
+	rec := &leakRec{path: p.path, typeName: typeName(inc.actor)}
+	p.mu.Lock()
+	inc.leak = rec
+	p.mu.Unlock()
+	p.sys.addLeak(rec)
+	stack := stacksMentioning(allStacks(), rec.typeName)
+	p.sys.log.Warn("actor abandoned", zap.String("actor", p.path), zap.String("stack", stack))
+	p.sys.Emit(Event{Kind: EventLeaked, Path: p.path, Reason: e.reason, Err: e.err, Stack: []byte(stack)})
+	p.node.stopChildren(context.Background())
+	p.finishInc(inc, e)
+}
+
+// expired runs on a timer goroutine when a receive overran its deadline.
+func (p *proc[M]) expired(inc *incarnation[M], seq uint64) {
+	if inc.seq.Load() != seq || !inc.phase.CompareAndSwap(phUser, phFenced) {
+		return
+	}
+	stack := stacksMentioning(allStacks(), typeName(inc.actor))
+	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur, Attempt: p.attempts, Stack: []byte(stack)}
+	p.failures.Add(1)
+	p.lastErr = f
+	if p.attempts >= p.cfg.maxAttempts {
+		p.poison()
+	}
+	p.sys.goStart()
+	// Owner: this goroutine ends the fenced incarnation and runs whatever
+	// follows (parent notification or restart); counted in sys.gos.
+	go func() {
+		defer p.sys.goExit()
+		p.abandon(inc, ending{reason: Failed, err: f})
+	}()
+}
+
+func typeName(a any) string {
+	if a == nil {
+		return ""
+	}
+	s := fmt.Sprintf("%T", a)
+	for len(s) > 0 && s[0] == '*' {
+		s = s[1:]
+	}
+	return s
+}
+
+// Park implements Child: the actor refuses messages until its next Start,
+// and what it had queued goes to dead letters.
+func (p *proc[M]) Park() {
+	p.mu.Lock()
+	if p.state != stWaiting {
+		p.mu.Unlock()
+		return
+	}
+	p.state = stParked
+	p.parked.Store(true)
+	p.mu.Unlock()
+	// No goroutine owns the mailbox while waiting: drain it here.
+	n := 0
+	dl := func(m M) {
+		n++
+		p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: m, Reason: DeadStopped})
+	}
+	if p.hasCur {
+		dl(p.cur)
+		p.resolve()
+	}
+	for ; p.bi < len(p.batch); p.bi++ {
+		dl(p.batch[p.bi])
+		p.pending.Add(-1)
+	}
+	p.batch, p.bi = p.batch[:0], 0
+	for _, m := range p.mb.PopBatch(nil, 0) {
+		dl(m)
+	}
+	p.deadLettered.Add(uint64(n))
+}
+
+// Close implements Child: stop for good without telling the parent.
+func (p *proc[M]) Close(ctx context.Context) error { return p.stopFinal(ctx, false) }
+
+// Stop implements PID.
+func (p *proc[M]) Stop(ctx context.Context) error { return p.stopFinal(ctx, false) }
+
+// StopNow implements PID.
+func (p *proc[M]) StopNow() { _ = p.stopFinal(context.Background(), true) }
+
+// stopFinal stops the actor for good: its current incarnation ends (its
+// children first), then queued messages go to dead letters. It waits until
+// the actor stopped or ctx ended.
+func (p *proc[M]) stopFinal(ctx context.Context, kill bool) error {
+	p.mu.Lock()
+	if p.done == nil {
+		p.done = make(chan struct{})
+	}
+	done := p.done
+	switch p.state {
+	case stClosed:
+		p.mu.Unlock()
+		return nil
+	case stClosing:
+		p.mu.Unlock()
+		return waitDone(ctx, done)
+	}
+	prev := p.state
+	p.state = stClosing
+	inc := p.inc.Load()
+	p.mu.Unlock()
+	switch {
+	case prev == stStarting:
+		// start finishes the stop when the incarnation is built.
+	case inc == nil:
+		p.finish(ending{reason: Shutdown, requested: true})
+	case kill:
+		p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: true})
+	default:
+		p.endRequested(ctx, inc, ending{reason: Shutdown, requested: true})
+	}
+	return waitDone(ctx, done)
+}
+
+func waitDone(ctx context.Context, done <-chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done implements PID.
+func (p *proc[M]) Done() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		p.done = make(chan struct{})
+	}
+	return p.done
+}
+
+// postExit delivers a managed child's exit to this actor's HandleExit.
+func (p *proc[M]) postExit(e Exit) {
+	p.mb.PostSystem(sysMsg{kind: sysExit, exit: e})
+}
+
+// Stats implements PID.
+func (p *proc[M]) Stats() Stats {
+	ms := p.mb.Stats()
+	return Stats{
+		Accepted:     ms.Enqueued,
+		Processed:    p.processed.Load(),
+		DeadLettered: p.deadLettered.Load(),
+		Dropped:      ms.DroppedNewest + ms.DroppedOldest,
+		Rejected:     ms.Rejected,
+		InFlight:     int64(ms.Len) + p.pending.Load(),
+		Failures:     p.failures.Load(),
+		Restarts:     p.restarts.Load(),
+		MailboxLen:   ms.Len,
+		MailboxCap:   ms.Capacity,
+	}
+}
+
+// Stats are an actor's counters. At every quiescent point
+// Accepted = Processed + DeadLettered + Dropped + InFlight.
+type Stats struct {
+	// Accepted counts messages the mailbox took (Tell returned nil).
+	Accepted uint64
+	// Processed counts messages a Receive handled without failing.
+	Processed uint64
+	// DeadLettered counts accepted messages that went to dead letters
+	// (poison, or queued when the actor stopped).
+	DeadLettered uint64
+	// Dropped counts messages a mailbox drop policy discarded.
+	Dropped uint64
+	// Rejected counts sends refused because the mailbox was full.
+	Rejected uint64
+	// InFlight counts accepted messages not yet resolved: queued, taken
+	// for handling, or awaiting redelivery.
+	InFlight int64
+	// Failures counts failed incarnations; Restarts counts restarts in
+	// place (by the default policy; supervisors count their own).
+	Failures, Restarts     uint64
+	MailboxLen, MailboxCap int
+}

@@ -1,0 +1,412 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/troupe-go/troupe/mailbox"
+)
+
+// A Ref[M] is the address of an actor that handles messages of type M. It
+// stays valid across the actor's restarts: the mailbox and the identity
+// survive, only the actor's state is rebuilt. A Ref is a small value, safe
+// to copy and to use from any goroutine. The zero Ref is invalid: its
+// methods return ErrNilRef (or do nothing).
+//
+// Nothing in a Ref's contract assumes the actor lives in this process; a
+// Ref to a stopped actor refuses messages with ErrStopped.
+type Ref[M any] struct {
+	p *proc[M]
+}
+
+// PID is the lifecycle handle of an actor, independent of its message
+// type: identity, stop, watch and counters.
+type PID interface {
+	// Path returns the actor's path, like "/sup/worker-3".
+	Path() string
+	// Name returns the last element of the path.
+	Name() string
+	// Stop stops the actor for good and gracefully: the message being
+	// handled finishes, its children stop (last spawned first), its Stop
+	// hook runs, and what is still queued goes to dead letters. Past the
+	// actor's shutdown time it is abandoned and reported killed. Stop
+	// waits until the actor stopped or ctx ended (then it returns
+	// ctx.Err() and the stop goes on). It is idempotent and safe to call
+	// from several goroutines.
+	Stop(ctx context.Context) error
+	// StopNow stops the actor for good without waiting for the message
+	// being handled: its incarnation is killed (abandoned if it is in user
+	// code), and no Stop hook runs. It returns when the actor stopped.
+	StopNow()
+	// Done returns a channel closed when the actor stopped for good.
+	Done() <-chan struct{}
+	// Watch calls fn once when the actor stops for good (at once, on the
+	// caller's goroutine, if it already has). fn runs on the goroutine
+	// that stops the actor and must not block. unwatch cancels it.
+	Watch(fn func(Terminated)) (unwatch func())
+	// Stats returns the actor's counters.
+	Stats() Stats
+	isPID()
+}
+
+// Child is the handle a managing parent (a supervisor) has on a child
+// spawned with SpawnChild. It controls the child's incarnations; the
+// child's Ref and mailbox stay the same throughout.
+type Child interface {
+	PID
+	// Start starts a new incarnation (the OTP start function): it calls
+	// the factory and the Start hook on the caller's goroutine. It returns
+	// ErrRunning if one runs, ErrStopped after Close, or a *StartError.
+	Start(ctx context.Context) error
+	// Shutdown ends the current incarnation the way its shutdown option
+	// says: gracefully within the shutdown time (Shutdown), or killed
+	// (Killed) when the time ran out, ctx ended, or it is BrutalKill. The
+	// parent gets no Exit for it. Messages keep queueing for the next
+	// Start.
+	Shutdown(ctx context.Context) Reason
+	// Kill kills the current incarnation from outside (OTP exit(Pid,
+	// kill)); the parent gets an Exit with reason Killed.
+	Kill()
+	// Park makes a child without an incarnation refuse messages (to dead
+	// letters) until its next Start; what it had queued goes to dead
+	// letters.
+	Park()
+	// Close stops the child for good without an Exit to the parent.
+	Close(ctx context.Context) error
+	// Running reports whether an incarnation runs.
+	Running() bool
+	// Generation counts the incarnations started so far.
+	Generation() uint64
+}
+
+// Durations with a special meaning for WithShutdown.
+const (
+	// BrutalKill: stopping the actor kills it at once (OTP brutal_kill).
+	BrutalKill time.Duration = -1
+	// Infinity: stopping the actor waits as long as it takes.
+	Infinity time.Duration = math.MaxInt64
+)
+
+// Defaults of the spawn options.
+const (
+	DefaultThroughput      = 64
+	DefaultMaxAttempts     = 3
+	DefaultShutdownTimeout = 5 * time.Second
+)
+
+type config struct {
+	mailbox     *mailbox.Config
+	throughput  int
+	maxAttempts int
+	deadline    time.Duration
+	shutdown    time.Duration
+	passPanics  bool
+	hasStopHook bool
+}
+
+var defaultConfig = config{
+	throughput:  DefaultThroughput,
+	maxAttempts: DefaultMaxAttempts,
+	shutdown:    DefaultShutdownTimeout,
+}
+
+// A SpawnOption configures one actor.
+type SpawnOption interface{ applySpawn(*config) error }
+
+type spawnFunc func(*config) error
+
+func (f spawnFunc) applySpawn(c *config) error { return f(c) }
+
+// WithMailbox bounds the actor's mailbox to capacity messages with the
+// given overflow policy. The default mailbox is unbounded.
+func WithMailbox(capacity int, policy mailbox.Policy) SpawnOption {
+	return WithMailboxConfig(mailbox.Config{Capacity: capacity, Policy: policy})
+}
+
+// WithMailboxConfig sets the full mailbox configuration (watermarks
+// included).
+func WithMailboxConfig(cfg mailbox.Config) SpawnOption {
+	return spawnFunc(func(c *config) error {
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+		c.mailbox = &cfg
+		return nil
+	})
+}
+
+// WithThroughput sets how many messages the actor handles per turn before
+// it yields its goroutine (fairness). Default DefaultThroughput.
+func WithThroughput(n int) SpawnOption {
+	return spawnFunc(func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("%w: throughput %d < 1", ErrInvalidOption, n)
+		}
+		c.throughput = n
+		return nil
+	})
+}
+
+// WithMaxAttempts sets how many times a message is delivered before a
+// failing one goes to dead letters as poison. Default DefaultMaxAttempts.
+func WithMaxAttempts(n int) SpawnOption {
+	return spawnFunc(func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("%w: max attempts %d < 1", ErrInvalidOption, n)
+		}
+		c.maxAttempts = n
+		return nil
+	})
+}
+
+// WithDeadline sets a per-message deadline: a Receive that runs longer is
+// a failure (ErrDeadline) supervised like a panic; its goroutine is
+// abandoned (fenced, reported with its stack, counted as leaked until it
+// returns) and the incarnation ends. Zero (the default) means none.
+func WithDeadline(d time.Duration) SpawnOption {
+	return spawnFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: negative deadline", ErrInvalidOption)
+		}
+		c.deadline = d
+		return nil
+	})
+}
+
+// WithShutdown sets how long a stop waits for the actor before killing it:
+// a duration, BrutalKill or Infinity. Default DefaultShutdownTimeout.
+func WithShutdown(d time.Duration) SpawnOption {
+	return spawnFunc(func(c *config) error {
+		if d < 0 && d != BrutalKill {
+			return fmt.Errorf("%w: shutdown %v", ErrInvalidOption, d)
+		}
+		c.shutdown = d
+		return nil
+	})
+}
+
+// WithPassThroughPanics makes panics in the actor's code crash the
+// program instead of becoming failures. For debugging only.
+func WithPassThroughPanics() SpawnOption {
+	return spawnFunc(func(c *config) error { c.passPanics = true; return nil })
+}
+
+// A Spawner is where an actor can be spawned: a *System (top level) or an
+// actor's Context (a child of that actor).
+type Spawner interface {
+	parentNode() *node
+}
+
+func (s *System) parentNode() *node { return &s.root }
+
+var autoName atomic.Uint64
+
+// Spawn creates an actor under parent and starts its first incarnation:
+// factory is called (now and on every restart) to build the actor, and
+// its Start hook, if any, runs on the caller's goroutine before Spawn
+// returns. name must be unique among parent's children; "" picks one.
+//
+// The actor's failures are handled in place: it restarts with a fresh
+// actor from factory, keeping its Ref and mailbox, and the failed message
+// is redelivered up to WithMaxAttempts times, then dead-lettered. Use the
+// supervisor package for OTP strategies.
+func Spawn[M any](parent Spawner, name string, factory func() Actor[M], opts ...SpawnOption) (Ref[M], error) {
+	p, err := newProc(parent, name, factory, false, opts)
+	if err != nil {
+		return Ref[M]{}, err
+	}
+	if err := p.start(); err != nil {
+		p.closeNow(ending{reason: Failed, err: err, requested: true})
+		return Ref[M]{}, err
+	}
+	return Ref[M]{p: p}, nil
+}
+
+// SpawnChild creates a managed child of the actor that ctx belongs to,
+// without starting it: the caller starts it with Child.Start and gets an
+// Exit through its ExitHandler each time an incarnation ends by itself.
+// It returns ErrNotParent if that actor does not implement ExitHandler.
+// This is how supervisors are built.
+func SpawnChild[M any](ctx Context, name string, factory func() Actor[M], opts ...SpawnOption) (Ref[M], Child, error) {
+	if h, ok := ctx.(interface{ handlesExits() bool }); !ok || !h.handlesExits() {
+		return Ref[M]{}, nil, ErrNotParent
+	}
+	p, err := newProc(ctx, name, factory, true, opts)
+	if err != nil {
+		return Ref[M]{}, nil, err
+	}
+	return Ref[M]{p: p}, p, nil
+}
+
+func newProc[M any](parent Spawner, name string, factory func() Actor[M], managed bool, opts []SpawnOption) (*proc[M], error) {
+	if parent == nil {
+		return nil, fmt.Errorf("actor: nil parent: %w", ErrNilRef)
+	}
+	if c, ok := parent.(context.Context); ok && isFenced(c) {
+		return nil, ErrFenced
+	}
+	if factory == nil {
+		return nil, ErrNilFactory
+	}
+	pn := parent.parentNode()
+	if pn.sys.closing.Load() {
+		return nil, ErrSystemStopped
+	}
+	cfg := &defaultConfig
+	if len(opts) > 0 {
+		c := defaultConfig
+		for _, o := range opts {
+			if o == nil {
+				continue
+			}
+			if err := o.applySpawn(&c); err != nil {
+				return nil, err
+			}
+		}
+		cfg = &c
+	}
+	var probe Actor[M]
+	if err := guard(func() error { probe = factory(); return nil }); err != nil || probe == nil {
+		return nil, ErrNilFactory
+	}
+	if _, ok := probe.(Stopper); ok && !cfg.hasStopHook {
+		c := *cfg
+		c.hasStopHook = true
+		cfg = &c
+	}
+	if name == "" {
+		name = "$" + strconv.FormatUint(autoName.Add(1), 10)
+	} else if strings.ContainsRune(name, '/') {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidName, name)
+	}
+	p := &proc[M]{factory: factory, cfg: cfg, managed: managed}
+	p.node.init(pn, name, p)
+	if err := p.mb.Init(cfg.mailbox, p.schedule); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	p.mb.Suspend()
+	if err := pn.addChild(&p.node); err != nil {
+		return nil, fmt.Errorf("actor %s: %w", p.path, err)
+	}
+	return p, nil
+}
+
+// Tell sends m to the actor. It returns once the mailbox took m; on a full
+// bounded mailbox with the Block policy it waits for space or for ctx to
+// end (returning ctx.Err()). It returns ErrStopped if the actor stopped
+// (m goes to dead letters), ErrFull under the Reject policy, ErrFenced when
+// ctx is the Context of an abandoned incarnation, ErrNilRef for a zero
+// Ref. Under a drop policy it returns nil even when m (DropNewest) or an
+// older message (DropOldest) was dropped; drops are counted and
+// dead-lettered with reason DeadDropped.
+func (r Ref[M]) Tell(ctx context.Context, m M) error {
+	p := r.p
+	if p == nil {
+		return ErrNilRef
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	} else if isFenced(ctx) {
+		return ErrFenced
+	}
+	if p.parked.Load() {
+		return p.refuse(m)
+	}
+	dropped, was, err := p.mb.Post(ctx, m)
+	return p.posted(m, dropped, was, err)
+}
+
+// TryTell is Tell that never waits: on a full bounded mailbox it returns
+// ErrFull (with the Block and Reject policies).
+func (r Ref[M]) TryTell(m M) error {
+	p := r.p
+	if p == nil {
+		return ErrNilRef
+	}
+	if p.parked.Load() {
+		return p.refuse(m)
+	}
+	dropped, was, err := p.mb.TryPost(m)
+	return p.posted(m, dropped, was, err)
+}
+
+func (p *proc[M]) refuse(m M) error {
+	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: m, Reason: DeadStopped})
+	return fmt.Errorf("actor %s: %w", p.path, ErrStopped)
+}
+
+func (p *proc[M]) posted(m, dropped M, was bool, err error) error {
+	switch {
+	case err == nil:
+		if was {
+			p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: dropped, Reason: DeadDropped})
+		}
+		return nil
+	case err == mailbox.ErrClosed:
+		return p.refuse(m)
+	}
+	return err
+}
+
+// Path returns the actor's path ("" for a zero Ref).
+func (r Ref[M]) Path() string {
+	if r.p == nil {
+		return ""
+	}
+	return r.p.path
+}
+
+// PID returns the actor's lifecycle handle (nil for a zero Ref).
+func (r Ref[M]) PID() PID {
+	if r.p == nil {
+		return nil
+	}
+	return r.p
+}
+
+// Stop stops the actor for good; see PID.Stop.
+func (r Ref[M]) Stop(ctx context.Context) error {
+	if r.p == nil {
+		return ErrNilRef
+	}
+	return r.p.Stop(ctx)
+}
+
+// StopNow stops the actor for good without waiting; see PID.StopNow.
+func (r Ref[M]) StopNow() error {
+	if r.p == nil {
+		return ErrNilRef
+	}
+	r.p.StopNow()
+	return nil
+}
+
+// Stats returns the actor's counters.
+func (r Ref[M]) Stats() Stats {
+	if r.p == nil {
+		return Stats{}
+	}
+	return r.p.Stats()
+}
+
+// String returns "actor PATH".
+func (r Ref[M]) String() string { return "actor " + r.Path() }
+
+// Lookup finds the child name of parent and returns its Ref if its message
+// type is M.
+func Lookup[M any](parent Spawner, name string) (Ref[M], bool) {
+	if parent == nil {
+		return Ref[M]{}, false
+	}
+	n := parent.parentNode().child(name)
+	if n == nil {
+		return Ref[M]{}, false
+	}
+	p, ok := n.cell.(*proc[M])
+	return Ref[M]{p: p}, ok
+}

@@ -1,0 +1,329 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/troupe-go/troupe/mailbox"
+)
+
+var errFull = mailbox.ErrFull
+
+// A System is the root of an actor tree: it owns every actor spawned under
+// it, their goroutines, the dead-letter sink and the event sink. Build one
+// with NewSystem and end it with Shutdown. A System must not be copied.
+type System struct {
+	log    *zap.Logger
+	dead   func(DeadLetter)
+	events func(Event)
+	now    func() time.Time
+
+	root node // top-level actors
+
+	closing atomic.Bool
+
+	// Goroutine accounting: every goroutine the runtime starts is counted
+	// in gos; Shutdown waits for the count to reach zero.
+	gos    atomic.Int64
+	zeroMu sync.Mutex    // guards zeroCh
+	zeroCh chan struct{} // closed when gos reaches zero while Shutdown waits
+
+	deadCount atomic.Uint64
+
+	leakMu sync.Mutex
+	leaked map[*leakRec]struct{} // abandoned incarnations still running
+}
+
+type leakRec struct {
+	path     string
+	typeName string
+}
+
+// An Option configures a System.
+type Option interface{ apply(*System) }
+
+type optionFunc func(*System)
+
+func (f optionFunc) apply(s *System) { f(s) }
+
+// WithLogger sets the system's logger. The default is a no-op logger.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(s *System) {
+		if l != nil {
+			s.log = l
+		}
+	})
+}
+
+// WithDeadLetters sets the dead-letter sink. It is called synchronously on
+// the goroutine that dead-letters the message, so it must be fast and must
+// not block; it may be called concurrently. The default only counts them.
+func WithDeadLetters(f func(DeadLetter)) Option {
+	return optionFunc(func(s *System) { s.dead = f })
+}
+
+// WithEvents sets the event sink. It is called synchronously, in causal
+// order for each actor, on the goroutine where the event happens, so it
+// must be fast and must not block; it may be called concurrently.
+func WithEvents(f func(Event)) Option {
+	return optionFunc(func(s *System) { s.events = f })
+}
+
+// WithClock sets the time source used for event timestamps. Tests use it;
+// the default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(s *System) {
+		if now != nil {
+			s.now = now
+		}
+	})
+}
+
+// NewSystem returns a running System.
+func NewSystem(opts ...Option) *System {
+	s := &System{log: zap.NewNop(), now: time.Now}
+	for _, o := range opts {
+		o.apply(s)
+	}
+	s.root.sys = s
+	return s
+}
+
+// Logger returns the system's logger.
+func (s *System) Logger() *zap.Logger { return s.log }
+
+// DeadLetters returns how many messages went to dead letters.
+func (s *System) DeadLetters() uint64 { return s.deadCount.Load() }
+
+// Emit sends e to the event sink, filling in its time. Supervisors and
+// pipelines built on the runtime use it for their own events.
+func (s *System) Emit(e Event) {
+	if s.events == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	s.events(e)
+}
+
+func (s *System) deadLetter(d DeadLetter) {
+	s.deadCount.Add(1)
+	if s.dead != nil {
+		s.dead(d)
+	}
+	if s.events != nil {
+		s.Emit(Event{Kind: EventDeadLetter, Path: d.Recipient, Err: d.Err})
+	}
+}
+
+// goStart counts a goroutine about to be started; goExit uncounts it.
+func (s *System) goStart() { s.gos.Add(1) }
+
+func (s *System) goExit() {
+	if s.gos.Add(-1) == 0 {
+		s.zeroMu.Lock()
+		if s.zeroCh != nil && s.gos.Load() == 0 {
+			close(s.zeroCh)
+			s.zeroCh = nil
+		}
+		s.zeroMu.Unlock()
+	}
+}
+
+// Goroutines returns the number of goroutines the runtime currently runs
+// for this system, abandoned ones included. An idle actor holds none.
+func (s *System) Goroutines() int { return int(s.gos.Load()) }
+
+func (s *System) addLeak(r *leakRec) {
+	s.leakMu.Lock()
+	if s.leaked == nil {
+		s.leaked = make(map[*leakRec]struct{})
+	}
+	s.leaked[r] = struct{}{}
+	s.leakMu.Unlock()
+}
+
+func (s *System) removeLeak(r *leakRec) {
+	s.leakMu.Lock()
+	delete(s.leaked, r)
+	s.leakMu.Unlock()
+}
+
+// Leaked returns the incarnations that were abandoned after their
+// shutdown time or deadline and whose goroutine is still running.
+func (s *System) Leaked() []Stuck {
+	s.leakMu.Lock()
+	recs := make([]*leakRec, 0, len(s.leaked))
+	for r := range s.leaked {
+		recs = append(recs, r)
+	}
+	s.leakMu.Unlock()
+	if len(recs) == 0 {
+		return nil
+	}
+	all := allStacks()
+	out := make([]Stuck, len(recs))
+	for i, r := range recs {
+		out[i] = Stuck{Path: r.path, Stack: stacksMentioning(all, r.typeName)}
+	}
+	return out
+}
+
+// Shutdown stops every actor, children before their parents and siblings
+// in reverse spawn order, each within its shutdown time, then waits until
+// every goroutine the runtime started has exited. If ctx ends first it
+// returns a *ShutdownError listing what is still running (errors.Is(err,
+// context.DeadlineExceeded) holds for a deadline). Spawn fails with
+// ErrSystemStopped once Shutdown has begun. Shutdown is safe to call more
+// than once and from several goroutines.
+func (s *System) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.root.stopChildren(ctx)
+	for {
+		s.zeroMu.Lock()
+		if s.gos.Load() == 0 {
+			s.zeroMu.Unlock()
+			return nil
+		}
+		if s.zeroCh == nil {
+			s.zeroCh = make(chan struct{})
+		}
+		ch := s.zeroCh
+		s.zeroMu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			stuck := s.Leaked()
+			if len(stuck) == 0 {
+				stuck = []Stuck{{Path: "(runtime)", Stack: fmt.Sprintf("%d goroutines still running", s.gos.Load())}}
+			}
+			return &ShutdownError{Err: ctx.Err(), Stuck: stuck}
+		}
+	}
+}
+
+func allStacks() string {
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return string(buf[:n])
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// stacksMentioning returns the goroutine stacks in all that mention name.
+func stacksMentioning(all, name string) string {
+	if name == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, g := range strings.Split(all, "\n\n") {
+		if strings.Contains(g, name) {
+			b.WriteString(g)
+			b.WriteString("\n\n")
+		}
+	}
+	return b.String()
+}
+
+// DeadLetterReason says why a message became a dead letter.
+type DeadLetterReason uint8
+
+const (
+	// DeadStopped: the recipient had stopped, or stopped before handling it.
+	DeadStopped DeadLetterReason = iota + 1
+	// DeadPoison: the message failed on every delivery attempt.
+	DeadPoison
+	// DeadDropped: a mailbox drop policy discarded it.
+	DeadDropped
+	// DeadReply: a reply whose asker had gone.
+	DeadReply
+)
+
+// String returns the reason's name.
+func (r DeadLetterReason) String() string {
+	switch r {
+	case DeadStopped:
+		return "stopped"
+	case DeadPoison:
+		return "poison"
+	case DeadDropped:
+		return "dropped"
+	case DeadReply:
+		return "reply"
+	}
+	return fmt.Sprintf("DeadLetterReason(%d)", uint8(r))
+}
+
+// A DeadLetter is a message that could not be delivered or handled.
+type DeadLetter struct {
+	Recipient string
+	Message   any
+	Reason    DeadLetterReason
+	// Err is the last failure for a poison message, else nil.
+	Err      error
+	Attempts int
+}
+
+// EventKind identifies an Event.
+type EventKind uint8
+
+// Event kinds. The actor runtime emits Started, Stopped, Failed, Restarted,
+// Killed and DeadLetter; supervisors add the others.
+const (
+	EventStarted EventKind = iota + 1
+	EventStopped
+	EventFailed
+	EventRestarted
+	EventKilled
+	EventDeadLetter
+	EventBackoff
+	EventEscalated
+	EventGaveUp
+	EventLeaked
+)
+
+var eventNames = [...]string{"", "started", "stopped", "failed", "restarted", "killed", "dead-letter", "backoff", "escalated", "gave-up", "leaked"}
+
+// String returns the kind's name.
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && k > 0 {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// An Event is a lifecycle notification from the runtime or a supervisor.
+type Event struct {
+	Kind   EventKind
+	Path   string
+	Reason Reason
+	Err    error
+	// Stack is set for failures caused by a panic and for killed or
+	// leaked incarnations when a stack could be found.
+	Stack []byte
+	// Delay is the backoff delay of an EventBackoff.
+	Delay time.Duration
+	Time  time.Time
+}
+
+func (e Event) String() string {
+	s := e.Kind.String() + " " + e.Path
+	if e.Reason != 0 {
+		s += " " + e.Reason.String()
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}

@@ -1,0 +1,169 @@
+// Package cases holds the side-by-side benchmark cases that compare troupe
+// with protoactor-go and with plain goroutines and channels.
+//
+// Each [Case] is one row of the comparison table: a name, the unit of the
+// number it reports and one benchmark function per implementation. The
+// functions are ordinary func(*testing.B), so the same code runs under
+// `go test -bench` (see cases_test.go) and under [testing.Benchmark] in
+// bench/compare.
+//
+// Every case waits for its work to finish before it returns: a receiver
+// closes a channel when it has seen the last message, a stop waits until the
+// actor is gone. No case sleeps.
+//
+// # Units
+//
+//   - ns/msg: time per message sent, the sender count included (tell cases).
+//   - ns/op: time per request/response or per spawn+stop.
+//   - ns/roundtrip: time for one message to go A -> B -> A (pingpong).
+//   - B/actor: bytes held per idle actor, measured as the growth of
+//     runtime.MemStats HeapAlloc + StackInuse after runtime.GC, divided by
+//     the actor count. StackInuse is counted because an idle goroutine's
+//     stack is memory the actor holds although it is not heap.
+//   - goroutines: goroutines still alive while the actors sit idle.
+//
+// The idle cases also report the other idle metric, so idle-bytes-1m and
+// idle-goroutines-1m measure the same thing and show a different column.
+package cases
+
+import (
+	"runtime"
+	"testing"
+)
+
+// Impls names the implementations in table order.
+var Impls = []string{"troupe", "protoactor", "plain"}
+
+// A Case is one benchmark scenario run by each implementation.
+type Case struct {
+	// Name is the fixed name of the case, such as "tell-1to1".
+	Name string
+	// Unit is the unit of the number [Case.Value] reads from a result.
+	Unit string
+	// Isolated is true for cases whose numbers depend on what ran before
+	// in the process (the Go runtime keeps the descriptors of dead
+	// goroutines for reuse, so a second run of a goroutine-backed idle case
+	// would not pay for them). bench/compare runs them in a fresh process.
+	Isolated bool
+
+	Troupe, Protoactor, Plain func(b *testing.B)
+}
+
+// Func returns the benchmark function of the named implementation, or nil
+// if impl is not one of [Impls].
+func (c Case) Func(impl string) func(b *testing.B) {
+	switch impl {
+	case "troupe":
+		return c.Troupe
+	case "protoactor":
+		return c.Protoactor
+	case "plain":
+		return c.Plain
+	}
+	return nil
+}
+
+// Value extracts the case's number from a benchmark result: time per
+// iteration for the time units, the reported metric otherwise. It returns 0
+// for an empty result (a benchmark that failed).
+func (c Case) Value(r testing.BenchmarkResult) float64 {
+	if r.N == 0 {
+		return 0
+	}
+	switch c.Unit {
+	case "ns/msg", "ns/op", "ns/roundtrip":
+		return float64(r.T.Nanoseconds()) / float64(r.N)
+	}
+	return r.Extra[c.Unit]
+}
+
+// SmokeIdleActors is the actor count that List(true) uses for the idle cases
+// in place of 100k and 1M, so a smoke test stays fast.
+const SmokeIdleActors = 1000
+
+// List returns every case in table order. With small set, the idle cases
+// spawn [SmokeIdleActors] actors instead of their nominal count; use it only
+// to check that the cases run, not to measure.
+func List(small bool) []Case {
+	n100k, n1m := 100_000, 1_000_000
+	if small {
+		n100k, n1m = SmokeIdleActors, SmokeIdleActors
+	}
+	idle := func(name, unit string, n int) Case {
+		return Case{
+			Name: name, Unit: unit, Isolated: true,
+			Troupe:     func(b *testing.B) { measureIdle(b, n, troupeIdle) },
+			Protoactor: func(b *testing.B) { measureIdle(b, n, protoIdle) },
+			Plain:      func(b *testing.B) { measureIdle(b, n, plainIdle) },
+		}
+	}
+	return []Case{
+		{Name: "tell-1to1", Unit: "ns/msg", Troupe: troupeTell1, Protoactor: protoTell1, Plain: plainTell1},
+		{Name: "tell-2to1", Unit: "ns/msg", Troupe: troupeTell2, Protoactor: protoTell2, Plain: plainTell2},
+		{Name: "ask", Unit: "ns/op", Troupe: troupeAsk, Protoactor: protoAsk, Plain: plainAsk},
+		{Name: "pingpong", Unit: "ns/roundtrip", Troupe: troupePingPong, Protoactor: protoPingPong, Plain: plainPingPong},
+		{Name: "spawn-stop", Unit: "ns/op", Troupe: troupeSpawnStop, Protoactor: protoSpawnStop, Plain: plainSpawnStop},
+		idle("idle-bytes-100k", "B/actor", n100k),
+		idle("idle-bytes-1m", "B/actor", n1m),
+		idle("idle-goroutines-1m", "goroutines", n1m),
+	}
+}
+
+// split returns how many of n messages sender i of senders sends: n/senders
+// each, the first ones taking the remainder, so the counts add up to n.
+func split(n, senders, i int) int {
+	k := n / senders
+	if i < n%senders {
+		k++
+	}
+	return k
+}
+
+// idleSpawner starts n idle actors and returns only once all of them have
+// started and sit waiting for a message. The returned function stops them
+// all and returns once they are gone. The handles the spawner keeps to reach
+// the actors (refs, PIDs, channels) count toward the per-actor cost, since
+// a caller has to keep them too.
+type idleSpawner func(b *testing.B, n int) (stop func())
+
+// measureIdle spawns n idle actors b.N times and reports, averaged over the
+// iterations, the memory ("B/actor") and goroutines ("goroutines") they
+// hold. It hides ns/op, which means nothing here.
+func measureIdle(b *testing.B, n int, spawn idleSpawner) {
+	var bytes, goroutines float64
+	for i := 0; i < b.N; i++ {
+		before := settle()
+		stop := spawn(b, n)
+		after := settle()
+		bytes += float64(after.mem) - float64(before.mem)
+		goroutines += float64(after.goroutines - before.goroutines)
+		stop()
+	}
+	b.ReportMetric(bytes/float64(b.N)/float64(n), "B/actor")
+	b.ReportMetric(goroutines/float64(b.N), "goroutines")
+	b.ReportMetric(0, "ns/op")
+}
+
+type snapshot struct {
+	mem        uint64 // HeapAlloc + StackInuse
+	goroutines int
+}
+
+// settle collects garbage until the goroutine count stops changing (at most
+// a few rounds) and then reads memory and goroutines. Goroutines that are
+// about to exit (a protoactor mailbox run that just handled Started, a
+// stopped actor's loop) get the time of a full GC cycle to do so; no sleep.
+func settle() snapshot {
+	prev := -1
+	for i := 0; i < 10; i++ {
+		runtime.GC()
+		g := runtime.NumGoroutine()
+		if g == prev {
+			break
+		}
+		prev = g
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return snapshot{mem: ms.HeapAlloc + ms.StackInuse, goroutines: runtime.NumGoroutine()}
+}
