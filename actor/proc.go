@@ -995,3 +995,6 @@ type Stats struct {
 	Failures, Restarts     uint64
 	MailboxLen, MailboxCap int
 }
+
+// parentNode makes a proc a Spawner for lookups of its children.
+func (p *proc[M]) parentNode() *node { return &p.node }

@@ -43,6 +43,11 @@ type PID interface {
 	// being handled: its incarnation is killed (abandoned if it is in user
 	// code), and no Stop hook runs. It returns when the actor stopped.
 	StopNow()
+	// Kill kills the actor's current incarnation from outside, as OTP's
+	// exit(Pid, kill): no Stop hook runs, and a goroutine stuck in user
+	// code is abandoned. Its parent treats it as a failure with reason
+	// Killed (a supervisor applies its strategy; the default restarts it).
+	Kill()
 	// Done returns a channel closed when the actor stopped for good.
 	Done() <-chan struct{}
 	// Watch calls fn once when the actor stops for good (at once, on the
@@ -69,9 +74,6 @@ type Child interface {
 	// parent gets no Exit for it. Messages keep queueing for the next
 	// Start.
 	Shutdown(ctx context.Context) Reason
-	// Kill kills the current incarnation from outside (OTP exit(Pid,
-	// kill)); the parent gets an Exit with reason Killed.
-	Kill()
 	// Park makes a child without an incarnation refuse messages (to dead
 	// letters) until its next Start; what it had queued goes to dead
 	// letters.
@@ -396,6 +398,35 @@ func (r Ref[M]) Stats() Stats {
 
 // String returns "actor PATH".
 func (r Ref[M]) String() string { return "actor " + r.Path() }
+
+// Urgent delivers m ahead of every queued message, through the system
+// lane, ignoring the mailbox bound. It is meant for control messages
+// (timers, watch notifications), not for data. It returns ErrStopped if
+// the actor stopped.
+func (r Ref[M]) Urgent(m M) error {
+	p := r.p
+	if p == nil {
+		return ErrNilRef
+	}
+	if p.mb.Closed() {
+		return fmt.Errorf("actor %s: %w", p.path, ErrStopped)
+	}
+	p.mb.PostSystem(sysMsg{kind: sysFunc, fn: func(ctx Context) error {
+		inc := ctx.(*incarnation[M])
+		return inc.actor.Receive(inc, m)
+	}})
+	return nil
+}
+
+// LookupChild finds the child name of the actor behind parent and returns
+// its Ref if its message type is M.
+func LookupChild[M any](parent PID, name string) (Ref[M], bool) {
+	sp, ok := parent.(Spawner)
+	if !ok {
+		return Ref[M]{}, false
+	}
+	return Lookup[M](sp, name)
+}
 
 // Lookup finds the child name of parent and returns its Ref if its message
 // type is M.

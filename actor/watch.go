@@ -52,12 +52,5 @@ func WatchWith[M any](self Ref[M], pid PID, conv func(Terminated) M) (unwatch fu
 	if self.p == nil || pid == nil || conv == nil {
 		return func() {}
 	}
-	sp := self.p
-	return pid.Watch(func(t Terminated) {
-		m := conv(t)
-		sp.mb.PostSystem(sysMsg{kind: sysFunc, fn: func(ctx Context) error {
-			inc := ctx.(*incarnation[M])
-			return inc.actor.Receive(inc, m)
-		}})
-	})
+	return pid.Watch(func(t Terminated) { _ = self.Urgent(conv(t)) })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -97,9 +98,12 @@ func acquire(want bool) func(testing.TB, *probe) {
 	}
 }
 
-func suspend(_ testing.TB, p *probe)   { p.mb.Suspend() }
-func resume(_ testing.TB, p *probe)    { p.mb.Resume(false) }
-func closeUser(_ testing.TB, p *probe) { p.mb.Close() }
+func suspend(_ testing.TB, p *probe) { p.mb.Suspend() }
+func resume(_ testing.TB, p *probe)  { p.mb.Resume(false) }
+
+// resumePending resumes an owner that still holds items it took earlier.
+func resumePending(_ testing.TB, p *probe) { p.mb.Resume(true) }
+func closeUser(_ testing.TB, p *probe)     { p.mb.Close() }
 
 func suspended(want bool) func(testing.TB, *probe) {
 	return func(t testing.TB, p *probe) {
@@ -280,6 +284,21 @@ func TestMailboxSuspendResume(t *testing.T) {
 			{"Resume running", resume, 1},
 			{"Post", post(2), 1},
 			{"Suspended", suspended(false), 1},
+		}},
+		{"Resume(pending) with nothing queued schedules", []step{
+			{"TryAcquire", acquire(true), 0},
+			{"Suspend", suspend, 0},
+			{"Resume(true)", resumePending, 1},
+			{"Suspended", suspended(false), 1},
+			{"Post while running", post(1), 1},
+		}},
+		{"Resume(pending) when not suspended does nothing", []step{
+			{"Resume(true) idle", resumePending, 0},
+			{"Post", post(1), 1},
+			{"Resume(true) running", resumePending, 1},
+			{"drain", drain, 1},
+			{"Release", release(false), 1},
+			{"Post", post(2), 2},
 		}},
 		{"second Resume does not schedule twice", []step{
 			{"Post", post(1), 1},
@@ -482,6 +501,11 @@ func TestMailboxNoLostWakeup(t *testing.T) {
 					if len(batch) > 0 || mb.HasSystem() {
 						continue
 					}
+					// Yield between the last empty check and Release: this
+					// widens the window in which a post finds the mailbox
+					// still running and does not schedule, so Release has to
+					// notice that post itself.
+					runtime.Gosched()
 					running.Add(-1) // before Release: a new owner may start the moment it stores idle
 					if !mb.Release() {
 						return

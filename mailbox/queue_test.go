@@ -734,3 +734,55 @@ func TestQueueWatermarks(t *testing.T) {
 		})
 	}
 }
+
+func TestQueuePopOne(t *testing.T) {
+	var events []mailbox.Watermark
+	q := newQueue(t, &mailbox.Config{High: 3, Low: 1, OnWatermark: func(w mailbox.Watermark) { events = append(events, w) }})
+	if m, ok := q.PopOne(); ok {
+		t.Fatalf("PopOne() on empty queue: got (%v, true); want (0, false)", m)
+	}
+	fill(t, q, 1, 2, 3)
+	var got []int
+	for {
+		m, ok := q.PopOne()
+		if !ok {
+			break
+		}
+		got = append(got, m)
+	}
+	if want := []int{1, 2, 3}; !slices.Equal(got, want) {
+		t.Fatalf("PopOne sequence: got %v; want %v", got, want)
+	}
+	if want := []mailbox.Watermark{mailbox.High, mailbox.Low}; !slices.Equal(events, want) {
+		t.Fatalf("watermarks: got %v; want %v", events, want)
+	}
+	want := mailbox.Stats{Enqueued: 3, Dequeued: 3}
+	if got := q.Stats(); got != want {
+		t.Fatalf("Stats(): got %+v; want %+v", got, want)
+	}
+}
+
+func TestQueuePopOneWakesBlockedPusher(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newQueue(t, &mailbox.Config{Capacity: 1})
+		fill(t, q, 1)
+		pushed := make(chan error, 1)
+		go func() { // ends when Push returns; the test receives from pushed
+			_, _, err := q.Push(context.Background(), 2)
+			pushed <- err
+		}()
+		synctest.Wait()
+		if n := len(pushed); n != 0 {
+			t.Fatalf("Push on a full queue returned %v; want it to wait", <-pushed)
+		}
+		if m, ok := q.PopOne(); !ok || m != 1 {
+			t.Fatalf("PopOne(): got (%v, %v); want (1, true)", m, ok)
+		}
+		if err := <-pushed; err != nil {
+			t.Fatalf("Push after PopOne: got %v; want nil", err)
+		}
+		if m, ok := q.PopOne(); !ok || m != 2 {
+			t.Fatalf("PopOne(): got (%v, %v); want (2, true)", m, ok)
+		}
+	})
+}

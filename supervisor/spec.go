@@ -1,0 +1,328 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/strategy"
+)
+
+// Errors of the dynamic API, matching OTP's results. They are sentinels:
+// compare with errors.Is.
+var (
+	// ErrNotFound: no child has that id ({error,not_found}).
+	ErrNotFound = errors.New("supervisor: child not found")
+	// ErrRunning: the child runs ({error,running}).
+	ErrRunning = errors.New("supervisor: child running")
+	// ErrRestarting: a restart of the child is pending ({error,restarting}).
+	ErrRestarting = errors.New("supervisor: child restarting")
+	// ErrAlreadyStarted: StartChild with the id of a running child.
+	ErrAlreadyStarted = errors.New("supervisor: child already started")
+	// ErrAlreadyPresent: StartChild with the id of a child that is down.
+	ErrAlreadyPresent = errors.New("supervisor: child already present")
+	// ErrStartFailed: the child's start function failed.
+	ErrStartFailed = errors.New("supervisor: child start failed")
+	// ErrBadCombination: a significant child that is permanent, or any
+	// significant child when auto shutdown is Never.
+	ErrBadCombination = strategy.ErrBadCombination
+	// ErrDuplicateID: two child specs share an id.
+	ErrDuplicateID = strategy.ErrDuplicateID
+	// ErrInvalidSpec: a child spec or option is unusable (missing id or
+	// start, invalid value).
+	ErrInvalidSpec = errors.New("supervisor: invalid spec")
+	// ErrGaveUp: the supervisor stopped because its restart intensity was
+	// exceeded. Wait returns a *GaveUpError that matches it.
+	ErrGaveUp = errors.New("supervisor: restart intensity exceeded")
+	// ErrAutoShutdown: the supervisor stopped because of auto shutdown on
+	// significant children.
+	ErrAutoShutdown = errors.New("supervisor: auto shutdown")
+	// ErrStopped: the supervisor is not running.
+	ErrStopped = actor.ErrStopped
+)
+
+// A ChildStartError says which child failed to start while the supervisor
+// itself started (OTP {shutdown,{failed_to_start_child,Id,Reason}}), or
+// which start failed in StartChild/RestartChild. It matches ErrStartFailed.
+type ChildStartError struct {
+	ID  string
+	Err error
+}
+
+func (e *ChildStartError) Error() string {
+	return fmt.Sprintf("supervisor: failed to start child %q: %v", e.ID, e.Err)
+}
+
+// Unwrap returns the child's start error.
+func (e *ChildStartError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrStartFailed.
+func (e *ChildStartError) Is(target error) bool { return target == ErrStartFailed }
+
+// A GaveUpError is why a supervisor stopped by itself: the child whose
+// restart exceeded the intensity (matches ErrGaveUp) or whose exit
+// triggered auto shutdown (matches ErrAutoShutdown).
+type GaveUpError struct {
+	Path  string // the supervisor
+	Child string // the child id
+	Auto  bool   // auto shutdown rather than intensity
+}
+
+func (e *GaveUpError) Error() string {
+	if e.Auto {
+		return fmt.Sprintf("supervisor %s: auto shutdown after child %q exited", e.Path, e.Child)
+	}
+	return fmt.Sprintf("supervisor %s: restart intensity exceeded by child %q", e.Path, e.Child)
+}
+
+// Is matches ErrGaveUp or ErrAutoShutdown.
+func (e *GaveUpError) Is(target error) bool {
+	return (target == ErrGaveUp && !e.Auto) || (target == ErrAutoShutdown && e.Auto)
+}
+
+// Re-exported strategy values, so most users need not import strategy.
+const (
+	OneForOne  = strategy.OneForOne
+	OneForAll  = strategy.OneForAll
+	RestForOne = strategy.RestForOne
+
+	Permanent = strategy.Permanent
+	Transient = strategy.Transient
+	Temporary = strategy.Temporary
+
+	Never          = strategy.Never
+	AnySignificant = strategy.AnySignificant
+	AllSignificant = strategy.AllSignificant
+)
+
+// Kind tells workers from supervisors.
+type Kind uint8
+
+const (
+	// KindWorker is a child actor.
+	KindWorker Kind = iota + 1
+	// KindSupervisor is a nested supervisor.
+	KindSupervisor
+)
+
+// String returns "worker" or "supervisor".
+func (k Kind) String() string {
+	if k == KindSupervisor {
+		return "supervisor"
+	}
+	return "worker"
+}
+
+// A ChildSpec describes one child (OTP child_spec). Build it with
+// NewWorker or NewSupervisor, then set the exported fields. Defaults: restart
+// Permanent; Shutdown DefaultShutdown for workers and actor.Infinity for
+// supervisors.
+type ChildSpec struct {
+	// ID names the child among its siblings; it is also its actor name.
+	ID string
+	// Restart is permanent, transient or temporary (see OTP).
+	Restart strategy.Restart
+	// Shutdown is how long stopping the child may take before it is
+	// killed: a duration, actor.BrutalKill or actor.Infinity. Zero means
+	// the default. Go cannot kill a goroutine: past the time the child is
+	// reported killed, abandoned and counted as leaked.
+	Shutdown time.Duration
+	// Significant children trigger auto shutdown (see AutoShutdown).
+	Significant bool
+
+	kind  Kind
+	spawn func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, error)
+}
+
+// DefaultShutdown is the shutdown time of a worker whose spec leaves it 0.
+const DefaultShutdown = 5 * time.Second
+
+// NewWorker returns the spec of a worker child running actors built by
+// factory (called for every start, so each restart gets fresh state). The
+// child's Ref, found with LookupChild, stays the same across restarts.
+func NewWorker[M any](id string, factory func() actor.Actor[M], opts ...actor.SpawnOption) ChildSpec {
+	return ChildSpec{
+		ID:   id,
+		kind: KindWorker,
+		spawn: func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, error) {
+			if factory == nil {
+				return nil, fmt.Errorf("%w: child %q has no factory", ErrInvalidSpec, id)
+			}
+			all := append(append([]actor.SpawnOption(nil), opts...), actor.WithShutdown(shutdown))
+			_, c, err := actor.SpawnChild(ctx, id, factory, all...)
+			return c, err
+		},
+	}
+}
+
+// NewSupervisor returns the spec of a nested supervisor child. Every start
+// of it builds a fresh supervisor with these children and options (and an
+// empty restart history), as OTP does.
+func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
+	children = append([]ChildSpec(nil), children...)
+	return ChildSpec{
+		ID:   id,
+		kind: KindSupervisor,
+		spawn: func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, error) {
+			cfg, err := buildConfig(opts)
+			if err != nil {
+				return nil, err
+			}
+			st := &state{}
+			_, c, err := actor.SpawnChild(ctx, id, func() actor.Actor[command] { return newSup(cfg, children, st) },
+				actor.WithShutdown(shutdown))
+			return c, err
+		},
+	}
+}
+
+// Kind returns KindWorker or KindSupervisor.
+func (c ChildSpec) Kind() Kind { return c.kind }
+
+func (c ChildSpec) shutdown() time.Duration {
+	if c.Shutdown != 0 {
+		return c.Shutdown
+	}
+	if c.kind == KindSupervisor {
+		return actor.Infinity
+	}
+	return DefaultShutdown
+}
+
+// Validate reports a spec that cannot be used.
+func (c ChildSpec) Validate() error {
+	switch {
+	case c.ID == "":
+		return fmt.Errorf("%w: empty child id", ErrInvalidSpec)
+	case c.spawn == nil:
+		return fmt.Errorf("%w: child %q has no start (build specs with NewWorker or NewSupervisor)", ErrInvalidSpec, c.ID)
+	case c.Restart < strategy.Permanent || c.Restart > strategy.Temporary:
+		return fmt.Errorf("%w: child %q has restart type %d", ErrInvalidSpec, c.ID, c.Restart)
+	case c.Shutdown < 0 && c.Shutdown != actor.BrutalKill:
+		return fmt.Errorf("%w: child %q has shutdown %v", ErrInvalidSpec, c.ID, c.Shutdown)
+	}
+	return nil
+}
+
+func (c ChildSpec) strategyChild(st strategy.Status) strategy.Child {
+	return strategy.Child{ID: c.ID, Restart: c.Restart, Significant: c.Significant, Status: st}
+}
+
+// config holds a supervisor's flags.
+type config struct {
+	kind        strategy.Kind
+	intensity   int
+	period      time.Duration
+	auto        strategy.AutoShutdown
+	backoff     strategy.Backoff
+	rnd         strategy.Rand
+	now         func() time.Time
+	init        func(actor.Context) error
+	shutdownSet bool
+	shutdown    time.Duration
+}
+
+// An Option configures a supervisor.
+type Option interface{ apply(*config) error }
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+// Defaults are OTP's: one-for-one, at most 1 restart in 5 seconds, no auto
+// shutdown, no backoff.
+const (
+	DefaultIntensity = 1
+	DefaultPeriod    = 5 * time.Second
+)
+
+// WithStrategy sets the restart strategy. Default OneForOne.
+func WithStrategy(k strategy.Kind) Option {
+	return optionFunc(func(c *config) error {
+		if k < strategy.OneForOne || k > strategy.RestForOne {
+			return fmt.Errorf("%w: strategy %d", ErrInvalidSpec, k)
+		}
+		c.kind = k
+		return nil
+	})
+}
+
+// WithIntensity sets the restart intensity: more than maxRestarts restarts
+// within period make the supervisor give up. Default 1 in 5 s (OTP).
+func WithIntensity(maxRestarts int, period time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if maxRestarts < 0 || period <= 0 {
+			return fmt.Errorf("%w: intensity %d in %v", ErrInvalidSpec, maxRestarts, period)
+		}
+		c.intensity, c.period = maxRestarts, period
+		return nil
+	})
+}
+
+// WithAutoShutdown sets when significant children's exits stop the
+// supervisor. Default Never.
+func WithAutoShutdown(a strategy.AutoShutdown) Option {
+	return optionFunc(func(c *config) error {
+		if a < strategy.Never || a > strategy.AllSignificant {
+			return fmt.Errorf("%w: auto shutdown %d", ErrInvalidSpec, a)
+		}
+		c.auto = a
+		return nil
+	})
+}
+
+// WithBackoff delays restarts: exponentially from b.Min to b.Max with
+// jitter, reset after a child ran b.ResetAfter (see strategy.Backoff).
+// While a child waits its mailbox keeps its messages. The zero Backoff (the
+// default) restarts at once, as OTP does.
+func WithBackoff(b strategy.Backoff) Option {
+	return optionFunc(func(c *config) error {
+		if err := b.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+		}
+		c.backoff = b
+		return nil
+	})
+}
+
+// WithRand sets the random source of the backoff jitter (for tests).
+func WithRand(r strategy.Rand) Option {
+	return optionFunc(func(c *config) error { c.rnd = r; return nil })
+}
+
+// WithClock sets the clock used for restart intensity and backoff resets
+// (for tests; testing/synctest works with the default).
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(c *config) error { c.now = now; return nil })
+}
+
+// WithInit runs f at the start of every incarnation of the supervisor,
+// before its children start; an error fails the start (OTP init/1
+// returning an error).
+func WithInit(f func(actor.Context) error) Option {
+	return optionFunc(func(c *config) error { c.init = f; return nil })
+}
+
+// WithShutdown sets the shutdown time of a top-level supervisor started
+// with Start. Default actor.Infinity.
+func WithShutdown(d time.Duration) Option {
+	return optionFunc(func(c *config) error { c.shutdownSet, c.shutdown = true, d; return nil })
+}
+
+func buildConfig(opts []Option) (*config, error) {
+	c := &config{intensity: DefaultIntensity, period: DefaultPeriod, now: time.Now, shutdown: actor.Infinity}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.rnd == nil {
+		c.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return c, nil
+}
