@@ -73,6 +73,13 @@ func TestQueueConcurrentBlock(t *testing.T) {
 			t.Fatalf("PopBatch returned %d items from a queue of capacity %d", len(batch), capacity)
 		}
 		if len(batch) == 0 {
+			select {
+			case <-producersDone:
+				if q.Len() == 0 {
+					t.Fatalf("producers finished and the queue is empty, but only %d of %d items arrived", got, total)
+				}
+			default:
+			}
 			sp.spin()
 			continue
 		}
