@@ -441,3 +441,12 @@ func Lookup[M any](parent Spawner, name string) (Ref[M], bool) {
 	p, ok := n.cell.(*proc[M])
 	return Ref[M]{p: p}, ok
 }
+
+// Len returns the number of messages queued in the actor's mailbox, read
+// without locking (routers use it to find the least loaded actor).
+func (r Ref[M]) Len() int {
+	if r.p == nil {
+		return 0
+	}
+	return r.p.mb.Len()
+}
