@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,13 +113,21 @@ type incarnation[M any] struct {
 	// stores abort then CASes phase, so one of them sees the other).
 	abort atomic.Bool
 	seq   atomic.Uint64 // message sequence, for deadline timers
+	// attempt is what Attempt reports. It is written by the goroutine
+	// running the incarnation before it enters user code, and read by that
+	// user code; a fenced goroutine keeps reading its own incarnation's
+	// value, which nobody writes any more (p.attempts belongs to the next
+	// incarnation by then).
+	attempt int
 
 	// guarded by p.mu
-	ended     bool
+	finishing bool // finishInc began: the end is decided
+	ended     bool // finishInc told the world: exited is closed
 	endReason Reason
 	exited    chan struct{} // closed when ended; made lazily
 	abortEnd  ending
 	leak      *leakRec
+	vanished  bool // its fenced goroutine returned from user code
 
 	cmu    sync.Mutex // guards doneCh, err
 	doneCh chan struct{}
@@ -170,7 +180,7 @@ func (inc *incarnation[M]) System() *System { return inc.p.sys }
 func (inc *incarnation[M]) Logger() *zap.Logger {
 	return inc.p.sys.log.With(zap.String("actor", inc.p.path))
 }
-func (inc *incarnation[M]) Attempt() int      { return inc.p.attempts }
+func (inc *incarnation[M]) Attempt() int      { return inc.attempt }
 func (inc *incarnation[M]) parentNode() *node { return &inc.p.node }
 func (inc *incarnation[M]) handlesExits() bool {
 	_, ok := inc.actor.(ExitHandler)
@@ -185,7 +195,9 @@ func (p *proc[M]) Name() string                        { return p.name() }
 func (p *proc[M]) String() string                      { return "actor " + p.path }
 func (p *proc[M]) Running() bool                       { return p.inc.Load() != nil }
 func (p *proc[M]) Generation() uint64                  { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
-func (p *proc[M]) schedule()                           { p.sys.goStart(); go p.run() }
+// Schedule implements mailbox.Scheduler. Owner: the goroutine it starts
+// is p.run (see there).
+func (p *proc[M]) Schedule() { p.sys.goStart(); go p.run() }
 func (p *proc[M]) Kill()                               { p.killCurrent(false) }
 func (p *proc[M]) Shutdown(ctx context.Context) Reason { return p.shutdownCurrent(ctx) }
 
@@ -218,12 +230,18 @@ func (inc *incarnation[M]) enterUser() enterResult {
 }
 
 // vanish is what a fenced goroutine does when its user code returns.
+//
+// It may run before abandon has recorded the leak (the killer won the
+// phUser→phFenced CAS but has not taken mu yet). Both sides therefore
+// work under mu: vanish marks the incarnation vanished, and abandon
+// records no leak for a vanished one; otherwise Leaked would list the
+// goroutine forever.
 func (p *proc[M]) vanish(inc *incarnation[M]) {
 	p.mu.Lock()
-	rec := inc.leak
-	p.mu.Unlock()
-	if rec != nil {
-		p.sys.removeLeak(rec)
+	defer p.mu.Unlock()
+	inc.vanished = true
+	if inc.leak != nil {
+		p.sys.removeLeak(inc.leak)
 	}
 }
 
@@ -316,6 +334,7 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 // deliver hands p.cur to the incarnation.
 func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	p.attempts++
+	inc.attempt = p.attempts
 	switch inc.enterUser() {
 	case vanished:
 		p.vanish(inc)
@@ -458,6 +477,7 @@ func (p *proc[M]) system(inc *incarnation[M]) bool {
 
 // userCall runs a system callback as user code.
 func (p *proc[M]) userCall(inc *incarnation[M], f func() error) bool {
+	inc.attempt = 1 // system callbacks are delivered once
 	switch inc.enterUser() {
 	case vanished:
 		p.vanish(inc)
@@ -513,18 +533,16 @@ func (p *proc[M]) endInc(inc *incarnation[M], e ending) {
 func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 	inc.cancel()
 	p.mu.Lock()
-	if inc.ended {
+	if inc.finishing {
 		p.mu.Unlock()
 		return
 	}
+	inc.finishing = true
 	p.mb.Suspend()
 	if p.inc.Load() == inc {
 		p.inc.Store(nil)
 	}
-	inc.ended, inc.endReason = true, e.reason
-	if inc.exited != nil {
-		close(inc.exited)
-	}
+	inc.endReason = e.reason
 	closing := p.state == stClosing
 	if !closing {
 		p.state = stWaiting
@@ -546,6 +564,15 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 		}
 		p.sys.Emit(ev)
 	}
+	// Only now wake whoever waits for this end (a parent in Shutdown): the
+	// event of a child's end is emitted before anything that follows from
+	// it, as OTP records a death before its consequences.
+	p.mu.Lock()
+	inc.ended = true
+	if inc.exited != nil {
+		close(inc.exited)
+	}
+	p.mu.Unlock()
 	switch {
 	case closing:
 		p.finish(ending{reason: e.reason, err: e.err, requested: true})
@@ -743,7 +770,6 @@ func (p *proc[M]) shutdownCurrent(ctx context.Context) Reason {
 // endRequested ends inc gracefully (the current message finishes, then
 // its Stop hook runs), killing it past the shutdown time or when ctx ends.
 func (p *proc[M]) endRequested(ctx context.Context, inc *incarnation[M], e ending) Reason {
-	inc.cancel()
 	d := p.cfg.shutdown
 	if d < 0 {
 		return p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: e.requested})
@@ -753,7 +779,14 @@ func (p *proc[M]) endRequested(ctx context.Context, inc *incarnation[M], e endin
 		p.finishInc(inc, e)
 		return p.endReasonOf(inc)
 	}
+	// Post the stop before cancelling ctx: a Receive that returns because
+	// its ctx was cancelled must find the stop ahead of the next queued
+	// message (drain checks the system lane between messages). Cancelling
+	// first let the goroutine take and handle queued messages, with a
+	// cancelled ctx, before the stop arrived. (kill and finishInc cancel
+	// ctx themselves.)
 	p.mb.PostSystem(sysMsg{kind: sysStop, gen: inc.gen, end: e})
+	inc.cancel()
 	ch := p.exitedCh(inc)
 	var timeout <-chan time.Time
 	if d != Infinity {
@@ -781,9 +814,10 @@ func (p *proc[M]) killCurrent(requested bool) {
 // is fenced and abandoned (counted as leaked until it returns).
 func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
 	p.mu.Lock()
-	if inc.ended {
+	if inc.finishing {
 		p.mu.Unlock()
-		return inc.endReason
+		<-p.exitedCh(inc)
+		return p.endReasonOf(inc)
 	}
 	inc.abortEnd = e
 	p.mu.Unlock()
@@ -810,9 +844,11 @@ func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
 func (p *proc[M]) abandon(inc *incarnation[M], e ending) {
 	rec := &leakRec{path: p.path, typeName: typeName(inc.actor)}
 	p.mu.Lock()
-	inc.leak = rec
+	if !inc.vanished {
+		inc.leak = rec
+		p.sys.addLeak(rec)
+	}
 	p.mu.Unlock()
-	p.sys.addLeak(rec)
 	stack := stacksMentioning(allStacks(), rec.typeName)
 	p.sys.log.Warn("actor abandoned", zap.String("actor", p.path), zap.String("stack", stack))
 	p.sys.Emit(Event{Kind: EventLeaked, Path: p.path, Reason: e.reason, Err: e.err, Stack: []byte(stack)})
@@ -841,15 +877,27 @@ func (p *proc[M]) expired(inc *incarnation[M], seq uint64) {
 	}()
 }
 
+// typeName returns the name goroutine stacks give a's type: its package
+// path and its name without type arguments, like "example.com/pkg.T"
+// (stacksMentioning also finds the pointer-receiver form "pkg.(*T)").
+// The dots of the path's last element are escaped as in symbol names.
 func typeName(a any) string {
 	if a == nil {
 		return ""
 	}
-	s := fmt.Sprintf("%T", a)
-	for len(s) > 0 && s[0] == '*' {
-		s = s[1:]
+	t := reflect.TypeOf(a)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	return s
+	name, pkg := t.Name(), t.PkgPath()
+	if i := strings.IndexByte(name, '['); i >= 0 {
+		name = name[:i]
+	}
+	if name == "" || pkg == "" {
+		return strings.TrimLeft(fmt.Sprintf("%T", a), "*")
+	}
+	i := strings.LastIndexByte(pkg, '/') + 1
+	return pkg[:i] + strings.ReplaceAll(pkg[i:], ".", "%2e") + "." + name
 }
 
 // Park implements Child: the actor refuses messages until its next Start,

@@ -288,7 +288,7 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 	}
 	p := &proc[M]{factory: factory, cfg: cfg, managed: managed}
 	p.node.init(pn, name, p)
-	if err := p.mb.Init(cfg.mailbox, p.schedule); err != nil {
+	if err := p.mb.Init(cfg.mailbox, p); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	p.mb.Suspend()

@@ -221,19 +221,36 @@ func allStacks() string {
 	}
 }
 
-// stacksMentioning returns the goroutine stacks in all that mention name.
+// stacksMentioning returns the goroutine stacks in all that mention the
+// type name (see typeName): a frame of a method with a value receiver
+// reads "pkg.T.M" (or "pkg.T[...].M"), one with a pointer receiver
+// "pkg.(*T).M" (or "pkg.(*T[...]).M").
 func stacksMentioning(all, name string) string {
 	if name == "" {
 		return ""
 	}
+	pats := []string{name + ".", name + "["}
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		ptr := name[:i] + ".(*" + name[i+1:]
+		pats = append(pats, ptr+")", ptr+"[")
+	}
 	var b strings.Builder
 	for _, g := range strings.Split(all, "\n\n") {
-		if strings.Contains(g, name) {
+		if containsAny(g, pats) {
 			b.WriteString(g)
 			b.WriteString("\n\n")
 		}
 	}
 	return b.String()
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // DeadLetterReason says why a message became a dead letter.

@@ -63,10 +63,10 @@ func ExampleMailbox() {
 			}
 		}
 	}
-	mb, err := mailbox.NewMailbox[string, string](nil, func() {
+	mb, err := mailbox.NewMailbox[string, string](nil, mailbox.SchedulerFunc(func() {
 		fmt.Println("schedule")
 		owners.Go(owner) // waited for below
-	})
+	}))
 	if err != nil {
 		panic(err)
 	}

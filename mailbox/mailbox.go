@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 )
@@ -34,28 +35,58 @@ const (
 type Mailbox[M, S any] struct {
 	q Queue[M]
 
-	sysMu  sync.Mutex // guards sys
-	sys    []S
+	lane   atomic.Pointer[sysLane[S]] // made on the first PostSystem
 	sysLen atomic.Int32
 
-	state    atomic.Uint32
-	schedule func()
+	state atomic.Uint32
+	sched Scheduler
+}
+
+// sysLane is the system lane; most mailboxes never need one.
+type sysLane[S any] struct {
+	mu    sync.Mutex // guards items
+	items []S
+}
+
+// A Scheduler arranges for a mailbox to get an owner (typically by
+// starting a goroutine that drains it). Schedule is called on the posting
+// goroutine and must not block.
+type Scheduler interface{ Schedule() }
+
+// SchedulerFunc adapts a function to the Scheduler interface.
+type SchedulerFunc func()
+
+// Schedule calls f().
+func (f SchedulerFunc) Schedule() { f() }
+
+func (mb *Mailbox[M, S]) sysLane() *sysLane[S] {
+	if l := mb.lane.Load(); l != nil {
+		return l
+	}
+	l := new(sysLane[S])
+	if mb.lane.CompareAndSwap(nil, l) {
+		return l
+	}
+	return mb.lane.Load()
 }
 
 // NewMailbox returns a mailbox whose user queue is configured by cfg and
-// which calls schedule whenever it goes from idle to running because of a
-// post. schedule is called on the posting goroutine and must not block.
-func NewMailbox[M, S any](cfg *Config, schedule func()) (*Mailbox[M, S], error) {
+// which calls sched.Schedule whenever it goes from idle to running because
+// of a post.
+func NewMailbox[M, S any](cfg *Config, sched Scheduler) (*Mailbox[M, S], error) {
 	mb := new(Mailbox[M, S])
-	if err := mb.Init(cfg, schedule); err != nil {
+	if err := mb.Init(cfg, sched); err != nil {
 		return nil, err
 	}
 	return mb, nil
 }
 
 // Init prepares a zero Mailbox in place (for embedding); see NewMailbox.
-func (mb *Mailbox[M, S]) Init(cfg *Config, schedule func()) error {
-	mb.schedule = schedule
+func (mb *Mailbox[M, S]) Init(cfg *Config, sched Scheduler) error {
+	if sched == nil {
+		return errors.New("mailbox: nil scheduler")
+	}
+	mb.sched = sched
 	return mb.q.Init(cfg)
 }
 
@@ -81,10 +112,11 @@ func (mb *Mailbox[M, S]) TryPost(m M) (dropped M, wasDropped bool, err error) {
 // PostSystem appends s to the system lane and schedules the owner. It
 // never blocks and never fails.
 func (mb *Mailbox[M, S]) PostSystem(s S) {
-	mb.sysMu.Lock()
-	mb.sys = append(mb.sys, s)
-	mb.sysLen.Store(int32(len(mb.sys)))
-	mb.sysMu.Unlock()
+	l := mb.sysLane()
+	l.mu.Lock()
+	l.items = append(l.items, s)
+	mb.sysLen.Store(int32(len(l.items)))
+	l.mu.Unlock()
 	mb.kick()
 }
 
@@ -93,25 +125,29 @@ func (mb *Mailbox[M, S]) HasSystem() bool { return mb.sysLen.Load() > 0 }
 
 // PopSystem removes and returns the oldest system item.
 func (mb *Mailbox[M, S]) PopSystem() (s S, ok bool) {
-	mb.sysMu.Lock()
-	defer mb.sysMu.Unlock()
-	if len(mb.sys) == 0 {
+	l := mb.lane.Load()
+	if l == nil {
 		return s, false
 	}
-	s = mb.sys[0]
-	var zero S
-	mb.sys[0] = zero
-	mb.sys = mb.sys[1:]
-	if len(mb.sys) == 0 {
-		mb.sys = nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.items) == 0 {
+		return s, false
 	}
-	mb.sysLen.Store(int32(len(mb.sys)))
+	s = l.items[0]
+	var zero S
+	l.items[0] = zero
+	l.items = l.items[1:]
+	if len(l.items) == 0 {
+		l.items = nil
+	}
+	mb.sysLen.Store(int32(len(l.items)))
 	return s, true
 }
 
 func (mb *Mailbox[M, S]) kick() {
 	if mb.state.Load() == idle && mb.state.CompareAndSwap(idle, running) {
-		mb.schedule()
+		mb.sched.Schedule()
 	}
 }
 
@@ -144,7 +180,7 @@ func (mb *Mailbox[M, S]) Resume(pending bool) {
 		return
 	}
 	if (pending || mb.hasWork()) && mb.state.CompareAndSwap(idle, running) {
-		mb.schedule()
+		mb.sched.Schedule()
 	}
 }
 

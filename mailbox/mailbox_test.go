@@ -23,7 +23,7 @@ type probe struct {
 func newProbe(t testing.TB, cfg *mailbox.Config) *probe {
 	t.Helper()
 	p := new(probe)
-	mb, err := mailbox.NewMailbox[int, string](cfg, func() { p.calls++ })
+	mb, err := mailbox.NewMailbox[int, string](cfg, mailbox.SchedulerFunc(func() { p.calls++ }))
 	if err != nil {
 		t.Fatalf("NewMailbox(%+v): got %v; want nil", cfg, err)
 	}
@@ -339,7 +339,7 @@ func TestMailboxSystemLane(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			mb, err := mailbox.NewMailbox[int, string](&mailbox.Config{Capacity: 2, Policy: mailbox.Reject}, func() {})
+			mb, err := mailbox.NewMailbox[int, string](&mailbox.Config{Capacity: 2, Policy: mailbox.Reject}, mailbox.SchedulerFunc(func() {}))
 			if err != nil {
 				t.Fatalf("NewMailbox: got %v; want nil", err)
 			}
@@ -395,7 +395,7 @@ func TestMailboxSystemLane(t *testing.T) {
 
 func TestMailboxUserQueue(t *testing.T) {
 	var mb mailbox.Mailbox[int, string] // embedded use: a zero value plus Init
-	if err := mb.Init(&mailbox.Config{Capacity: 3, Policy: mailbox.DropOldest}, func() {}); err != nil {
+	if err := mb.Init(&mailbox.Config{Capacity: 3, Policy: mailbox.DropOldest}, mailbox.SchedulerFunc(func() {})); err != nil {
 		t.Fatalf("Init: got %v; want nil", err)
 	}
 	if got := mb.Cap(); got != 3 {
@@ -516,13 +516,13 @@ func TestMailboxNoLostWakeup(t *testing.T) {
 				}
 			}
 			var err error
-			mb, err = mailbox.NewMailbox[tagged, tagged](c.cfg, func() {
+			mb, err = mailbox.NewMailbox[tagged, tagged](c.cfg, mailbox.SchedulerFunc(func() {
 				schedules.Add(1)
 				// Schedule is called only by posters, and each round waits
 				// for owners only after all its posters have returned, so
 				// this Add happens before that Wait.
 				owners.Go(owner)
-			})
+			}))
 			if err != nil {
 				t.Fatalf("NewMailbox: got %v; want nil", err)
 			}

@@ -5,7 +5,7 @@
 // actor only while it has work.
 //
 // The package knows nothing of actors: it starts no goroutines and calls
-// back into the runtime only through the schedule function given to
+// back into the runtime only through the Scheduler given to
 // [NewMailbox].
 //
 // # Ordering
@@ -146,9 +146,24 @@ type Queue[M any] struct {
 	closed  bool          // set once by Close
 	above   bool          // a High was reported and no Low since
 	waiters chan struct{} // closed (and reset) when space frees or on Close
-	st      Stats         // counters; Len/Capacity filled on read
+	enq     uint64        // Stats.Enqueued
+	deq     uint64        // Stats.Dequeued
+	rare    *rareStats    // the other counters, allocated on first use
 
 	length atomic.Int64 // mirror of n, written under mu, read lock-free
+}
+
+// rareStats holds counters most queues never touch; keeping them out of
+// line keeps an idle queue small.
+type rareStats struct {
+	droppedNewest, droppedOldest, rejected, drained uint64
+}
+
+func (q *Queue[M]) rareLocked() *rareStats {
+	if q.rare == nil {
+		q.rare = new(rareStats)
+	}
+	return q.rare
 }
 
 var defaultConfig = &Config{}
@@ -183,10 +198,11 @@ func (q *Queue[M]) Cap() int { return q.cfg.Capacity }
 // Stats returns a snapshot of the counters.
 func (q *Queue[M]) Stats() Stats {
 	q.mu.Lock()
-	s := q.st
-	s.Len = q.n
+	s := Stats{Len: q.n, Capacity: q.cfg.Capacity, Enqueued: q.enq, Dequeued: q.deq}
+	if r := q.rare; r != nil {
+		s.DroppedNewest, s.DroppedOldest, s.Rejected, s.Drained = r.droppedNewest, r.droppedOldest, r.rejected, r.drained
+	}
 	q.mu.Unlock()
-	s.Capacity = q.cfg.Capacity
 	return s
 }
 
@@ -228,25 +244,25 @@ func (q *Queue[M]) push(ctx context.Context, m M, wait bool) (dropped M, wasDrop
 		}
 		switch q.cfg.Policy {
 		case Reject:
-			q.st.Rejected++
+			q.rareLocked().rejected++
 			q.mu.Unlock()
 			return dropped, false, ErrFull
 		case DropNewest:
-			q.st.Enqueued++
-			q.st.DroppedNewest++
+			q.enq++
+			q.rareLocked().droppedNewest++
 			q.mu.Unlock()
 			return m, true, nil
 		case DropOldest:
 			old := q.popOneLocked()
-			q.st.DroppedOldest++
-			q.st.Dequeued-- // popOneLocked counted it as dequeued
+			q.rareLocked().droppedOldest++
+			q.deq-- // popOneLocked counted it as dequeued
 			q.pushLocked(m)
 			q.mu.Unlock()
 			return old, true, nil
 		}
 		// Block.
 		if !wait {
-			q.st.Rejected++
+			q.rareLocked().rejected++
 			q.mu.Unlock()
 			return dropped, false, ErrFull
 		}
@@ -277,7 +293,7 @@ func (q *Queue[M]) pushLocked(m M) {
 	}
 	q.buf[(q.head+q.n)&(len(q.buf)-1)] = m
 	q.n++
-	q.st.Enqueued++
+	q.enq++
 	q.length.Store(int64(q.n))
 	if h := q.cfg.High; h > 0 && !q.above && q.n >= h {
 		q.above = true
@@ -306,7 +322,7 @@ func (q *Queue[M]) popOneLocked() M {
 	q.buf[i] = zero
 	q.head = (i + 1) & (len(q.buf) - 1)
 	q.n--
-	q.st.Dequeued++
+	q.deq++
 	return m
 }
 
@@ -374,8 +390,8 @@ func (q *Queue[M]) Close() []M {
 		for q.n > 0 {
 			rest = append(rest, q.popOneLocked())
 		}
-		q.st.Dequeued -= uint64(len(rest))
-		q.st.Drained += uint64(len(rest))
+		q.deq -= uint64(len(rest))
+		q.rareLocked().drained += uint64(len(rest))
 	}
 	q.buf = nil
 	q.length.Store(0)

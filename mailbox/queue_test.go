@@ -100,7 +100,7 @@ func TestConfigValidate(t *testing.T) {
 			if c.wantErr && q != nil {
 				t.Fatalf("NewQueue: got queue %p with error; want nil", q)
 			}
-			mb, err := mailbox.NewMailbox[int, int](&c.cfg, func() {})
+			mb, err := mailbox.NewMailbox[int, int](&c.cfg, mailbox.SchedulerFunc(func() {}))
 			if got := err != nil; got != c.wantErr {
 				t.Fatalf("NewMailbox: got %v; want error=%v", err, c.wantErr)
 			}
