@@ -186,18 +186,19 @@ func (inc *incarnation[M]) handlesExits() bool {
 	_, ok := inc.actor.(ExitHandler)
 	return ok
 }
-func (inc *incarnation[M]) isFenced() bool             { return inc.phase.Load() == phFenced }
-func (inc *incarnation[M]) String() string             { return "actor " + inc.p.path }
-func (inc *incarnation[M]) leaveUser() bool            { return inc.phase.CompareAndSwap(phUser, phRuntime) }
-func (p *proc[M]) isPID()                              {}
-func (p *proc[M]) Path() string                        { return p.path }
-func (p *proc[M]) Name() string                        { return p.name() }
-func (p *proc[M]) String() string                      { return "actor " + p.path }
-func (p *proc[M]) Running() bool                       { return p.inc.Load() != nil }
-func (p *proc[M]) Generation() uint64                  { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
+func (inc *incarnation[M]) isFenced() bool  { return inc.phase.Load() == phFenced }
+func (inc *incarnation[M]) String() string  { return "actor " + inc.p.path }
+func (inc *incarnation[M]) leaveUser() bool { return inc.phase.CompareAndSwap(phUser, phRuntime) }
+func (p *proc[M]) isPID()                   {}
+func (p *proc[M]) Path() string             { return p.path }
+func (p *proc[M]) Name() string             { return p.name() }
+func (p *proc[M]) String() string           { return "actor " + p.path }
+func (p *proc[M]) Running() bool            { return p.inc.Load() != nil }
+func (p *proc[M]) Generation() uint64       { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
+
 // Schedule implements mailbox.Scheduler. Owner: the goroutine it starts
 // is p.run (see there).
-func (p *proc[M]) Schedule() { p.sys.goStart(); go p.run() }
+func (p *proc[M]) Schedule()                           { p.sys.goStart(); go p.run() }
 func (p *proc[M]) Kill()                               { p.killCurrent(false) }
 func (p *proc[M]) Shutdown(ctx context.Context) Reason { return p.shutdownCurrent(ctx) }
 
