@@ -21,7 +21,7 @@ type node struct {
 
 // cell is the message-type independent side of a proc.
 type cell interface {
-	stopFinal(ctx context.Context, kill bool) error
+	stopFinal(ctx context.Context, kill, notify bool) error
 	postExit(e Exit)
 }
 
@@ -35,10 +35,18 @@ func (n *node) init(parent *node, name string, c cell) {
 func (n *node) name() string { return n.path[len(n.parent.path)+1:] }
 
 // addChild registers c under its name, at the end of the spawn order.
+//
+// It checks sys.closing again under cmu. Spawn checks it first, but then
+// calls the factory, and System.Shutdown may set closing and list the
+// root's children (under cmu) meanwhile; without this check the new actor
+// would be added after the list was taken and outlive Shutdown.
 func (n *node) addChild(c *node) error {
 	name := c.name()
 	n.cmu.Lock()
 	defer n.cmu.Unlock()
+	if n.sys.closing.Load() {
+		return ErrSystemStopped
+	}
 	if _, dup := n.children[name]; dup {
 		return ErrNameTaken
 	}
@@ -102,9 +110,11 @@ func (n *node) stopChildren(ctx context.Context) {
 	}
 	n.cmu.Unlock()
 	for _, c := range rev {
-		_ = c.cell.stopFinal(ctx, false)
-		// A child whose stop did not finish (ctx ended) is unregistered
-		// anyway so the parent can finish; its goroutine stays counted.
+		if err := c.cell.stopFinal(ctx, ctx.Err() != nil, false); err != nil {
+			// ctx ended first (the parent was killed, or Shutdown's
+			// deadline passed): kill the child instead of waiting.
+			_ = c.cell.stopFinal(context.Background(), true, false)
+		}
 		n.removeChild(c)
 	}
 }

@@ -81,6 +81,9 @@ type proc[M any] struct {
 	final    Terminated
 	inc      atomic.Pointer[incarnation[M]] // written under mu
 	parked   atomic.Bool                    // mirror of state == stParked
+	// notifyOnClose: the final stop was not asked by the parent, so a
+	// managing parent gets an Exit with Final set. Guarded by mu.
+	notifyOnClose bool
 
 	// Owned by whoever owns the mailbox (the run goroutine, or a caller
 	// that won TryAcquire, or the ender of a fenced incarnation); handed
@@ -127,7 +130,8 @@ type incarnation[M any] struct {
 	exited    chan struct{} // closed when ended; made lazily
 	abortEnd  ending
 	leak      *leakRec
-	vanished  bool // its fenced goroutine returned from user code
+	stopAbort context.CancelFunc // cuts stopChildrenOf short on a kill
+	vanished  bool               // its fenced goroutine returned from user code
 
 	cmu    sync.Mutex // guards doneCh, err
 	doneCh chan struct{}
@@ -506,7 +510,7 @@ func (p *proc[M]) userCall(inc *incarnation[M], f func() error) bool {
 // endInc ends the incarnation on the goroutine that owns it: its children
 // stop, its Stop hook runs (unless it is killed), then finishInc.
 func (p *proc[M]) endInc(inc *incarnation[M], e ending) {
-	p.node.stopChildren(context.Background())
+	p.stopChildrenOf(inc)
 	if st, ok := inc.actor.(Stopper); ok && e.reason != Killed {
 		switch inc.enterUser() {
 		case vanished:
@@ -527,6 +531,22 @@ func (p *proc[M]) endInc(inc *incarnation[M], e ending) {
 		}
 	}
 	p.finishInc(inc, e)
+}
+
+// stopChildrenOf stops inc's children, last spawned first, each within its
+// shutdown time. A kill of inc that arrives meanwhile (its own shutdown
+// time ran out) cuts it short: the children still running are then killed
+// rather than waited for.
+func (p *proc[M]) stopChildrenOf(inc *incarnation[M]) {
+	if !p.node.hasChildren() {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.mu.Lock()
+	inc.stopAbort = cancel
+	p.mu.Unlock()
+	p.node.stopChildren(ctx)
 }
 
 // finishInc records the end of an incarnation, then tells whoever must
@@ -644,6 +664,9 @@ func (p *proc[M]) finish(e ending) {
 	}
 	p.deadLettered.Add(uint64(n))
 
+	// Free the name before Done closes: a Spawn of the same name after
+	// Stop returned must succeed.
+	p.parent.removeChild(&p.node)
 	p.mu.Lock()
 	p.state = stClosed
 	p.parked.Store(false)
@@ -656,14 +679,14 @@ func (p *proc[M]) finish(e ending) {
 		close(p.done)
 	}
 	gen := p.gen
+	notify := !e.requested || p.notifyOnClose
 	p.mu.Unlock()
 	p.mb.Suspend()
 
-	p.parent.removeChild(&p.node)
 	for _, w := range ws {
 		w.fn(p.final)
 	}
-	if p.managed && !e.requested {
+	if p.managed && notify {
 		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen, Final: true})
 	}
 }
@@ -775,9 +798,7 @@ func (p *proc[M]) endRequested(ctx context.Context, inc *incarnation[M], e endin
 	if d < 0 {
 		return p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: e.requested})
 	}
-	if !p.cfg.hasStopHook && !p.node.hasChildren() && p.mb.TryAcquire() {
-		// Idle and nothing to run: end it here.
-		p.finishInc(inc, e)
+	if p.endIdle(inc, e) {
 		return p.endReasonOf(inc)
 	}
 	// Post the stop before cancelling ctx: a Receive that returns because
@@ -804,6 +825,16 @@ func (p *proc[M]) endRequested(ctx context.Context, inc *incarnation[M], e endin
 	return p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: e.requested})
 }
 
+// endIdle ends inc on the caller's goroutine when that needs no user code:
+// it has no Stop hook and no children, and no goroutine runs it.
+func (p *proc[M]) endIdle(inc *incarnation[M], e ending) bool {
+	if p.cfg.hasStopHook || p.node.hasChildren() || !p.mb.TryAcquire() {
+		return false
+	}
+	p.finishInc(inc, e)
+	return true
+}
+
 // killCurrent kills the current incarnation, as OTP's exit(Pid, kill).
 func (p *proc[M]) killCurrent(requested bool) {
 	if inc := p.inc.Load(); inc != nil {
@@ -823,6 +854,11 @@ func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
 	inc.abortEnd = e
 	p.mu.Unlock()
 	inc.abort.Store(true)
+	p.mu.Lock()
+	if inc.stopAbort != nil {
+		inc.stopAbort()
+	}
+	p.mu.Unlock()
 	inc.cancel()
 	if inc.phase.CompareAndSwap(phUser, phFenced) {
 		p.abandon(inc, e)
@@ -934,18 +970,18 @@ func (p *proc[M]) Park() {
 }
 
 // Close implements Child: stop for good without telling the parent.
-func (p *proc[M]) Close(ctx context.Context) error { return p.stopFinal(ctx, false) }
+func (p *proc[M]) Close(ctx context.Context) error { return p.stopFinal(ctx, false, false) }
 
 // Stop implements PID.
-func (p *proc[M]) Stop(ctx context.Context) error { return p.stopFinal(ctx, false) }
+func (p *proc[M]) Stop(ctx context.Context) error { return p.stopFinal(ctx, false, true) }
 
 // StopNow implements PID.
-func (p *proc[M]) StopNow() { _ = p.stopFinal(context.Background(), true) }
+func (p *proc[M]) StopNow() { _ = p.stopFinal(context.Background(), true, true) }
 
 // stopFinal stops the actor for good: its current incarnation ends (its
 // children first), then queued messages go to dead letters. It waits until
 // the actor stopped or ctx ended.
-func (p *proc[M]) stopFinal(ctx context.Context, kill bool) error {
+func (p *proc[M]) stopFinal(ctx context.Context, kill, notify bool) error {
 	p.mu.Lock()
 	if p.done == nil {
 		p.done = make(chan struct{})
@@ -956,22 +992,36 @@ func (p *proc[M]) stopFinal(ctx context.Context, kill bool) error {
 		p.mu.Unlock()
 		return nil
 	case stClosing:
+		inc := p.inc.Load()
 		p.mu.Unlock()
+		if kill && inc != nil {
+			p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: true})
+		}
 		return waitDone(ctx, done)
 	}
 	prev := p.state
 	p.state = stClosing
+	p.notifyOnClose = notify
 	inc := p.inc.Load()
 	p.mu.Unlock()
+	e := ending{reason: Shutdown, requested: true}
 	switch {
 	case prev == stStarting:
 		// start finishes the stop when the incarnation is built.
 	case inc == nil:
-		p.finish(ending{reason: Shutdown, requested: true})
+		p.finish(e)
 	case kill:
 		p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: true})
+	case p.endIdle(inc, e):
 	default:
-		p.endRequested(ctx, inc, ending{reason: Shutdown, requested: true})
+		p.sys.goStart()
+		// Owner: this goroutine ends the incarnation within the actor's
+		// shutdown time even if the caller stops waiting (ctx); it exits
+		// when the incarnation ended or was abandoned. Counted in sys.gos.
+		go func() {
+			defer p.sys.goExit()
+			p.endRequested(context.Background(), inc, e)
+		}()
 	}
 	return waitDone(ctx, done)
 }

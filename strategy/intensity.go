@@ -1,6 +1,9 @@
 package strategy
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Intensity is the restart history of one supervisor: it decides when
 // too many restarts happened too quickly (OTP MaxR restarts within MaxT,
@@ -34,7 +37,8 @@ type Intensity struct {
 // maxRestarts is treated as 0 and a negative period as 0; with period 0
 // only restarts at the very same instant share a window.
 func NewIntensity(maxRestarts int, period time.Duration) *Intensity {
-	return &Intensity{max: max(maxRestarts, 0), period: max(period, 0)}
+	// max+1 timestamps are kept at most: keep that from overflowing.
+	return &Intensity{max: min(max(maxRestarts, 0), math.MaxInt32), period: max(period, 0)}
 }
 
 // Allow records one restart at time now and reports whether it may go

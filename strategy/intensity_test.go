@@ -1,6 +1,7 @@
 package strategy_test
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -127,6 +128,17 @@ func TestIntensityBoundedMemory(t *testing.T) {
 		}
 		if got := strategy.IntensityRingLen(in); got > c.wantRing {
 			t.Errorf("%s: ring holds %d timestamps; want at most %d", c.name, got, c.wantRing)
+		}
+	}
+}
+
+// TestIntensityHugeMax checks that a maximum near MaxInt does not overflow
+// the ring size (it used to divide by zero).
+func TestIntensityHugeMax(t *testing.T) {
+	in := strategy.NewIntensity(math.MaxInt, time.Second)
+	for i := 0; i < 10; i++ {
+		if !in.Allow(t0) {
+			t.Fatalf("restart %d refused; want allowed", i+1)
 		}
 	}
 }

@@ -533,8 +533,9 @@ func (s *sup) idCall(op idOp, id string) error {
 // supervisor that stopped, or that stops before serving it, returns an
 // error matching ErrStopped.
 type Supervisor struct {
-	ref actor.Ref[command]
-	st  *state
+	ref  actor.Ref[command]
+	st   *state
+	root bool // made by Start: Wait also reports a failure
 }
 
 // Start starts a supervisor named name under parent with the given
@@ -558,7 +559,7 @@ func Start(parent actor.Spawner, name string, children []ChildSpec, opts ...Opti
 		}
 		return nil, err
 	}
-	return &Supervisor{ref: ref, st: st}, nil
+	return &Supervisor{ref: ref, st: st, root: true}, nil
 }
 
 // PID returns the supervisor's actor handle.
@@ -643,14 +644,28 @@ func (s *Supervisor) Done() <-chan struct{} { return s.ref.PID().Done() }
 
 // Wait waits until the supervisor stopped and returns why: nil after Stop,
 // a *GaveUpError (matching ErrGaveUp or ErrAutoShutdown) if it stopped by
-// itself, or ctx.Err() if ctx ended first.
+// itself, the failure if it failed and could not be restarted in place
+// (for example WithInit failing after it was killed), or ctx.Err() if ctx
+// ended first.
 func (s *Supervisor) Wait(ctx context.Context) error {
 	select {
 	case <-s.Done():
-		return s.st.get()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if err := s.st.get(); err != nil || !s.root {
+		return err
+	}
+	// The actor has stopped for good, so Watch calls fn at once, here,
+	// with its final reason. A watch set up in Start would not do: the
+	// runtime closes Done before it runs watchers.
+	var err error
+	s.ref.PID().Watch(func(t actor.Terminated) {
+		if t.Reason == actor.Failed {
+			err = fmt.Errorf("supervisor %s failed: %w", s.ref.Path(), t.Err)
+		}
+	})
+	return err
 }
 
 // LookupSupervisor returns a handle on the nested supervisor child id of
