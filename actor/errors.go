@@ -3,7 +3,9 @@ package actor
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // Errors returned by the actor runtime. They are sentinels: compare with
@@ -64,10 +66,54 @@ var (
 )
 
 // A PanicError is the failure made from a panic in Receive, Start or a
-// hook. It keeps the panic value and the stack of the panicking goroutine.
+// hook. It keeps the panic value and the program counters of the panicking
+// goroutine; Stack formats them on demand (capturing counters costs well
+// under a microsecond, formatting a stack tens of them).
 type PanicError struct {
 	Value any
-	Stack []byte
+
+	pcs   []uintptr
+	once  sync.Once
+	stack []byte
+}
+
+// NewPanicError makes a PanicError from the value v of a recovered panic,
+// capturing the stack of the panicking goroutine. Call it from the
+// deferred function that called recover, so the stack is still there.
+func NewPanicError(v any) *PanicError {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(2, pcs)
+	return &PanicError{Value: v, pcs: pcs[:n]}
+}
+
+// Stack returns the stack of the goroutine where the panic happened, from
+// the panicking function outwards, one "function\n\tfile:line" entry per
+// frame.
+func (e *PanicError) Stack() []byte {
+	e.once.Do(func() {
+		var b strings.Builder
+		fmt.Fprintf(&b, "panic: %v\n\n", e.Value)
+		frames := runtime.CallersFrames(e.pcs)
+		skipping := true
+		for {
+			f, more := frames.Next()
+			if skipping {
+				// Frames up to runtime.gopanic are the recovery machinery.
+				if f.Function == "runtime.gopanic" {
+					skipping = false
+				}
+				if more {
+					continue
+				}
+			}
+			fmt.Fprintf(&b, "%s\n\t%s:%d\n", f.Function, f.File, f.Line)
+			if !more {
+				break
+			}
+		}
+		e.stack = []byte(b.String())
+	})
+	return e.stack
 }
 
 func (e *PanicError) Error() string { return fmt.Sprintf("actor: panic: %v", e.Value) }
@@ -86,9 +132,21 @@ type Failure struct {
 	Err     error
 	Message any
 	Attempt int
-	// Stack is the stack of the failing goroutine for a panic or for a
-	// handler that overran its deadline, when it could be taken.
-	Stack []byte
+	stuck   []byte // stacks of a handler that overran its deadline
+}
+
+// Stack returns the stack of the failing goroutine for a panic, or the
+// stacks found running the actor's code for a handler that overran its
+// deadline; nil otherwise.
+func (f *Failure) Stack() []byte {
+	if f.stuck != nil {
+		return f.stuck
+	}
+	var pe *PanicError
+	if errors.As(f.Err, &pe) {
+		return pe.Stack()
+	}
+	return nil
 }
 
 func (f *Failure) Error() string {

@@ -80,7 +80,7 @@ func TestPanicBecomesFailure(t *testing.T) {
 			if _, isRuntime := tc.value.(runtime.Error); isRuntime && !errors.As(ev.Err, new(runtime.Error)) {
 				t.Errorf("errors.As(EventFailed.Err, runtime.Error): got false; want true")
 			}
-			for what, stack := range map[string][]byte{"PanicError.Stack": pe.Stack, "Failure.Stack": f.Stack, "Event.Stack": ev.Stack} {
+			for what, stack := range map[string][]byte{"PanicError.Stack": pe.Stack(), "Failure.Stack": f.Stack(), "Event.Stack": ev.Stack} {
 				if !strings.Contains(string(stack), "(*panicker).explode") {
 					t.Errorf("%s: got %q; want a stack mentioning (*panicker).explode", what, stack)
 				}
@@ -95,6 +95,9 @@ func TestPanicBecomesFailure(t *testing.T) {
 			}
 		})
 	}
+	// A restart is counted after the fresh incarnation started: wait for
+	// its event before reading the counter.
+	h.events.waitN(t, len(cases), "EventRestarted", eventOf(actor.EventRestarted, ref.Path()))
 	st := ref.Stats()
 	if st.Failures != uint64(len(cases)) || st.Restarts != uint64(len(cases)) {
 		t.Errorf("Failures/Restarts: got %d/%d; want %d/%d", st.Failures, st.Restarts, len(cases), len(cases))

@@ -206,6 +206,16 @@ func deadOf(r actor.DeadLetterReason, recipient string) func(actor.DeadLetter) b
 	return func(d actor.DeadLetter) bool { return d.Reason == r && d.Recipient == recipient }
 }
 
+// deadMessagesOf returns the messages dead-lettered to path for reason r,
+// in order.
+func deadMessagesOf[M any](h *harness, r actor.DeadLetterReason, path string) []M {
+	var out []M
+	for _, d := range h.dead.filter(deadOf(r, path)) {
+		out = append(out, d.Message.(M))
+	}
+	return out
+}
+
 // run is a message that carries code to run inside an actor's Receive, so
 // a test can act as an actor (spawn children, reply, stop itself).
 type run func(ctx actor.Context) error

@@ -50,14 +50,6 @@ func spawnGate(t *testing.T, h *harness, policy mailbox.Policy) (actor.Ref[int],
 	return ref, release, handled
 }
 
-func deadMessages(h *harness, r actor.DeadLetterReason, path string) []int {
-	var out []int
-	for _, d := range h.dead.filter(deadOf(r, path)) {
-		out = append(out, d.Message.(int))
-	}
-	return out
-}
-
 // TestFullMailboxPolicies tells and try-tells a full bounded mailbox under
 // the non-blocking policies: Reject refuses (counted), the drop policies
 // accept and drop (counted, dead-lettered with DeadDropped).
@@ -90,7 +82,7 @@ func TestFullMailboxPolicies(t *testing.T) {
 					t.Errorf("Dropped/Rejected/Accepted: got %d/%d/%d; want %d/%d/%d", st.Dropped, st.Rejected, st.Accepted, len(tc.dropped), tc.rejected, tc.accepted)
 				}
 				checkConservation(t, "gate blocked", st, 3) // 0 in Receive, 2 queued
-				if got := deadMessages(h, actor.DeadDropped, ref.Path()); !slices.Equal(got, tc.dropped) {
+				if got := deadMessagesOf[int](h, actor.DeadDropped, ref.Path()); !slices.Equal(got, tc.dropped) {
 					t.Errorf("dropped dead letters: got %v; want %v", got, tc.dropped)
 				}
 				close(release)

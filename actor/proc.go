@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,9 +199,9 @@ func (p *proc[M]) String() string           { return "actor " + p.path }
 func (p *proc[M]) Running() bool            { return p.inc.Load() != nil }
 func (p *proc[M]) Generation() uint64       { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
 
-// Schedule implements mailbox.Scheduler. Owner: the goroutine it starts
-// is p.run (see there).
-func (p *proc[M]) Schedule()                           { p.sys.goStart(); go p.run() }
+// Schedule implements mailbox.Scheduler: a System worker goroutine will
+// run p.run (see System.schedule for who owns it).
+func (p *proc[M]) Schedule()                           { p.sys.schedule(p) }
 func (p *proc[M]) Kill()                               { p.killCurrent(false) }
 func (p *proc[M]) Shutdown(ctx context.Context) Reason { return p.shutdownCurrent(ctx) }
 
@@ -250,12 +249,11 @@ func (p *proc[M]) vanish(inc *incarnation[M]) {
 	}
 }
 
-// run drains the mailbox. Owner: it is started by schedule when the
-// mailbox goes from idle to running, it owns the mailbox (and the proc's
-// in-flight fields) until it releases or suspends it, and it exits then.
-// It is counted in sys.gos, so System.Shutdown waits for it.
+// run drains the mailbox on a System worker goroutine. It is called when
+// the mailbox went from idle to running; it owns the mailbox (and the
+// proc's in-flight fields) until it releases or suspends it, then returns
+// and the worker goes back to the pool.
 func (p *proc[M]) run() {
-	defer p.sys.goExit()
 	inc := p.inc.Load()
 	if inc == nil {
 		p.mb.Suspend()
@@ -376,7 +374,7 @@ func (p *proc[M]) receive(inc *incarnation[M], m M) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
+			err = NewPanicError(r)
 		}
 	}()
 	return inc.actor.Receive(inc, m)
@@ -386,7 +384,7 @@ func (p *proc[M]) receive(inc *incarnation[M], m M) (err error) {
 func guard(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
+			err = NewPanicError(r)
 		}
 	}()
 	return f()
@@ -426,16 +424,14 @@ func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
 		return false
 	}
 	f := &Failure{Path: p.path, Err: err}
-	var pe *PanicError
-	if errors.As(err, &pe) {
-		f.Stack = pe.Stack
-	}
 	if withMsg {
 		f.Message, f.Attempt = p.cur, p.attempts
 		p.lastErr = f
 	}
 	p.failures.Add(1)
-	p.sys.log.Debug("actor failed", zap.String("actor", p.path), zap.Error(err))
+	if ce := p.sys.log.Check(zap.DebugLevel, "actor failed"); ce != nil {
+		ce.Write(zap.String("actor", p.path), zap.Error(err))
+	}
 	if withMsg && p.attempts >= p.cfg.maxAttempts {
 		p.poison()
 	}
@@ -578,7 +574,7 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 			ev.Kind = EventFailed
 			var f *Failure
 			if errors.As(e.err, &f) {
-				ev.Stack = f.Stack
+				ev.Stack = f.Stack()
 			}
 		case Killed:
 			ev.Kind = EventKilled
@@ -899,7 +895,7 @@ func (p *proc[M]) expired(inc *incarnation[M], seq uint64) {
 		return
 	}
 	stack := stacksMentioning(allStacks(), typeName(inc.actor))
-	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur, Attempt: p.attempts, Stack: []byte(stack)}
+	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur, Attempt: p.attempts, stuck: []byte(stack)}
 	p.failures.Add(1)
 	p.lastErr = f
 	if p.attempts >= p.cfg.maxAttempts {

@@ -272,14 +272,6 @@ func TestShutdownAbandonsStuckActor(t *testing.T) {
 	})
 }
 
-func deadMessagesOf[M any](h *harness, r actor.DeadLetterReason, path string) []M {
-	var out []M
-	for _, d := range h.dead.filter(deadOf(r, path)) {
-		out = append(out, d.Message.(M))
-	}
-	return out
-}
-
 // slowpoke blocks on its first delivery of a "block" message until
 // release is closed, then reports what its (by then fenced) ctx can do.
 type slowpoke struct {
@@ -368,8 +360,8 @@ func TestDeadline(t *testing.T) {
 		var f *actor.Failure
 		if !errors.As(failed.Err, &f) || f.Attempt != 1 || f.Message.(slowMsg).name != "blocker" {
 			t.Errorf("EventFailed.Err: got %#v; want a *Failure of the blocker's attempt 1", failed.Err)
-		} else if !strings.Contains(string(f.Stack), "(*slowpoke).Receive") {
-			t.Errorf("Failure.Stack: got %q; want the stuck goroutine in (*slowpoke).Receive", f.Stack)
+		} else if !strings.Contains(string(f.Stack()), "(*slowpoke).Receive") {
+			t.Errorf("Failure.Stack: got %q; want the stuck goroutine in (*slowpoke).Receive", f.Stack())
 		}
 		got := handled.waitN(t, 2, "redelivery and next message", func(string) bool { return true })
 		if want := []string{"blocker", "next"}; !slices.Equal(got, want) {
@@ -414,4 +406,65 @@ func TestDeadline(t *testing.T) {
 		}
 		checkConservation(t, "idle", st, 0)
 	})
+}
+
+// TestStopCtxEnds gives Stop a ctx that ends before the actor stops: Stop
+// returns the ctx's error and the stop goes on, gracefully while the
+// message finishes within the shutdown time, by a kill past it.
+func TestStopCtxEnds(t *testing.T) {
+	cases := []struct {
+		name        string
+		releaseAt   time.Duration // when the stuck Receive returns
+		reason      actor.Reason
+		stoppedAt   time.Duration
+		stopHookRan bool
+	}{
+		{"finishes-in-time", 3 * time.Second, actor.Shutdown, 3 * time.Second, true},
+		{"killed-at-shutdown-time", 20 * time.Second, actor.Killed, 10 * time.Second, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newBubbleHarness(t)
+				entered, release, stopped := make(chan struct{}, 1), make(chan struct{}), make(chan actor.Reason, 1)
+				ref := mustSpawn(t, h.sys, "stuck", func() actor.Actor[int] {
+					return &stuckActor{entered: entered, release: release, stopped: stopped}
+				}, actor.WithShutdown(10*time.Second))
+				watch, _ := actor.Watch(ref.PID())
+				mustTell(t, ref, 1)
+				brecv(t, entered, "Receive to block")
+				start := time.Now()
+				time.AfterFunc(tc.releaseAt, func() { close(release) })
+
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				if err := ref.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Stop with a 1s ctx: got %v; want %v", err, context.DeadlineExceeded)
+				}
+				if d := time.Since(start); d != time.Second {
+					t.Errorf("Stop returned after %v; want 1s", d)
+				}
+				term := brecv(t, watch, "Terminated")
+				if term.Reason != tc.reason {
+					t.Errorf("Terminated.Reason: got %v; want %v", term.Reason, tc.reason)
+				}
+				if d := time.Since(start); d != tc.stoppedAt {
+					t.Errorf("stopped after %v; want %v", d, tc.stoppedAt)
+				}
+				select {
+				case r := <-stopped:
+					if !tc.stopHookRan || r != actor.Shutdown {
+						t.Errorf("Stop hook: got %v; want it to run: %v", r, tc.stopHookRan)
+					}
+				default:
+					if tc.stopHookRan {
+						t.Errorf("Stop hook: did not run; want it with reason shutdown")
+					}
+				}
+				if err := ref.Stop(context.Background()); err != nil {
+					t.Errorf("Stop after the end: got %v; want nil", err)
+				}
+			})
+		})
+	}
 }

@@ -37,6 +37,16 @@ type System struct {
 
 	deadCount atomic.Uint64
 
+	// Worker pool: goroutines that finished draining an actor park here
+	// (at most maxIdle of them) and are handed the next actor to drain, so
+	// a wake-up reuses a goroutine and its grown stack instead of starting
+	// a fresh one. Parked workers belong to the System, not to an actor.
+	work     chan runner   // unbuffered: a send succeeds only to a parked worker
+	quit     chan struct{} // closed by Shutdown: parked workers exit
+	quitOnce sync.Once
+	idle     atomic.Int32 // parked workers
+	maxIdle  int32
+
 	leakMu sync.Mutex
 	leaked map[*leakRec]struct{} // abandoned incarnations still running
 }
@@ -88,7 +98,13 @@ func WithClock(now func() time.Time) Option {
 
 // NewSystem returns a running System.
 func NewSystem(opts ...Option) *System {
-	s := &System{log: zap.NewNop(), now: time.Now}
+	s := &System{
+		log:     zap.NewNop(),
+		now:     time.Now,
+		work:    make(chan runner),
+		quit:    make(chan struct{}),
+		maxIdle: int32(4 * runtime.GOMAXPROCS(0)),
+	}
 	for _, o := range opts {
 		o.apply(s)
 	}
@@ -124,6 +140,43 @@ func (s *System) deadLetter(d DeadLetter) {
 	}
 }
 
+// runner is an actor whose mailbox needs draining.
+type runner interface{ run() }
+
+// schedule hands r to a parked worker, or starts a new one.
+func (s *System) schedule(r runner) {
+	select {
+	case s.work <- r:
+		return
+	default:
+	}
+	s.goStart()
+	// Owner: the System. The worker drains r, then parks for the next
+	// actor while fewer than maxIdle workers are parked; it exits when too
+	// many are parked or when Shutdown closes quit. Counted in gos, so
+	// Shutdown waits for it.
+	go s.worker(r)
+}
+
+func (s *System) worker(r runner) {
+	defer s.goExit()
+	for {
+		r.run()
+		r = nil
+		if s.idle.Add(1) > s.maxIdle {
+			s.idle.Add(-1)
+			return
+		}
+		select {
+		case r = <-s.work:
+			s.idle.Add(-1)
+		case <-s.quit:
+			s.idle.Add(-1)
+			return
+		}
+	}
+}
+
 // goStart counts a goroutine about to be started; goExit uncounts it.
 func (s *System) goStart() { s.gos.Add(1) }
 
@@ -139,8 +192,11 @@ func (s *System) goExit() {
 }
 
 // Goroutines returns the number of goroutines the runtime currently runs
-// for this system, abandoned ones included. An idle actor holds none.
-func (s *System) Goroutines() int { return int(s.gos.Load()) }
+// for this system's actors: workers draining a mailbox, and abandoned
+// incarnations. An idle actor holds none. Workers parked in the pool,
+// waiting for the next actor to drain (at most 4×GOMAXPROCS), are not
+// counted; Shutdown ends them.
+func (s *System) Goroutines() int { return int(s.gos.Load() - int64(s.idle.Load())) }
 
 func (s *System) addLeak(r *leakRec) {
 	s.leakMu.Lock()
@@ -187,6 +243,7 @@ func (s *System) Leaked() []Stuck {
 func (s *System) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.root.stopChildren(ctx)
+	s.quitOnce.Do(func() { close(s.quit) })
 	for {
 		s.zeroMu.Lock()
 		if s.gos.Load() == 0 {
