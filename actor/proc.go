@@ -369,14 +369,18 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 }
 
 func (p *proc[M]) receive(inc *incarnation[M], m M) (err error) {
-	if p.cfg.passPanics {
-		return inc.actor.Receive(inc, m)
+	if !p.cfg.passPanics {
+		defer func() {
+			if r := recover(); r != nil {
+				err = NewPanicError(r)
+			}
+		}()
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = NewPanicError(r)
+	if fi := p.sys.faults; fi != nil {
+		if err := fi.BeforeReceive(inc); err != nil {
+			return err
 		}
-	}()
+	}
 	return inc.actor.Receive(inc, m)
 }
 
@@ -710,6 +714,11 @@ func (p *proc[M]) start() error {
 		inc.actor = p.factory()
 		if inc.actor == nil {
 			return ErrNilFactory
+		}
+		if fi := p.sys.faults; fi != nil {
+			if err := fi.BeforeStart(inc); err != nil {
+				return err
+			}
 		}
 		if s, ok := inc.actor.(Starter); ok {
 			return s.Start(inc)

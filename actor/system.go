@@ -24,6 +24,7 @@ type System struct {
 	dead   func(DeadLetter)
 	events func(Event)
 	now    func() time.Time
+	faults FaultInjector
 
 	root node // top-level actors
 
@@ -41,11 +42,11 @@ type System struct {
 	// (at most maxIdle of them) and are handed the next actor to drain, so
 	// a wake-up reuses a goroutine and its grown stack instead of starting
 	// a fresh one. Parked workers belong to the System, not to an actor.
-	work     chan runner   // unbuffered: a send succeeds only to a parked worker
-	quit     chan struct{} // closed by Shutdown: parked workers exit
-	quitOnce sync.Once
-	idle     atomic.Int32 // parked workers
-	maxIdle  int32
+	poolMu     sync.Mutex // guards parked, poolClosed
+	parked     []*worker  // LIFO: the most recently parked has the warmest stack
+	poolClosed bool
+	idle       atomic.Int32 // len(parked), for Goroutines
+	maxIdle    int
 
 	leakMu sync.Mutex
 	leaked map[*leakRec]struct{} // abandoned incarnations still running
@@ -96,14 +97,34 @@ func WithClock(now func() time.Time) Option {
 	})
 }
 
+// A FaultInjector is consulted by the runtime before every Receive and
+// every start of an incarnation, when set with WithFaultInjector. Chaos
+// tests use it (see package chaos) to kill, slow down or stall actors
+// chosen by path. Both methods run on the actor's goroutine as part of the
+// user code that follows them and must be safe for concurrent use.
+type FaultInjector interface {
+	// BeforeReceive runs just before Receive. A returned error or a panic
+	// is a failure of that message, exactly as if Receive had failed;
+	// blocking delays the message (and past a deadline or a shutdown time
+	// the incarnation is abandoned like any stuck Receive, so a stall
+	// should end when ctx is done).
+	BeforeReceive(ctx Context) error
+	// BeforeStart runs before the Start hook; an error fails the start.
+	BeforeStart(ctx Context) error
+}
+
+// WithFaultInjector installs a FaultInjector. Without one (the default)
+// the runtime pays one nil check per message.
+func WithFaultInjector(f FaultInjector) Option {
+	return optionFunc(func(s *System) { s.faults = f })
+}
+
 // NewSystem returns a running System.
 func NewSystem(opts ...Option) *System {
 	s := &System{
 		log:     zap.NewNop(),
 		now:     time.Now,
-		work:    make(chan runner),
-		quit:    make(chan struct{}),
-		maxIdle: int32(4 * runtime.GOMAXPROCS(0)),
+		maxIdle: 4 * runtime.GOMAXPROCS(0),
 	}
 	for _, o := range opts {
 		o.apply(s)
@@ -143,37 +164,59 @@ func (s *System) deadLetter(d DeadLetter) {
 // runner is an actor whose mailbox needs draining.
 type runner interface{ run() }
 
+// A worker is a pool goroutine; it parks on its own channel so waking one
+// touches no channel shared with the others.
+type worker struct {
+	next chan runner // cap 1; nil means exit
+}
+
 // schedule hands r to a parked worker, or starts a new one.
 func (s *System) schedule(r runner) {
-	select {
-	case s.work <- r:
+	s.poolMu.Lock()
+	if n := len(s.parked); n > 0 {
+		w := s.parked[n-1]
+		s.parked[n-1] = nil
+		s.parked = s.parked[:n-1]
+		s.idle.Add(-1)
+		s.poolMu.Unlock()
+		w.next <- r // never blocks: cap 1 and the worker took the last one
 		return
-	default:
 	}
+	s.poolMu.Unlock()
 	s.goStart()
 	// Owner: the System. The worker drains r, then parks for the next
 	// actor while fewer than maxIdle workers are parked; it exits when too
-	// many are parked or when Shutdown closes quit. Counted in gos, so
+	// many are parked or when Shutdown closes the pool. Counted in gos, so
 	// Shutdown waits for it.
-	go s.worker(r)
+	go s.work(&worker{next: make(chan runner, 1)}, r)
 }
 
-func (s *System) worker(r runner) {
+func (s *System) work(w *worker, r runner) {
 	defer s.goExit()
-	for {
+	for r != nil {
 		r.run()
-		r = nil
-		if s.idle.Add(1) > s.maxIdle {
-			s.idle.Add(-1)
+		s.poolMu.Lock()
+		if s.poolClosed || len(s.parked) >= s.maxIdle {
+			s.poolMu.Unlock()
 			return
 		}
-		select {
-		case r = <-s.work:
-			s.idle.Add(-1)
-		case <-s.quit:
-			s.idle.Add(-1)
-			return
-		}
+		s.parked = append(s.parked, w)
+		s.idle.Add(1)
+		s.poolMu.Unlock()
+		r = <-w.next
+	}
+}
+
+// closePool makes parked workers exit, and later ones not park.
+func (s *System) closePool() {
+	s.poolMu.Lock()
+	s.poolClosed = true
+	parked := s.parked
+	s.parked = nil
+	s.idle.Add(-int32(len(parked)))
+	s.poolMu.Unlock()
+	for _, w := range parked {
+		w.next <- nil
 	}
 }
 
@@ -243,7 +286,7 @@ func (s *System) Leaked() []Stuck {
 func (s *System) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.root.stopChildren(ctx)
-	s.quitOnce.Do(func() { close(s.quit) })
+	s.closePool()
 	for {
 		s.zeroMu.Lock()
 		if s.gos.Load() == 0 {
