@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // A node is an actor's place in the tree: its path, its parent and its
@@ -13,10 +14,18 @@ type node struct {
 	path   string
 	cell   cell // the actor owning this node; nil for the root
 
-	cmu         sync.Mutex // guards children, first, last and the children's prev/next
+	fam        atomic.Pointer[family] // made when the first child is added
+	prev, next *node                  // siblings; guarded by parent's family.mu
+}
+
+// family is a node's children. Most actors have none, so it is made on
+// demand.
+type family struct {
+	mu sync.Mutex // guards children, first, last and the children's prev/next
+	// children indexes the children spawned with a name; those spawned
+	// with "" (auto names, unique by construction) are only in the list.
 	children    map[string]*node
 	first, last *node
-	prev, next  *node // siblings; guarded by parent.cmu
 }
 
 // cell is the message-type independent side of a proc.
@@ -34,81 +43,115 @@ func (n *node) init(parent *node, name string, c cell) {
 
 func (n *node) name() string { return n.path[len(n.parent.path)+1:] }
 
-// addChild registers c under its name, at the end of the spawn order.
+func (n *node) family() *family {
+	if f := n.fam.Load(); f != nil {
+		return f
+	}
+	f := new(family)
+	if n.fam.CompareAndSwap(nil, f) {
+		return f
+	}
+	return n.fam.Load()
+}
+
+// addChild registers c at the end of the spawn order, and under its name
+// unless it was auto-named.
 //
-// It checks sys.closing again under cmu. Spawn checks it first, but then
-// calls the factory, and System.Shutdown may set closing and list the
-// root's children (under cmu) meanwhile; without this check the new actor
-// would be added after the list was taken and outlive Shutdown.
-func (n *node) addChild(c *node) error {
-	name := c.name()
-	n.cmu.Lock()
-	defer n.cmu.Unlock()
+// It checks sys.closing again under the family lock. Spawn checks it
+// first, but then calls the factory, and System.Shutdown may set closing
+// and list the root's children (under that lock) meanwhile; without this
+// check the new actor would be added after the list was taken and outlive
+// Shutdown.
+func (n *node) addChild(c *node, auto bool) error {
+	f := n.family()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if n.sys.closing.Load() {
 		return ErrSystemStopped
 	}
-	if _, dup := n.children[name]; dup {
-		return ErrNameTaken
+	if !auto {
+		name := c.name()
+		if _, dup := f.children[name]; dup {
+			return ErrNameTaken
+		}
+		if f.children == nil {
+			f.children = make(map[string]*node)
+		}
+		f.children[name] = c
 	}
-	if n.children == nil {
-		n.children = make(map[string]*node)
-	}
-	n.children[name] = c
-	c.prev = n.last
-	if n.last != nil {
-		n.last.next = c
+	c.prev = f.last
+	if f.last != nil {
+		f.last.next = c
 	} else {
-		n.first = c
+		f.first = c
 	}
-	n.last = c
+	f.last = c
 	return nil
 }
 
 // removeChild unregisters c; it is a no-op if c is not registered.
 func (n *node) removeChild(c *node) {
-	n.cmu.Lock()
-	defer n.cmu.Unlock()
-	if n.children[c.name()] != c {
+	f := n.fam.Load()
+	if f == nil {
 		return
 	}
-	delete(n.children, c.name())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c.prev == nil && f.first != c {
+		return // not in the list
+	}
+	if name := c.name(); f.children[name] == c {
+		delete(f.children, name)
+		if len(f.children) == 0 {
+			f.children = nil
+		}
+	}
 	if c.prev != nil {
 		c.prev.next = c.next
 	} else {
-		n.first = c.next
+		f.first = c.next
 	}
 	if c.next != nil {
 		c.next.prev = c.prev
 	} else {
-		n.last = c.prev
+		f.last = c.prev
 	}
 	c.prev, c.next = nil, nil
-	if len(n.children) == 0 {
-		n.children = nil
-	}
 }
 
 func (n *node) child(name string) *node {
-	n.cmu.Lock()
-	defer n.cmu.Unlock()
-	return n.children[name]
+	f := n.fam.Load()
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.children[name]
 }
 
 func (n *node) hasChildren() bool {
-	n.cmu.Lock()
-	defer n.cmu.Unlock()
-	return n.first != nil
+	f := n.fam.Load()
+	if f == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.first != nil
 }
 
 // stopChildren stops every child for good, in reverse spawn order, each
 // one after the previous has stopped (or was abandoned).
 func (n *node) stopChildren(ctx context.Context) {
-	n.cmu.Lock()
+	f := n.fam.Load()
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
 	var rev []*node
-	for c := n.last; c != nil; c = c.prev {
+	for c := f.last; c != nil; c = c.prev {
 		rev = append(rev, c)
 	}
-	n.cmu.Unlock()
+	f.mu.Unlock()
 	for _, c := range rev {
 		if err := c.cell.stopFinal(ctx, ctx.Err() != nil, false); err != nil {
 			// ctx ended first (the parent was killed, or Shutdown's

@@ -68,34 +68,54 @@ type proc[M any] struct {
 	node
 	factory func() Actor[M]
 	cfg     *config
-	managed bool // incarnation exits go to the parent's HandleExit
+
+	// Small fields packed into one word.
+	parked        atomic.Bool // mirror of state == stParked
+	managed       bool        // incarnation exits go to the parent's HandleExit
+	state         pstate      // guarded by mu
+	notifyOnClose bool        // guarded by mu: the final stop was not asked by the parent, so a managing parent gets an Exit with Final set
+	hasCur        bool        // owned like cur
 
 	mb mailbox.Mailbox[M, sysMsg]
 
-	mu       sync.Mutex // guards state, gen, watchers, done, final, inc.ended/exited/abortEnd/leak
-	state    pstate
-	gen      uint64
-	watchers []*watcher
-	done     chan struct{}
-	final    Terminated
-	inc      atomic.Pointer[incarnation[M]] // written under mu
-	parked   atomic.Bool                    // mirror of state == stParked
-	// notifyOnClose: the final stop was not asked by the parent, so a
-	// managing parent gets an Exit with Final set. Guarded by mu.
-	notifyOnClose bool
+	mu   sync.Mutex // guards state, gen, done, notifyOnClose, rare.watchers/final, and incarnation fields so marked
+	gen  uint64
+	done chan struct{}
+	inc  atomic.Pointer[incarnation[M]] // written under mu
 
 	// Owned by whoever owns the mailbox (the run goroutine, or a caller
 	// that won TryAcquire, or the ender of a fenced incarnation); handed
 	// over through mu or the mailbox state.
-	batch    []M
-	bi       int
-	cur      M // message in flight: being handled, or awaiting redelivery
-	hasCur   bool
-	attempts int   // delivery attempts of cur
-	lastErr  error // last failure of cur
+	bb       *batchBuf[M] // messages taken in a batch, not yet handled
+	cur      M            // message in flight: being handled, or awaiting redelivery
+	attempts int          // delivery attempts of cur
 
-	processed, deadLettered, failures, restarts atomic.Uint64
-	pending                                     atomic.Int64 // taken from the mailbox, not yet resolved
+	processed atomic.Uint64
+	pending   atomic.Int64 // taken from the mailbox, not yet resolved
+	rare      atomic.Pointer[procRare]
+}
+
+// procRare is the part of an actor that only failures, dead letters,
+// watchers and the final stop need, made on first use so an idle actor
+// stays small.
+type procRare struct {
+	deadLettered, failures, restarts atomic.Uint64
+
+	lastErr  error      // last failure of cur; owned like cur
+	watchers []*watcher // guarded by proc.mu
+	final    Terminated // set once under proc.mu when the actor stopped
+}
+
+// r returns the actor's procRare, making it.
+func (p *proc[M]) r() *procRare {
+	if r := p.rare.Load(); r != nil {
+		return r
+	}
+	r := new(procRare)
+	if p.rare.CompareAndSwap(nil, r) {
+		return r
+	}
+	return p.rare.Load()
 }
 
 // incarnation is one life of an actor, from its factory call to its end.
@@ -104,37 +124,51 @@ type incarnation[M any] struct {
 	p     *proc[M]
 	gen   uint64
 	actor Actor[M]
+	seq   atomic.Uint64 // message sequence, for deadline timers
 
 	// phase says who runs the incarnation's goroutine. The goroutine
 	// stores phUser before user code and CASes back to phRuntime after;
 	// a killer that CASes phUser→phFenced owns the incarnation from then
 	// on and the goroutine, when the user code returns, vanishes.
 	phase atomic.Int32
-	// abort asks the goroutine not to enter user code again (Dekker with
-	// phase: the goroutine stores phase then loads abort; the killer
-	// stores abort then CASes phase, so one of them sees the other).
-	abort atomic.Bool
-	seq   atomic.Uint64 // message sequence, for deadline timers
 	// attempt is what Attempt reports. It is written by the goroutine
 	// running the incarnation before it enters user code, and read by that
 	// user code; a fenced goroutine keeps reading its own incarnation's
 	// value, which nobody writes any more (p.attempts belongs to the next
 	// incarnation by then).
-	attempt int
+	attempt int32
+	// abort asks the goroutine not to enter user code again (Dekker with
+	// phase: the goroutine stores phase then loads abort; the killer
+	// stores abort then CASes phase, so one of them sees the other).
+	abort atomic.Bool
 
 	// guarded by p.mu
 	finishing bool // finishInc began: the end is decided
 	ended     bool // finishInc told the world: exited is closed
 	endReason Reason
+	canceled  bool    // guarded by cmu, not p.mu
+	ctl       *incCtl // rarely needed state, made on demand
+
+	cmu    sync.Mutex // guards doneCh, canceled
+	doneCh chan struct{}
+}
+
+// incCtl is the part of an incarnation only its end needs. Keeping it out
+// of line keeps an idle actor small.
+type incCtl struct {
 	exited    chan struct{} // closed when ended; made lazily
 	abortEnd  ending
 	leak      *leakRec
 	stopAbort context.CancelFunc // cuts stopChildrenOf short on a kill
 	vanished  bool               // its fenced goroutine returned from user code
+}
 
-	cmu    sync.Mutex // guards doneCh, err
-	doneCh chan struct{}
-	err    error
+// control returns inc's incCtl, making it. The caller holds p.mu.
+func (inc *incarnation[M]) control() *incCtl {
+	if inc.ctl == nil {
+		inc.ctl = new(incCtl)
+	}
+	return inc.ctl
 }
 
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -148,7 +182,7 @@ func (inc *incarnation[M]) Done() <-chan struct{} {
 	inc.cmu.Lock()
 	defer inc.cmu.Unlock()
 	if inc.doneCh == nil {
-		if inc.err != nil {
+		if inc.canceled {
 			return closedCh
 		}
 		inc.doneCh = make(chan struct{})
@@ -160,7 +194,10 @@ func (inc *incarnation[M]) Done() <-chan struct{} {
 func (inc *incarnation[M]) Err() error {
 	inc.cmu.Lock()
 	defer inc.cmu.Unlock()
-	return inc.err
+	if inc.canceled {
+		return context.Canceled
+	}
+	return nil
 }
 
 // Value implements context.Context: an incarnation carries no values.
@@ -168,8 +205,8 @@ func (inc *incarnation[M]) Value(any) any { return nil }
 
 func (inc *incarnation[M]) cancel() {
 	inc.cmu.Lock()
-	if inc.err == nil {
-		inc.err = context.Canceled
+	if !inc.canceled {
+		inc.canceled = true
 		if inc.doneCh != nil {
 			close(inc.doneCh)
 		}
@@ -183,7 +220,7 @@ func (inc *incarnation[M]) System() *System { return inc.p.sys }
 func (inc *incarnation[M]) Logger() *zap.Logger {
 	return inc.p.sys.log.With(zap.String("actor", inc.p.path))
 }
-func (inc *incarnation[M]) Attempt() int      { return inc.attempt }
+func (inc *incarnation[M]) Attempt() int      { return int(inc.attempt) }
 func (inc *incarnation[M]) parentNode() *node { return &inc.p.node }
 func (inc *incarnation[M]) handlesExits() bool {
 	_, ok := inc.actor.(ExitHandler)
@@ -243,9 +280,9 @@ func (inc *incarnation[M]) enterUser() enterResult {
 func (p *proc[M]) vanish(inc *incarnation[M]) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	inc.vanished = true
-	if inc.leak != nil {
-		p.sys.removeLeak(inc.leak)
+	inc.control().vanished = true
+	if inc.ctl != nil && inc.ctl.leak != nil {
+		p.sys.removeLeak(inc.ctl.leak)
 	}
 }
 
@@ -263,7 +300,7 @@ func (p *proc[M]) run() {
 		if !p.drain(inc) {
 			return
 		}
-		if p.hasCur || p.bi < len(p.batch) {
+		if p.hasCur || p.batchLeft() {
 			// Turn over with work in hand: yield, then go on.
 			runtime.Gosched()
 			continue
@@ -272,9 +309,11 @@ func (p *proc[M]) run() {
 			p.endInc(inc, p.abortEnding(inc))
 			return
 		}
-		p.batch, p.bi = p.batch[:0], 0
-		if cap(p.batch) > 64 {
-			p.batch = nil
+		if b := p.bb; b != nil {
+			b.items, b.i = b.items[:0], 0
+			if cap(b.items) > 64 {
+				p.bb = nil
+			}
 		}
 		if !p.mb.Release() {
 			return
@@ -300,11 +339,12 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 				p.poison()
 				continue
 			}
-		} else if p.bi < len(p.batch) {
+		} else if p.batchLeft() {
 			var zero M
-			p.cur, p.hasCur, p.attempts = p.batch[p.bi], true, 0
-			p.batch[p.bi] = zero
-			p.bi++
+			b := p.bb
+			p.cur, p.hasCur, p.attempts = b.items[b.i], true, 0
+			b.items[b.i] = zero
+			b.i++
 		} else {
 			l := p.mb.Len()
 			if l == 0 {
@@ -318,12 +358,15 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 				p.pending.Add(1)
 				p.cur, p.hasCur, p.attempts = m, true, 0
 			} else {
-				p.batch = p.mb.PopBatch(p.batch[:0], budget-n)
-				p.bi = 0
-				if len(p.batch) == 0 {
+				if p.bb == nil {
+					p.bb = new(batchBuf[M])
+				}
+				b := p.bb
+				b.items, b.i = p.mb.PopBatch(b.items[:0], budget-n), 0
+				if len(b.items) == 0 {
 					return true
 				}
-				p.pending.Add(int64(len(p.batch)))
+				p.pending.Add(int64(len(b.items)))
 				continue
 			}
 		}
@@ -337,7 +380,7 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 // deliver hands p.cur to the incarnation.
 func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	p.attempts++
-	inc.attempt = p.attempts
+	inc.attempt = int32(p.attempts)
 	switch inc.enterUser() {
 	case vanished:
 		p.vanish(inc)
@@ -397,14 +440,18 @@ func guard(f func() error) (err error) {
 // resolve forgets the message in flight after it was handled or disposed of.
 func (p *proc[M]) resolve() {
 	var zero M
-	p.cur, p.hasCur, p.attempts, p.lastErr = zero, false, 0, nil
+	p.cur, p.hasCur, p.attempts = zero, false, 0
+	if r := p.rare.Load(); r != nil {
+		r.lastErr = nil
+	}
 	p.pending.Add(-1)
 }
 
 // poison dead-letters the message in flight after its last attempt.
 func (p *proc[M]) poison() {
-	p.deadLettered.Add(1)
-	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur, Reason: DeadPoison, Err: p.lastErr, Attempts: p.attempts})
+	r := p.r()
+	r.deadLettered.Add(1)
+	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur, Reason: DeadPoison, Err: r.lastErr, Attempts: p.attempts})
 	p.resolve()
 }
 
@@ -430,9 +477,9 @@ func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
 	f := &Failure{Path: p.path, Err: err}
 	if withMsg {
 		f.Message, f.Attempt = p.cur, p.attempts
-		p.lastErr = f
+		p.r().lastErr = f
 	}
-	p.failures.Add(1)
+	p.r().failures.Add(1)
 	if ce := p.sys.log.Check(zap.DebugLevel, "actor failed"); ce != nil {
 		ce.Write(zap.String("actor", p.path), zap.Error(err))
 	}
@@ -446,7 +493,10 @@ func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
 func (p *proc[M]) abortEnding(inc *incarnation[M]) ending {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return inc.abortEnd
+	if inc.ctl == nil {
+		return ending{reason: Killed, err: ErrKilled}
+	}
+	return inc.ctl.abortEnd
 }
 
 // system handles one system message; false means the goroutine must exit.
@@ -544,7 +594,7 @@ func (p *proc[M]) stopChildrenOf(inc *incarnation[M]) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p.mu.Lock()
-	inc.stopAbort = cancel
+	inc.control().stopAbort = cancel
 	p.mu.Unlock()
 	p.node.stopChildren(ctx)
 }
@@ -590,8 +640,8 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 	// it, as OTP records a death before its consequences.
 	p.mu.Lock()
 	inc.ended = true
-	if inc.exited != nil {
-		close(inc.exited)
+	if inc.ctl != nil && inc.ctl.exited != nil {
+		close(inc.ctl.exited)
 	}
 	p.mu.Unlock()
 	switch {
@@ -616,7 +666,7 @@ func (p *proc[M]) defaultPolicy(e ending) {
 	var err error
 	for try := 0; try < p.cfg.maxAttempts; try++ {
 		if err = p.start(); err == nil {
-			p.restarts.Add(1)
+			p.r().restarts.Add(1)
 			p.sys.Emit(Event{Kind: EventRestarted, Path: p.path})
 			return
 		}
@@ -654,15 +704,14 @@ func (p *proc[M]) finish(e ending) {
 		dl(p.cur)
 		p.resolve()
 	}
-	for ; p.bi < len(p.batch); p.bi++ {
-		dl(p.batch[p.bi])
-		p.pending.Add(-1)
-	}
-	p.batch, p.bi = nil, 0
+	p.dropBatch(dl)
+	p.bb = nil
 	for _, m := range rest {
 		dl(m)
 	}
-	p.deadLettered.Add(uint64(n))
+	if n > 0 {
+		p.r().deadLettered.Add(uint64(n))
+	}
 
 	// Free the name before Done closes: a Spawn of the same name after
 	// Stop returned must succeed.
@@ -670,9 +719,10 @@ func (p *proc[M]) finish(e ending) {
 	p.mu.Lock()
 	p.state = stClosed
 	p.parked.Store(false)
-	p.final = Terminated{Path: p.path, Reason: e.reason, Err: e.err}
-	ws := p.watchers
-	p.watchers = nil
+	r := p.r()
+	r.final = Terminated{Path: p.path, Reason: e.reason, Err: e.err}
+	ws := r.watchers
+	r.watchers = nil
 	if p.done == nil {
 		p.done = closedCh
 	} else {
@@ -684,7 +734,7 @@ func (p *proc[M]) finish(e ending) {
 	p.mb.Suspend()
 
 	for _, w := range ws {
-		w.fn(p.final)
+		w.fn(r.final)
 	}
 	if p.managed && notify {
 		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen, Final: true})
@@ -752,7 +802,7 @@ func (p *proc[M]) start() error {
 	p.state = stRunning
 	p.parked.Store(false)
 	p.inc.Store(inc)
-	pending := p.hasCur || p.bi < len(p.batch)
+	pending := p.hasCur || p.batchLeft()
 	p.mu.Unlock()
 	p.sys.Emit(Event{Kind: EventStarted, Path: p.path})
 	p.mb.Resume(pending)
@@ -774,10 +824,11 @@ func (p *proc[M]) exitedCh(inc *incarnation[M]) <-chan struct{} {
 	if inc.ended {
 		return closedCh
 	}
-	if inc.exited == nil {
-		inc.exited = make(chan struct{})
+	c := inc.control()
+	if c.exited == nil {
+		c.exited = make(chan struct{})
 	}
-	return inc.exited
+	return c.exited
 }
 
 func (p *proc[M]) endReasonOf(inc *incarnation[M]) Reason {
@@ -856,12 +907,12 @@ func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
 		<-p.exitedCh(inc)
 		return p.endReasonOf(inc)
 	}
-	inc.abortEnd = e
+	inc.control().abortEnd = e
 	p.mu.Unlock()
 	inc.abort.Store(true)
 	p.mu.Lock()
-	if inc.stopAbort != nil {
-		inc.stopAbort()
+	if inc.ctl != nil && inc.ctl.stopAbort != nil {
+		inc.ctl.stopAbort()
 	}
 	p.mu.Unlock()
 	inc.cancel()
@@ -886,8 +937,8 @@ func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
 func (p *proc[M]) abandon(inc *incarnation[M], e ending) {
 	rec := &leakRec{path: p.path, typeName: typeName(inc.actor)}
 	p.mu.Lock()
-	if !inc.vanished {
-		inc.leak = rec
+	if !inc.control().vanished {
+		inc.control().leak = rec
 		p.sys.addLeak(rec)
 	}
 	p.mu.Unlock()
@@ -905,8 +956,8 @@ func (p *proc[M]) expired(inc *incarnation[M], seq uint64) {
 	}
 	stack := stacksMentioning(allStacks(), typeName(inc.actor))
 	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur, Attempt: p.attempts, stuck: []byte(stack)}
-	p.failures.Add(1)
-	p.lastErr = f
+	p.r().failures.Add(1)
+	p.r().lastErr = f
 	if p.attempts >= p.cfg.maxAttempts {
 		p.poison()
 	}
@@ -963,15 +1014,13 @@ func (p *proc[M]) Park() {
 		dl(p.cur)
 		p.resolve()
 	}
-	for ; p.bi < len(p.batch); p.bi++ {
-		dl(p.batch[p.bi])
-		p.pending.Add(-1)
-	}
-	p.batch, p.bi = p.batch[:0], 0
+	p.dropBatch(dl)
 	for _, m := range p.mb.PopBatch(nil, 0) {
 		dl(m)
 	}
-	p.deadLettered.Add(uint64(n))
+	if n > 0 {
+		p.r().deadLettered.Add(uint64(n))
+	}
 }
 
 // Close implements Child: stop for good without telling the parent.
@@ -1063,15 +1112,19 @@ func (p *proc[M]) postExit(e Exit) {
 // Stats implements PID.
 func (p *proc[M]) Stats() Stats {
 	ms := p.mb.Stats()
+	var dead, fails, restarts uint64
+	if r := p.rare.Load(); r != nil {
+		dead, fails, restarts = r.deadLettered.Load(), r.failures.Load(), r.restarts.Load()
+	}
 	return Stats{
 		Accepted:     ms.Enqueued,
 		Processed:    p.processed.Load(),
-		DeadLettered: p.deadLettered.Load(),
+		DeadLettered: dead,
 		Dropped:      ms.DroppedNewest + ms.DroppedOldest,
 		Rejected:     ms.Rejected,
 		InFlight:     int64(ms.Len) + p.pending.Load(),
-		Failures:     p.failures.Load(),
-		Restarts:     p.restarts.Load(),
+		Failures:     fails,
+		Restarts:     restarts,
 		MailboxLen:   ms.Len,
 		MailboxCap:   ms.Capacity,
 	}
@@ -1102,3 +1155,26 @@ type Stats struct {
 
 // parentNode makes a proc a Spawner for lookups of its children.
 func (p *proc[M]) parentNode() *node { return &p.node }
+
+// batchBuf holds the messages a turn took from the mailbox in one batch.
+type batchBuf[M any] struct {
+	items []M
+	i     int // next to handle
+}
+
+func (p *proc[M]) batchLeft() bool { return p.bb != nil && p.bb.i < len(p.bb.items) }
+
+// dropBatch hands the batch's unhandled messages to dl and empties it.
+func (p *proc[M]) dropBatch(dl func(M)) {
+	b := p.bb
+	if b == nil {
+		return
+	}
+	var zero M
+	for ; b.i < len(b.items); b.i++ {
+		dl(b.items[b.i])
+		b.items[b.i] = zero
+		p.pending.Add(-1)
+	}
+	b.items, b.i = b.items[:0], 0
+}

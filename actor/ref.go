@@ -281,7 +281,8 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 		c.hasStopHook = true
 		cfg = &c
 	}
-	if name == "" {
+	auto := name == ""
+	if auto {
 		name = "$" + strconv.FormatUint(autoName.Add(1), 10)
 	} else if strings.ContainsRune(name, '/') {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidName, name)
@@ -292,7 +293,7 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	p.mb.Suspend()
-	if err := pn.addChild(&p.node); err != nil {
+	if err := pn.addChild(&p.node, auto); err != nil {
 		return nil, fmt.Errorf("actor %s: %w", p.path, err)
 	}
 	return p, nil
@@ -429,7 +430,7 @@ func LookupChild[M any](parent PID, name string) (Ref[M], bool) {
 }
 
 // Lookup finds the child name of parent and returns its Ref if its message
-// type is M.
+// type is M. Actors spawned with an empty (automatic) name are not found.
 func Lookup[M any](parent Spawner, name string) (Ref[M], bool) {
 	if parent == nil {
 		return Ref[M]{}, false

@@ -13,19 +13,20 @@ func (p *proc[M]) Watch(fn func(Terminated)) (unwatch func()) {
 	w := &watcher{fn: fn}
 	p.mu.Lock()
 	if p.state == stClosed {
-		t := p.final
+		t := p.r().final
 		p.mu.Unlock()
 		fn(t)
 		return func() {}
 	}
-	p.watchers = append(p.watchers, w)
+	r := p.r()
+	r.watchers = append(r.watchers, w)
 	p.mu.Unlock()
 	return func() {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		for i, x := range p.watchers {
+		for i, x := range r.watchers {
 			if x == w {
-				p.watchers = append(p.watchers[:i], p.watchers[i+1:]...)
+				r.watchers = append(r.watchers[:i], r.watchers[i+1:]...)
 				return
 			}
 		}
