@@ -2,6 +2,7 @@ package actor
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 )
 
@@ -68,8 +69,7 @@ func (r Reply[T]) complete(ctx context.Context, res result[T]) error {
 // ctx.Err() if ctx ended first (a late reply then goes to dead letters),
 // or the error given to Reply.Fail.
 //
-// Ask does not watch the actor: if it stops after accepting the request
-// without replying, Ask returns when ctx ends. Give ctx a deadline.
+// If the actor stops for good before replying, Ask returns ErrStopped.
 func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, error) {
 	var zero T
 	if ctx == nil {
@@ -80,16 +80,20 @@ func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, 
 		f.state.Store(fGone)
 		return zero, err
 	}
+	var err error
 	select {
 	case res := <-f.ch:
 		return res.v, res.err
 	case <-ctx.Done():
-		if f.state.CompareAndSwap(fPending, fGone) {
-			return zero, ctx.Err()
-		}
-		res := <-f.ch // the reply won the race; it is in the channel or about to be
-		return res.v, res.err
+		err = ctx.Err()
+	case <-ref.p.Done():
+		err = fmt.Errorf("actor %s: %w", ref.p.path, ErrStopped)
 	}
+	if f.state.CompareAndSwap(fPending, fGone) {
+		return zero, err
+	}
+	res := <-f.ch // the reply won the race; it is in the channel or about to be
+	return res.v, res.err
 }
 
 // Valid reports whether r is a real reply slot (not the zero Reply), so a

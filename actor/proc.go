@@ -723,19 +723,23 @@ func (p *proc[M]) finish(e ending) {
 	r.final = Terminated{Path: p.path, Reason: e.reason, Err: e.err}
 	ws := r.watchers
 	r.watchers = nil
-	if p.done == nil {
-		p.done = closedCh
-	} else {
-		close(p.done)
-	}
 	gen := p.gen
 	notify := !e.requested || p.notifyOnClose
 	p.mu.Unlock()
 	p.mb.Suspend()
 
+	// Watchers hear of the stop before Done closes, so a Stop that
+	// returned "synchronizes after" every watch notification.
 	for _, w := range ws {
 		w.fn(r.final)
 	}
+	p.mu.Lock()
+	if p.done == nil {
+		p.done = closedCh
+	} else {
+		close(p.done)
+	}
+	p.mu.Unlock()
 	if p.managed && notify {
 		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen, Final: true})
 	}

@@ -125,7 +125,10 @@ type spawnFunc func(*config) error
 func (f spawnFunc) applySpawn(c *config) error { return f(c) }
 
 // WithMailbox bounds the actor's mailbox to capacity messages with the
-// given overflow policy. The default mailbox is unbounded.
+// given overflow policy. The default mailbox is unbounded. The actor takes
+// up to WithThroughput messages out of its mailbox at a time for its turn,
+// so up to capacity + throughput accepted messages can be waiting to be
+// handled; use WithThroughput(1) for a strict bound of capacity + 1.
 func WithMailbox(capacity int, policy mailbox.Policy) SpawnOption {
 	return WithMailboxConfig(mailbox.Config{Capacity: capacity, Policy: policy})
 }
@@ -362,6 +365,14 @@ func (r Ref[M]) Path() string {
 		return ""
 	}
 	return r.p.path
+}
+
+// Name returns the last element of the actor's path ("" for a zero Ref).
+func (r Ref[M]) Name() string {
+	if r.p == nil {
+		return ""
+	}
+	return r.p.Name()
 }
 
 // PID returns the actor's lifecycle handle (nil for a zero Ref).

@@ -680,7 +680,9 @@ func LookupSupervisor(s *Supervisor, id string) (*Supervisor, bool) {
 }
 
 // LookupChild returns the Ref of the child id of sup, if its message type
-// is M. The Ref stays valid across the child's restarts.
+// is M. The Ref stays valid across the child's restarts by sup. It does not
+// survive a restart of sup itself (by its own parent): a restarted
+// supervisor builds its children afresh, as OTP does, so look them up again.
 func LookupChild[M any](s *Supervisor, id string) (actor.Ref[M], bool) {
 	return actor.LookupChild[M](s.ref.PID(), id)
 }
