@@ -21,9 +21,19 @@
 //     the actor count. StackInuse is counted because an idle goroutine's
 //     stack is memory the actor holds although it is not heap.
 //   - goroutines: goroutines still alive while the actors sit idle.
+//   - ns (restart-latency-p50/-p99): a percentile of the time from a
+//     worker's panic to the moment its restarted incarnation handles the
+//     next message (see restart.go).
+//   - restarts/s: restarts completed per second; higher is better
+//     ([Case.HigherIsBetter]).
+//   - ns/restart: time per rest-for-one restart of a group of 10.
+//   - items/s: items through the 4-stage pipeline per second, higher is
+//     better (see pipeline.go).
 //
 // The idle cases also report the other idle metric, so idle-bytes-1m and
 // idle-goroutines-1m measure the same thing and show a different column.
+// In the same way restart-latency-p50 and restart-latency-p99 run the same
+// benchmark and read a different metric of it.
 package cases
 
 import (
@@ -40,17 +50,28 @@ type Case struct {
 	Name string
 	// Unit is the unit of the number [Case.Value] reads from a result.
 	Unit string
+	// Metric is the name of the b.ReportMetric value [Case.Value] reads,
+	// when it differs from Unit (two cases in the same unit reading two
+	// metrics of one benchmark, such as p50-ns and p99-ns). Empty means
+	// Unit.
+	Metric string
+	// HigherIsBetter is true for units where a larger number is better
+	// (restarts/s); for every other unit smaller is better.
+	HigherIsBetter bool
 	// Isolated is true for cases whose numbers depend on what ran before
 	// in the process (the Go runtime keeps the descriptors of dead
 	// goroutines for reuse, so a second run of a goroutine-backed idle case
 	// would not pay for them). bench/compare runs them in a fresh process.
 	Isolated bool
 
+	// Troupe, Protoactor and Plain are the benchmark functions. A case
+	// may leave one nil when the implementation has no such variant
+	// (pipeline-4stage-unbuffered is plain only); its cell stays empty.
 	Troupe, Protoactor, Plain func(b *testing.B)
 }
 
 // Func returns the benchmark function of the named implementation, or nil
-// if impl is not one of [Impls].
+// if impl is not one of [Impls] or the case has no such variant.
 func (c Case) Func(impl string) func(b *testing.B) {
 	switch impl {
 	case "troupe":
@@ -64,17 +85,31 @@ func (c Case) Func(impl string) func(b *testing.B) {
 }
 
 // Value extracts the case's number from a benchmark result: time per
-// iteration for the time units, the reported metric otherwise. It returns 0
-// for an empty result (a benchmark that failed).
+// iteration for the time units, the reported metric ([Case.Metric], or
+// Unit) otherwise. It returns 0 for an empty result (a benchmark that
+// failed).
 func (c Case) Value(r testing.BenchmarkResult) float64 {
 	if r.N == 0 {
 		return 0
 	}
 	switch c.Unit {
-	case "ns/msg", "ns/op", "ns/roundtrip":
+	case "ns/msg", "ns/op", "ns/roundtrip", "ns/restart":
 		return float64(r.T.Nanoseconds()) / float64(r.N)
 	}
+	if c.Metric != "" {
+		return r.Extra[c.Metric]
+	}
 	return r.Extra[c.Unit]
+}
+
+// Cost returns v as a cost, smaller is better whatever the unit: v itself,
+// or 1/v for a case where higher is better. Ratios of costs read the same
+// way in every row of a table.
+func (c Case) Cost(v float64) float64 {
+	if c.HigherIsBetter {
+		return 1 / v
+	}
+	return v
 }
 
 // SmokeIdleActors is the actor count that List(true) uses for the idle cases
@@ -82,12 +117,13 @@ func (c Case) Value(r testing.BenchmarkResult) float64 {
 const SmokeIdleActors = 1000
 
 // List returns every case in table order. With small set, the idle cases
-// spawn [SmokeIdleActors] actors instead of their nominal count; use it only
+// spawn [SmokeIdleActors] actors instead of their nominal count and the
+// pipeline cases move [SmokePipelineItems] items instead of 1M; use it only
 // to check that the cases run, not to measure.
 func List(small bool) []Case {
-	n100k, n1m := 100_000, 1_000_000
+	n100k, n1m, items := 100_000, 1_000_000, pipelineItems
 	if small {
-		n100k, n1m = SmokeIdleActors, SmokeIdleActors
+		n100k, n1m, items = SmokeIdleActors, SmokeIdleActors, SmokePipelineItems
 	}
 	idle := func(name, unit string, n int) Case {
 		return Case{
@@ -106,6 +142,20 @@ func List(small bool) []Case {
 		idle("idle-bytes-100k", "B/actor", n100k),
 		idle("idle-bytes-1m", "B/actor", n1m),
 		idle("idle-goroutines-1m", "goroutines", n1m),
+		{Name: "restart-latency-p50", Unit: "ns", Metric: "p50-ns",
+			Troupe: troupeRestartLatency, Protoactor: protoRestartLatency, Plain: plainRestartLatency},
+		{Name: "restart-latency-p99", Unit: "ns", Metric: "p99-ns",
+			Troupe: troupeRestartLatency, Protoactor: protoRestartLatency, Plain: plainRestartLatency},
+		{Name: "restarts-per-sec", Unit: "restarts/s", HigherIsBetter: true,
+			Troupe: troupeRestartRate, Protoactor: protoRestartRate, Plain: plainRestartRate},
+		{Name: "rest-for-one-10", Unit: "ns/restart",
+			Troupe: troupeRestForOne, Protoactor: protoAllForOne, Plain: plainRestForOne},
+		{Name: "pipeline-4stage", Unit: "items/s", HigherIsBetter: true,
+			Troupe:     func(b *testing.B) { troupePipeline(b, items) },
+			Protoactor: func(b *testing.B) { protoPipeline(b, items) },
+			Plain:      func(b *testing.B) { plainPipeline(b, items, 1024) }},
+		{Name: "pipeline-4stage-unbuffered", Unit: "items/s", HigherIsBetter: true,
+			Plain: func(b *testing.B) { plainPipeline(b, items, 0) }},
 	}
 }
 

@@ -18,6 +18,9 @@ func benchCase(b *testing.B, name string) {
 		}
 		for _, impl := range cases.Impls {
 			f := c.Func(impl)
+			if f == nil {
+				continue
+			}
 			b.Run(impl, func(b *testing.B) {
 				b.ReportAllocs()
 				f(b)
@@ -37,11 +40,22 @@ func BenchmarkIdleBytes100k(b *testing.B)    { benchCase(b, "idle-bytes-100k") }
 func BenchmarkIdleBytes1M(b *testing.B)      { benchCase(b, "idle-bytes-1m") }
 func BenchmarkIdleGoroutines1M(b *testing.B) { benchCase(b, "idle-goroutines-1m") }
 
+// BenchmarkRestartLatency reports both p50-ns and p99-ns: the two
+// restart-latency cases run the same benchmark.
+func BenchmarkRestartLatency(b *testing.B) { benchCase(b, "restart-latency-p50") }
+func BenchmarkRestartsPerSec(b *testing.B) { benchCase(b, "restarts-per-sec") }
+func BenchmarkRestForOne10(b *testing.B)   { benchCase(b, "rest-for-one-10") }
+func BenchmarkPipeline4Stage(b *testing.B) { benchCase(b, "pipeline-4stage") }
+func BenchmarkPipeline4StageUnbuffered(b *testing.B) {
+	benchCase(b, "pipeline-4stage-unbuffered")
+}
+
 // smokeIters is the b.N every case runs with in TestCasesRun.
 const smokeIters = "10x"
 
-// TestCasesRun runs every case of every implementation once, with b.N = 10
-// and the idle cases at cases.SmokeIdleActors actors, to catch breakage
+// TestCasesRun runs every case of every implementation once, with b.N = 10,
+// the idle cases at cases.SmokeIdleActors actors and the pipeline cases at
+// cases.SmokePipelineItems items, to catch breakage
 // without measuring anything. A case that fails reports an empty result
 // (testing.Benchmark discards its message); run it with -bench to see why.
 // A case that hangs fails the test at the test's deadline with every
@@ -63,8 +77,12 @@ func TestCasesRun(t *testing.T) {
 
 	for _, c := range cases.List(true) {
 		for _, impl := range cases.Impls {
+			f := c.Func(impl)
+			if f == nil {
+				continue
+			}
 			res := make(chan testing.BenchmarkResult, 1)
-			go func() { res <- testing.Benchmark(c.Func(impl)) }()
+			go func() { res <- testing.Benchmark(f) }()
 			var r testing.BenchmarkResult
 			select {
 			case r = <-res:

@@ -8,9 +8,12 @@
 //
 // Each cell is the median of -count runs of [testing.Benchmark]; the runs of
 // the three implementations are interleaved so that a burst of load on the
-// machine does not land on one column only. The table's ratio columns are
-// troupe divided by the other column: below 1 means troupe is smaller
-// (faster, or lighter).
+// machine does not land on one column only. The table's ratio columns
+// ("vs protoactor", "vs plain") compare costs: troupe divided by the other
+// column for the units where smaller is better, and the other column divided
+// by troupe for the units where higher is better (marked ↑, such as
+// restarts/s). Below 1 always means troupe did better (faster, lighter, or
+// more per second).
 //
 // Cases marked Isolated (the idle-* cases) run each sample in a fresh
 // process that spawns the actors once (-benchtime does not apply to them):
@@ -20,8 +23,10 @@
 // down every case after them.
 //
 // With -json, each case is printed as one JSON object per line,
-// {"case":…, "unit":…, "troupe":…, "protoactor":…, "plain":…}, with null
-// for a failed cell, and the header goes to stderr.
+// {"case":…, "unit":…, "higher_is_better":…, "troupe":…, "protoactor":…,
+// "plain":…}, with null for a failed cell or one the case does not have
+// (n/a in the table), and the header goes to stderr.
+// The JSON values are the medians in the case's unit, never inverted.
 package main
 
 import (
@@ -72,8 +77,8 @@ func main() {
 	}
 	printHeader(header, *count, *benchtime)
 	if !*asJSON {
-		fmt.Printf("%-20s %-13s %14s %14s %14s %18s %13s\n",
-			"case", "unit", "troupe", "protoactor-go", "plain", "troupe/protoactor", "troupe/plain")
+		fmt.Printf("%-26s %-13s %14s %14s %14s %14s %10s\n",
+			"case", "unit", "troupe", "protoactor-go", "plain", "vs protoactor", "vs plain")
 	}
 	for _, c := range cases.List(false) {
 		if !re.MatchString(c.Name) {
@@ -82,6 +87,9 @@ func main() {
 		samples := make([][]float64, len(cases.Impls))
 		for range *count {
 			for i, impl := range cases.Impls {
+				if c.Func(impl) == nil {
+					continue // no such variant: the cell stays empty
+				}
 				samples[i] = append(samples[i], sample(c, impl))
 			}
 		}
@@ -92,8 +100,13 @@ func main() {
 		if *asJSON {
 			printJSON(c, med)
 		} else {
-			fmt.Printf("%-20s %-13s %14s %14s %14s %18s %13s\n", c.Name, c.Unit,
-				num(med[0]), num(med[1]), num(med[2]), ratio(med[0], med[1]), ratio(med[0], med[2]))
+			unit := c.Unit
+			if c.HigherIsBetter {
+				unit += " ↑"
+			}
+			fmt.Printf("%-26s %-13s %14s %14s %14s %14s %10s\n", c.Name, unit,
+				tableCell(c, 0, med[0]), tableCell(c, 1, med[1]), tableCell(c, 2, med[2]),
+				ratio(c.Cost(med[0]), c.Cost(med[1])), ratio(c.Cost(med[0]), c.Cost(med[2])))
 		}
 	}
 }
@@ -154,7 +167,8 @@ func printHeader(w io.Writer, count int, benchtime string) {
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintf(w, "troupe %s, protoactor-go %s\n",
 		moduleVersion("github.com/troupe-go/troupe"), moduleVersion("github.com/asynkron/protoactor-go"))
-	fmt.Fprintf(w, "median of %d runs, -benchtime %s (idle cases: one fresh process per run)\n\n", count, benchtime)
+	fmt.Fprintf(w, "median of %d runs, -benchtime %s (idle cases: one fresh process per run)\n", count, benchtime)
+	fmt.Fprintf(w, "ratios are troupe's cost over the other's (inverted for ↑ units, where higher is better): below 1 means troupe did better\n\n")
 }
 
 // moduleVersion reports the version of the dependency path this binary was
@@ -190,6 +204,15 @@ func median(s []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// tableCell formats the median of implementation i of c: "n/a" if the case
+// has no such variant, else num(v).
+func tableCell(c cases.Case, i int, v float64) string {
+	if c.Func(cases.Impls[i]) == nil {
+		return "n/a"
+	}
+	return num(v)
+}
+
 func num(v float64) string {
 	switch {
 	case math.IsNaN(v):
@@ -201,8 +224,9 @@ func num(v float64) string {
 	}
 }
 
+// ratio formats the cost ratio a/b; costs come from [cases.Case.Cost].
 func ratio(a, b float64) string {
-	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+	if math.IsNaN(a) || math.IsNaN(b) || math.IsInf(a, 0) || math.IsInf(b, 0) || b == 0 {
 		return "-"
 	}
 	return strconv.FormatFloat(a/b, 'f', 2, 64) + "x"
@@ -216,12 +240,13 @@ func printJSON(c cases.Case, med []float64) {
 		return &v
 	}
 	line, err := json.Marshal(struct {
-		Case       string   `json:"case"`
-		Unit       string   `json:"unit"`
-		Troupe     *float64 `json:"troupe"`
-		Protoactor *float64 `json:"protoactor"`
-		Plain      *float64 `json:"plain"`
-	}{c.Name, c.Unit, cell(med[0]), cell(med[1]), cell(med[2])})
+		Case           string   `json:"case"`
+		Unit           string   `json:"unit"`
+		HigherIsBetter bool     `json:"higher_is_better"`
+		Troupe         *float64 `json:"troupe"`
+		Protoactor     *float64 `json:"protoactor"`
+		Plain          *float64 `json:"plain"`
+	}{c.Name, c.Unit, c.HigherIsBetter, cell(med[0]), cell(med[1]), cell(med[2])})
 	if err != nil {
 		fatalf("%v", err)
 	}

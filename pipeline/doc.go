@@ -1,0 +1,156 @@
+// Package pipeline builds typed, supervised data pipelines on troupe's
+// actors: what you would otherwise hand-write with goroutines, channels,
+// an errgroup and a WaitGroup closer, with backpressure, retries, dead
+// letters, supervision and accounting built in.
+//
+// A pipeline is a source, then stages, then sinks, linked by typed
+// streams:
+//
+//	p := pipeline.New()
+//	nums := pipeline.FromSlice(p, "numbers", []int{1, 2, 3, 4})
+//	squares := pipeline.Map(nums, "square", square, pipeline.Workers(4))
+//	even := pipeline.Filter(squares, "even", isEven)
+//	out := pipeline.Collect(even, "out")
+//	err := p.Run(ctx) // nil once every item reached the sink
+//
+// Each builder is a function, not a method, because Go methods cannot add
+// type parameters: Map(in *Stream[T], ...) returns a *Stream[U], and the
+// next stage must take a U. Builders do not return errors: a pipeline
+// built wrong (a nil function, zero workers, a duplicate name, a stream
+// consumed twice or never) makes Start and Run return an error wrapping
+// ErrInvalid, which lists every mistake.
+//
+// # Stages and the supervisor tree
+//
+// A stage is a supervisor over its worker actors, each with a bounded
+// mailbox; the stage supervisors are children of the pipeline's root
+// supervisor. The actor paths are /<pipeline>/<stage>/w<i> (see
+// [actor.Context.Path]); a stage function gets its worker's
+// [actor.Context] as its context.
+//
+// Sources: FromSlice, FromChan, FromSeq (an iter.Seq), FromFunc (a
+// generator with a context and an error) and FromResumable (positions and
+// checkpoints). Stages: Map (1→1), Filter, FlatMap (1→n), Batch (by size
+// and time) and Keyed (key-sharded workers with private per-key state and
+// periodic flush). Sinks: ToFunc, ToChan and Collect. Fan-out: Tee
+// (broadcast) and Split (by predicate). Fan-in: Merge, PriorityMerge (with
+// a starvation-free quota) and Dynamic (inputs added and removed while
+// running). Merge, Tee and Split cost no extra actor: the producers write
+// to the consumers directly.
+//
+// # Batches
+//
+// Items move between actors in batches: one message carries up to
+// WithBatchSize items, so the cost of a send (about 100 ns) is shared by
+// the batch. Batching is adaptive: a producer sends a partial batch as
+// soon as its own input is momentarily empty (a worker whose mailbox is
+// empty, a channel source with nothing to read), so a lone item is not
+// held back; FromSeq and FromFunc sources, which cannot see their input,
+// send a partial batch after WithLinger. On a 2-core machine a 4-worker
+// map moves about 5 times as many items per second as the same pipeline
+// hand-written with cap-1024 channels; see BenchmarkPipeline.
+//
+// # Routing and scaling
+//
+// Producers spread batches over a stage's workers with its Router:
+// LeastLoaded (the default: like a queue shared by the workers, a
+// producer never waits on a full or stuck worker while another has room),
+// RoundRobin, Weighted (deficit round-robin) or ByKey (the same key
+// always reaches the same worker, in order). Autoscale keeps between Min
+// and Max workers active, following the queue depth with hysteresis.
+//
+// # Order
+//
+// Workers of one stage finish in any order. Ordered makes a stage emit in
+// its input order: its input is numbered, workers send their results to
+// a reorder buffer, and a window bounds the items between the stage's
+// input and the buffer; when the window is full, producers wait. Items of
+// one producer keep their order through a one-worker stage and through
+// ByKey routing (per key).
+//
+// # Failures
+//
+// A panic or an error returned by a stage function is a failed attempt of
+// that item. An error is retried in place, after the Retry backoff. A
+// panic fails the worker actor: its stage supervisor restarts it (with
+// the Supervise strategy, intensity and backoff), and the runtime hands
+// the batch being handled to the fresh worker, which resumes at the item
+// that failed, with that attempt counted: items before it are not
+// redone, items after it are not lost. After its last attempt an item
+// goes to the dead-letter store as poison, with its stage, error and
+// attempt count, and the worker moves on. A stage supervisor that gives
+// up (too many restarts) fails the pipeline with a *StageError naming the
+// stage, or, with OnGiveUp(RestartStage), is restarted by the root
+// supervisor with fresh workers that take over the items the old ones
+// held.
+//
+// Dead letters are a queue, not a log line: each DeadLetter keeps the
+// item, the stage, the reason (poison, stopped, overflow, deadline), the
+// attempts and the error. The default store is a bounded MemoryStore
+// (oldest evicted and counted); WithDeadLetterStore plugs in another.
+// DeadLetterStore.List filters them, and Pipeline.Replay sends them back
+// into their stages while the pipeline runs.
+//
+// # Backpressure and the buffer bound
+//
+// Backpressure is end to end: a full mailbox blocks its producer, up to
+// the source, so a slow sink slows the source. With batch size B, a stage
+// whose workers have Buffer n holds at most, per worker: ceil(n/B)
+// batches in its mailbox, the batch it is handling, and its pending
+// output (one batch, or one per downstream worker under ByKey routing;
+// all the outputs of one FlatMap item are kept together). A source holds
+// at most one pending batch (one per downstream worker under ByKey). On
+// top of that an Ordered stage holds at most its window, a PriorityMerge
+// two queues of ceil(n/B) batches, a Batch worker its group. Overflow
+// makes a stage drop instead of waiting; dropped items are dead-lettered
+// with ReasonOverflow.
+//
+// # Accounting
+//
+// Every stage counts In, Out, Filtered and DeadLettered items, and at
+// every quiescent point In = Out + Filtered + DeadLettered: nothing is
+// lost, including after panics, restarts and cancellation (Stats,
+// StageStats). Items inside the pipeline when it aborts are dead-lettered
+// with ReasonStopped and counted in DeadLettered and Stopped.
+//
+// # Ending: end of input, Stop, cancellation
+//
+// End of input: when a source's input ends, an end-of-stream marker
+// follows its last batch through every stage, behind all the data; a
+// stage passes it on once all its workers handled theirs, so Wait returns
+// nil exactly when the sinks have everything. Then the actors stop and
+// ToChan channels are closed.
+//
+// Stop(ctx) drains gracefully: sources stop reading their input (a
+// channel keeps what was not read; a resumable source's checkpoint does
+// not cover it), everything already read flows to the sinks, and Wait
+// returns nil. If ctx ends first, the pipeline is aborted and Stop and
+// Wait return ErrDrainTimeout.
+//
+// Abort (the Start context cancelled, a fatal error, a drain timeout):
+// sources stop at once; workers stop taking items and their stage
+// functions see their context cancelled; the actors are stopped, sink
+// first; every item still inside (queued, in hand, pending output,
+// reorder or merge buffers, batch groups) is dead-lettered with
+// ReasonStopped. Keyed state is dropped. Wait returns the cause. Stage
+// functions that ignore their context are abandoned after
+// WithShutdownTimeout and reported as leaked by the actor system; the
+// items they hold stay counted in InFlight.
+//
+// # Checkpoints
+//
+// FromResumable reads from a position loaded from a Checkpointer
+// (FileCheckpointer: temporary file, fsync, atomic rename) and commits
+// the pipeline's low watermark: the position of the oldest item not yet
+// out of a sink, filtered, or dead-lettered (other than as stopped).
+// Restarting from the checkpoint reprocesses at most the items at or
+// after it.
+//
+// # Goroutines
+//
+// The actors run on the actor system's goroutines. The pipeline adds one
+// goroutine per source (and per Dynamic input) that ends with its input
+// or when the pipeline stops, one that ends the pipeline, and, when used,
+// one checkpoint and one autoscaler goroutine per stage; timers only post
+// messages. All of them end before Wait returns.
+package pipeline

@@ -1,0 +1,49 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by the pipeline. They are sentinels: compare with
+// [errors.Is], since they are usually wrapped with the name of the stage
+// or option at fault.
+var (
+	// ErrInvalid is wrapped by the error Run and Start return for a
+	// pipeline that was built wrong: a nil function, a zero or negative
+	// worker count, a duplicate or empty stage name, a stream consumed
+	// twice or never, an option out of range.
+	ErrInvalid = errors.New("pipeline: invalid")
+	// ErrClosed is returned when a pipeline is built on, started or
+	// replayed into after it was started (for building) or after it
+	// finished (for Start and Replay), and by Inputs.Add after Close.
+	ErrClosed = errors.New("pipeline: closed")
+	// ErrNotRunning is returned by Replay and Inputs methods before Start.
+	ErrNotRunning = errors.New("pipeline: not running")
+	// ErrDrainTimeout is returned by Wait (and Stop) when a graceful stop
+	// did not finish before its context ended; the pipeline was then
+	// cancelled. It wraps the context's error.
+	ErrDrainTimeout = errors.New("pipeline: drain timed out")
+	// ErrInputEnded is returned by Replay when the target stage has
+	// already received its end of stream, and by Inputs.Add after the
+	// dynamic merge was closed.
+	ErrInputEnded = errors.New("pipeline: stage input ended")
+)
+
+// A StageError is the fatal error of a pipeline caused by one stage (or
+// source): its supervisor gave up (Err matches supervisor.ErrGaveUp), or a
+// source or sink returned a fatal error. Use [errors.As] to get the stage
+// name.
+type StageError struct {
+	Stage string
+	Err   error
+}
+
+func (e *StageError) Error() string { return fmt.Sprintf("pipeline: stage %q: %v", e.Stage, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *StageError) Unwrap() error { return e.Err }
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}

@@ -1,0 +1,387 @@
+package pipeline
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/mailbox"
+	"github.com/troupe-go/troupe/strategy"
+)
+
+// Defaults of the pipeline and stage options.
+const (
+	DefaultBatchSize       = 128
+	DefaultBuffer          = 1024 // items per worker
+	DefaultAttempts        = 3
+	DefaultIntensity       = 20
+	DefaultPeriod          = time.Second
+	DefaultStageRestarts   = 3
+	DefaultStagePeriod     = time.Minute
+	DefaultShutdownTimeout = 5 * time.Second
+	DefaultLinger          = 200 * time.Microsecond
+	DefaultCheckpointEvery = time.Second
+	DefaultDeadLetters     = 10000
+)
+
+type config struct {
+	name          string
+	batch         int
+	dlq           DeadLetterStore
+	log           *zap.Logger
+	events        func(actor.Event)
+	stageRestarts int
+	stagePeriod   time.Duration
+	shutdown      time.Duration
+	linger        time.Duration
+	checkpoint    time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		name:          "pipeline",
+		batch:         DefaultBatchSize,
+		log:           zap.NewNop(),
+		stageRestarts: DefaultStageRestarts,
+		stagePeriod:   DefaultStagePeriod,
+		shutdown:      DefaultShutdownTimeout,
+		linger:        DefaultLinger,
+		checkpoint:    DefaultCheckpointEvery,
+	}
+}
+
+// An Option configures a Pipeline.
+type Option interface{ apply(*config) error }
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+// WithName names the pipeline; it is the path of its root supervisor.
+// Default "pipeline".
+func WithName(name string) Option {
+	return optionFunc(func(c *config) error {
+		if err := validName(name); err != nil {
+			return err
+		}
+		c.name = name
+		return nil
+	})
+}
+
+// WithBatchSize sets how many items move between actors in one message.
+// Producers flush a partial batch as soon as their own input is
+// momentarily empty, so a larger size costs no latency at low load. It
+// must be at least 1. Default DefaultBatchSize.
+func WithBatchSize(n int) Option {
+	return optionFunc(func(c *config) error {
+		if n < 1 {
+			return invalidf("batch size %d < 1", n)
+		}
+		c.batch = n
+		return nil
+	})
+}
+
+// WithDeadLetterStore sets where dead-lettered items go. Default: a
+// [MemoryStore] holding the newest DefaultDeadLetters entries.
+func WithDeadLetterStore(s DeadLetterStore) Option {
+	return optionFunc(func(c *config) error {
+		if s == nil {
+			return invalidf("nil dead-letter store")
+		}
+		c.dlq = s
+		return nil
+	})
+}
+
+// WithLogger sets the logger of the pipeline and its actor system.
+// Default no-op.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(c *config) error {
+		if l != nil {
+			c.log = l
+		}
+		return nil
+	})
+}
+
+// WithEvents sets a sink for the lifecycle events of the pipeline's
+// actors and supervisors (see [actor.WithEvents]: it must be fast and
+// must not block).
+func WithEvents(f func(actor.Event)) Option {
+	return optionFunc(func(c *config) error { c.events = f; return nil })
+}
+
+// WithStageRestarts sets how often the pipeline's root supervisor
+// restarts stages whose own supervisor gave up (for stages with
+// OnGiveUp(RestartStage)): more than n restarts within period fail the
+// pipeline. Default DefaultStageRestarts in DefaultStagePeriod.
+func WithStageRestarts(n int, period time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if n < 0 || period <= 0 {
+			return invalidf("stage restarts %d in %v", n, period)
+		}
+		c.stageRestarts, c.stagePeriod = n, period
+		return nil
+	})
+}
+
+// WithShutdownTimeout sets how long a stopping worker (or source) may
+// take to return from user code before it is abandoned and reported as
+// leaked. Default DefaultShutdownTimeout.
+func WithShutdownTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return invalidf("shutdown timeout %v", d)
+		}
+		c.shutdown = d
+		return nil
+	})
+}
+
+// WithLinger sets how long FromSeq, FromFunc and FromResumable sources
+// hold a partial batch while their producer is slow. (Slice and channel
+// sources flush as soon as their input is momentarily empty.) Default
+// DefaultLinger.
+func WithLinger(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return invalidf("linger %v", d)
+		}
+		c.linger = d
+		return nil
+	})
+}
+
+// WithCheckpointEvery sets how often resumable sources commit their low
+// watermark. A final commit also happens when the pipeline stops.
+// Default DefaultCheckpointEvery.
+func WithCheckpointEvery(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return invalidf("checkpoint interval %v", d)
+		}
+		c.checkpoint = d
+		return nil
+	})
+}
+
+// GiveUpPolicy says what the pipeline does when a stage's supervisor gives
+// up (its restart intensity was exceeded).
+type GiveUpPolicy uint8
+
+const (
+	// FailPipeline cancels the pipeline; Wait returns a *StageError
+	// naming the stage and wrapping the supervisor's *GaveUpError.
+	FailPipeline GiveUpPolicy = iota
+	// RestartStage makes the pipeline's root supervisor start the stage
+	// again with fresh workers; the items its old workers held are handed
+	// to the new ones, with their progress. Past WithStageRestarts the
+	// pipeline fails as with FailPipeline.
+	RestartStage
+)
+
+type stageConfig struct {
+	workers    int
+	buffer     int
+	router     Router
+	attempts   int
+	retry      strategy.Backoff
+	kind       strategy.Kind
+	intensity  int
+	period     time.Duration
+	backoff    strategy.Backoff
+	giveUp     GiveUpPolicy
+	ordered    bool
+	window     int
+	overflow   mailbox.Policy
+	timeout    time.Duration
+	scale      *Scale
+	workersSet bool
+}
+
+func defaultStageConfig() stageConfig {
+	return stageConfig{
+		workers:   1,
+		buffer:    DefaultBuffer,
+		attempts:  DefaultAttempts,
+		intensity: DefaultIntensity,
+		period:    DefaultPeriod,
+	}
+}
+
+// A StageOption configures one stage (or sink).
+type StageOption interface{ applyStage(*stageConfig) error }
+
+type stageFunc func(*stageConfig) error
+
+func (f stageFunc) applyStage(c *stageConfig) error { return f(c) }
+
+// Workers sets the number of worker actors of the stage (fan-out). It
+// must be at least 1. Default 1.
+func Workers(n int) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		if n < 1 {
+			return invalidf("%d workers", n)
+		}
+		c.workers, c.workersSet = n, true
+		return nil
+	})
+}
+
+// Buffer bounds the items queued in each worker's mailbox: the mailbox
+// holds ceil(n/batch size) batches. A full mailbox blocks the producer
+// (backpressure). Default DefaultBuffer.
+func Buffer(n int) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		if n < 1 {
+			return invalidf("buffer %d < 1", n)
+		}
+		c.buffer = n
+		return nil
+	})
+}
+
+// Route sets how producers spread items over the stage's workers.
+// Default LeastLoaded().
+func Route(r Router) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		if r.kind == 0 {
+			return invalidf("zero Router")
+		}
+		c.router = r
+		return nil
+	})
+}
+
+// Retry sets how many times an item is attempted (returned errors and
+// panics alike) before it is dead-lettered as poison, and the delay
+// between attempts after a returned error (a panic restarts the worker,
+// whose delay is the stage's Supervise backoff). Default DefaultAttempts
+// attempts, no delay.
+func Retry(attempts int, backoff strategy.Backoff) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		if attempts < 1 {
+			return invalidf("%d attempts", attempts)
+		}
+		if err := backoff.Validate(); err != nil {
+			return invalidf("%v", err)
+		}
+		c.attempts, c.retry = attempts, backoff
+		return nil
+	})
+}
+
+// Supervise sets the stage supervisor: its strategy over the workers,
+// restart intensity (more than maxRestarts in period make it give up) and
+// restart backoff. Default one-for-one, DefaultIntensity in
+// DefaultPeriod, no backoff.
+func Supervise(kind strategy.Kind, maxRestarts int, period time.Duration, backoff strategy.Backoff) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		if kind < strategy.OneForOne || kind > strategy.RestForOne || maxRestarts < 0 || period <= 0 {
+			return invalidf("supervision %v %d in %v", kind, maxRestarts, period)
+		}
+		if err := backoff.Validate(); err != nil {
+			return invalidf("%v", err)
+		}
+		c.kind, c.intensity, c.period, c.backoff = kind, maxRestarts, period, backoff
+		return nil
+	})
+}
+
+// OnGiveUp sets what happens when the stage's supervisor gives up.
+// Default FailPipeline.
+func OnGiveUp(p GiveUpPolicy) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		if p > RestartStage {
+			return invalidf("give-up policy %d", p)
+		}
+		c.giveUp = p
+		return nil
+	})
+}
+
+// Ordered makes the stage emit its outputs in the order its input
+// arrived, whatever order its workers finish in. window bounds the items
+// between the stage's input and its reorder buffer; when it is reached,
+// producers wait (backpressure); it is at least one batch. 0 means 2 ×
+// workers × (mailbox capacity + 1) batches. Key routing already keeps
+// per-key order and cannot be combined with Ordered.
+func Ordered(window int) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		if window < 0 {
+			return invalidf("reorder window %d", window)
+		}
+		c.ordered, c.window = true, window
+		return nil
+	})
+}
+
+// Overflow sets what a full worker mailbox does: mailbox.Block (the
+// default) makes producers wait; mailbox.DropNewest and
+// mailbox.DropOldest drop a whole batch, whose items are dead-lettered
+// with ReasonOverflow. Reject is not allowed.
+func Overflow(policy mailbox.Policy) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		if policy != mailbox.Block && policy != mailbox.DropNewest && policy != mailbox.DropOldest {
+			return invalidf("overflow policy %v", policy)
+		}
+		c.overflow = policy
+		return nil
+	})
+}
+
+// Timeout gives each attempt of the stage's function a context with this
+// deadline. An attempt that fails after its deadline counts as a failed
+// attempt; an item whose last attempt timed out is dead-lettered with
+// ReasonDeadline. Go cannot preempt a function that ignores its context.
+func Timeout(d time.Duration) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		if d <= 0 {
+			return invalidf("timeout %v", d)
+		}
+		c.timeout = d
+		return nil
+	})
+}
+
+// Autoscale makes the number of active workers follow the stage's queue
+// depth between s.Min and s.Max (see [Scale]). It replaces Workers.
+func Autoscale(s Scale) StageOption {
+	return stageFunc(func(c *stageConfig) error {
+		s, err := s.withDefaults()
+		if err != nil {
+			return err
+		}
+		c.scale = &s
+		c.workers = s.Max
+		return nil
+	})
+}
+
+func buildStageConfig(opts []StageOption) (stageConfig, error) {
+	c := defaultStageConfig()
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyStage(&c); err != nil {
+			return c, err
+		}
+	}
+	if c.router.kind == 0 {
+		c.router = LeastLoaded()
+	}
+	if c.scale != nil && c.workersSet && c.workers != c.scale.Max {
+		return c, invalidf("both Workers and Autoscale")
+	}
+	if c.router.kind == routeKey && (c.ordered || c.scale != nil) {
+		return c, invalidf("key routing cannot be combined with Ordered or Autoscale")
+	}
+	if c.router.kind == routeWeighted && len(c.router.weights) != c.workers {
+		return c, invalidf("%d weights for %d workers", len(c.router.weights), c.workers)
+	}
+	return c, nil
+}

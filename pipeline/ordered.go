@@ -1,0 +1,248 @@
+package pipeline
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/supervisor"
+)
+
+// orderGate numbers the items entering an ordered stage and bounds how
+// many are between the stage's input and its reorder buffer. A producer
+// takes permits for a batch before it numbers it, so every numbered batch
+// holds permits and the oldest one can always make progress: the buffer
+// never waits for a batch that waits for permits.
+type orderGate struct {
+	mu      sync.Mutex    // guards free, waiters
+	free    int           // permits available
+	waiters chan struct{} // closed when permits are released
+	next    atomic.Uint64 // next order number
+}
+
+func (g *orderGate) acquire(ctx context.Context, n int) error {
+	for {
+		g.mu.Lock()
+		if g.free >= n {
+			g.free -= n
+			g.mu.Unlock()
+			return nil
+		}
+		if g.waiters == nil {
+			g.waiters = make(chan struct{})
+		}
+		w := g.waiters
+		g.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (g *orderGate) release(n int) {
+	g.mu.Lock()
+	g.free += n
+	if g.waiters != nil {
+		close(g.waiters)
+		g.waiters = nil
+	}
+	g.mu.Unlock()
+}
+
+func (g *orderGate) assign(n int) uint64 { return g.next.Add(uint64(n)) - uint64(n) }
+
+// reorder is the reorder buffer of an ordered stage: an actor that gets
+// one result batch per input batch from the workers (the outputs of the
+// input items numbered [olo, olo+on), in input order) and passes them
+// downstream in number order. Its state lives here, across restarts of
+// its actor; pending is bounded by the gate's permits.
+type reorder[U any] struct {
+	st    *stage
+	out   *Stream[U]
+	gate  *orderGate
+	rin   *inbox[U] // one slot, not counted in the stage's In
+	wouts []*toReorder[U]
+
+	// Owned by the reorder actor's current incarnation.
+	pending map[uint64]*batch[U]
+	next    uint64
+	o       outlet[U]
+	adj     *adjBuf
+	want    bool
+}
+
+func newReorder[T, U any](st *stage, out *Stream[U], inb *inbox[T]) *reorder[U] {
+	p := st.p
+	window := st.cfg.window
+	if window == 0 {
+		window = 2 * st.cfg.workers * (inb.capB + 1) * p.cfg.batch
+	}
+	inb.ord = &orderGate{free: max(window, p.cfg.batch)}
+	r := &reorder[U]{st: st, out: out, gate: inb.ord, pending: map[uint64]*batch[U]{}}
+	r.rin = &inbox[U]{st: st, pool: batchPool[U]{size: p.cfg.batch}, router: LeastLoaded(), capB: 0}
+	r.rin.slots = []*slot[U]{{in: r.rin, name: "reorder"}}
+	r.wouts = make([]*toReorder[U], st.cfg.workers)
+	return r
+}
+
+func (r *reorder[U]) init() {
+	r.rin.addUpstream()
+	r.adj = r.st.p.newAdj()
+	r.o = r.out.target.outlet(r.adj)
+	r.rin.slots[0].h = r
+}
+
+func (r *reorder[U]) workerOutlet(i int) outlet[U] {
+	o := &toReorder[U]{r: r}
+	r.wouts[i] = o
+	return o
+}
+
+func (r *reorder[U]) spec() supervisor.ChildSpec {
+	s := r.rin.slots[0]
+	spec := supervisor.NewWorker(s.name, func() actor.Actor[*batch[U]] { return &slotActor[U]{s: s} },
+		actor.WithMaxAttempts(math.MaxInt32))
+	spec.Shutdown = r.st.p.cfg.shutdown
+	return spec
+}
+
+// inputDone is the stage's onDone: every worker sent its last result.
+func (r *reorder[U]) inputDone(ctx context.Context) { r.rin.upstreamDone(ctx) }
+
+func (r *reorder[U]) data(ctx actor.Context, s *slot[U], b *batch[U]) error {
+	if r.st.p.stopping.Load() {
+		if b.held {
+			return nil // redelivered while pending: sweepAll takes it
+		}
+		// Pass what b holds to the downstream outlet and drop it there:
+		// the items are dead-lettered in the stage they were meant for.
+		for _, e := range b.remaining() {
+			r.o.add(e.seq, e.item)
+		}
+		b.next = len(b.items)
+		r.o.drop()
+		return nil
+	}
+	if b.olo < r.next {
+		b.held = false // redelivered after it was passed on
+		return nil
+	}
+	r.pending[b.olo] = b
+	b.held = true
+	for {
+		c := r.pending[r.next]
+		if c == nil {
+			break
+		}
+		for c.next < len(c.items) {
+			e := &c.items[c.next]
+			if r.o.add(e.seq, e.item) {
+				r.want = true
+			}
+			c.next++
+			if r.want {
+				r.want = false
+				r.adj.flush()
+				if err := r.o.send(ctx, false); err != nil {
+					return r.sendFailed(err)
+				}
+			}
+		}
+		delete(r.pending, r.next)
+		r.next += uint64(c.on)
+		r.gate.release(c.on)
+		c.held = false
+		if c != b {
+			r.rin.pool.put(c)
+		}
+	}
+	r.adj.flush()
+	if err := r.o.send(ctx, s.in.load(0) == 0); err != nil {
+		return r.sendFailed(err)
+	}
+	return nil
+}
+
+func (r *reorder[U]) sendFailed(err error) error {
+	if r.st.p.stopping.Load() {
+		return nil
+	}
+	return err
+}
+
+func (r *reorder[U]) eos(ctx actor.Context, s *slot[U]) error {
+	r.adj.flush()
+	if err := r.o.send(ctx, true); err != nil {
+		return r.sendFailed(err)
+	}
+	r.out.target.upstreamDone(ctx)
+	return nil
+}
+
+func (r *reorder[U]) tick(actor.Context, *slot[U], uint64) error { return nil }
+func (r *reorder[U]) started(actor.Context, *slot[U])            {}
+func (r *reorder[U]) sweep(*slot[U])                             {} // see sweepAll
+
+// sweep passes everything still held to the downstream outlet and drops
+// it there, so the items are dead-lettered in the stage they were sent to.
+func (r *reorder[U]) sweepAll() {
+	keys := make([]uint64, 0, len(r.pending))
+	for k := range r.pending {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		c := r.pending[k]
+		for _, e := range c.remaining() {
+			r.o.add(e.seq, e.item)
+		}
+		delete(r.pending, k)
+	}
+	for _, w := range r.wouts {
+		if w != nil && w.cur != nil {
+			for _, e := range w.cur.items {
+				r.o.add(e.seq, e.item)
+			}
+			w.cur = nil
+		}
+	}
+	r.o.drop()
+}
+
+// toReorder is a worker's outlet in an ordered stage: the outputs of the
+// batch being handled, sent as one result when the batch is done.
+type toReorder[U any] struct {
+	r   *reorder[U]
+	cur *batch[U]
+}
+
+func (o *toReorder[U]) begin(olo uint64, on int) {
+	if o.cur != nil && o.cur.olo == olo && o.cur.on == on {
+		return // resumed after a redelivery: keep the outputs so far
+	}
+	o.cur = o.r.rin.pool.get()
+	o.cur.olo, o.cur.on, o.cur.ordered = olo, on, true
+}
+
+func (o *toReorder[U]) add(seq uint64, v U) bool {
+	o.cur.items = append(o.cur.items, envelope[U]{seq: seq, item: v})
+	return false
+}
+
+func (o *toReorder[U]) send(ctx context.Context, all bool) error {
+	if o.cur == nil || !all {
+		return nil
+	}
+	if err := o.r.rin.deliver(ctx, o.r.rin.slots[0], o.cur); err != nil {
+		return err
+	}
+	o.cur = nil
+	return nil
+}
+
+func (o *toReorder[U]) drop() {} // the reorder sweep collects cur

@@ -1,0 +1,595 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/supervisor"
+)
+
+type pstate uint8
+
+const (
+	building pstate = iota
+	running
+	finished
+)
+
+// A Pipeline is a graph of stages built with the functions of this
+// package (FromSlice, Map, ToFunc, ...) and run under one supervisor
+// tree. Build it completely, then call Run (or Start and Wait) once. A
+// Pipeline cannot be restarted or reused; build a new one. Its methods
+// are safe for concurrent use.
+//
+// Errors made while building (a nil function, zero workers, a duplicate
+// name, ...) are recorded and returned by Start and Run, wrapped around
+// ErrInvalid, so a build needs no error checks between steps.
+type Pipeline struct {
+	cfg config
+	dlq DeadLetterStore
+
+	mu      sync.Mutex // guards everything up to the next blank line
+	state   pstate
+	errs    []error
+	stages  []*stage
+	names   map[string]bool
+	streams []danglingCheck
+	runners []func() // sources and background loops, started after the actors
+	closers []func() // run last, after everything stopped (ToChan)
+	sinks   int
+	trackd  bool // a resumable source asked for a tracker
+
+	// Set by Start before anything runs, read-only after.
+	sys       *actor.System
+	root      *supervisor.Supervisor
+	rootPath  string
+	byPath    map[string]*stage
+	tracker   *tracker
+	runCtx    context.Context // cancelled when the pipeline aborts
+	runCancel context.CancelFunc
+	srcCtx    context.Context // cancelled when sources must stop reading
+	srcCancel context.CancelFunc
+	bgCtx     context.Context // background loops
+	bgCancel  context.CancelFunc
+
+	stopping  atomic.Bool // set once: the pipeline is aborting
+	failMu    sync.Mutex  // guards failErr
+	failErr   error
+	failCh    chan struct{} // closed by the first fail
+	sinksLeft atomic.Int32
+	sinksDone chan struct{} // closed when every sink handled its EOS
+	done      chan struct{} // closed when the pipeline stopped; result is set before
+	result    error
+	srcWG     sync.WaitGroup // source goroutines; Add only through goSource
+	srcClosed bool           // guarded by mu: no more source goroutines
+	bgWG      sync.WaitGroup // background goroutines (checkpoints, autoscaler)
+
+	dlID atomic.Uint64
+	seq  atomic.Uint64
+}
+
+type danglingCheck interface {
+	dangling() (producer string, ok bool)
+}
+
+// New returns an empty pipeline. Invalid options are reported by Start.
+func New(opts ...Option) *Pipeline {
+	p := &Pipeline{
+		cfg: defaultConfig(), names: map[string]bool{},
+		failCh: make(chan struct{}), sinksDone: make(chan struct{}), done: make(chan struct{}),
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&p.cfg); err != nil {
+			p.errs = append(p.errs, err)
+		}
+	}
+	p.dlq = p.cfg.dlq
+	if p.dlq == nil {
+		p.dlq = NewMemoryStore(DefaultDeadLetters)
+	}
+	return p
+}
+
+// addErr records a build error.
+func (p *Pipeline) addErr(err error) {
+	p.mu.Lock()
+	p.errs = append(p.errs, err)
+	p.mu.Unlock()
+}
+
+// newStage registers a stage (or source) named name.
+func (p *Pipeline) newStage(name, kind string, opts []StageOption) (*stage, error) {
+	cfg, err := buildStageConfig(opts)
+	if err == nil {
+		err = validName(name)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil && p.state != building {
+		err = ErrClosed
+	}
+	if err == nil && p.names[name] {
+		err = invalidf("duplicate name %q", name)
+	}
+	if err != nil {
+		err = fmt.Errorf("%s %q: %w", kind, name, err)
+		p.errs = append(p.errs, err)
+		return nil, err
+	}
+	p.names[name] = true
+	st := &stage{p: p, name: name, kind: kind, cfg: cfg}
+	st.active.Store(int32(cfg.workers))
+	if cfg.scale != nil {
+		st.active.Store(int32(cfg.scale.Min))
+	}
+	p.stages = append(p.stages, st)
+	return st, nil
+}
+
+// A Stream[T] is the output of a source, stage or merge: a typed edge of
+// the pipeline. Every stream must be consumed exactly once, by a stage, a
+// sink, a merge, Tee or Split. The zero Stream and a nil *Stream are
+// detached: building on them does nothing.
+type Stream[T any] struct {
+	p        *Pipeline
+	producer string
+	target   target[T] // set once, by the consumer
+	broken   bool      // its producer failed to build: do not report it unconsumed
+}
+
+func newStream[T any](p *Pipeline, producer string, broken bool) *Stream[T] {
+	s := &Stream[T]{p: p, producer: producer, broken: broken}
+	if p != nil && !broken {
+		p.mu.Lock()
+		p.streams = append(p.streams, s)
+		p.mu.Unlock()
+	}
+	return s
+}
+
+func (s *Stream[T]) dangling() (string, bool) { return s.producer, s.target == nil && !s.broken }
+
+// Pipeline returns the pipeline the stream belongs to (nil if detached).
+func (s *Stream[T]) Pipeline() *Pipeline {
+	if s == nil {
+		return nil
+	}
+	return s.p
+}
+
+// connect makes t the consumer of s.
+func connect[T any](s *Stream[T], consumer string, t target[T]) error {
+	p := s.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != building {
+		return ErrClosed
+	}
+	if s.target != nil {
+		err := invalidf("the output of %q is consumed twice (again by %q)", s.producer, consumer)
+		p.errs = append(p.errs, err)
+		return err
+	}
+	s.target = t
+	return nil
+}
+
+// absorb marks s as consumed by a consumer that failed to build, so the
+// error is reported once, not again as an unconsumed stream.
+func absorb[T any](s *Stream[T]) {
+	if !usable(s) {
+		return
+	}
+	s.p.mu.Lock()
+	if s.target == nil {
+		s.broken = true
+	}
+	s.p.mu.Unlock()
+}
+
+// usable reports whether s can be built on.
+func usable[T any](s *Stream[T]) bool { return s != nil && s.p != nil }
+
+// Start validates the pipeline and starts it: its supervisor tree, then
+// its sources. It returns at once; use Wait for the outcome. Cancelling
+// ctx aborts the pipeline (see the package doc for what happens to items
+// in flight). Start returns an error wrapping ErrInvalid for a pipeline
+// built wrong, ErrClosed if it was already started, or ctx.Err().
+func (p *Pipeline) Start(ctx context.Context) error {
+	if ctx == nil {
+		return invalidf("nil context")
+	}
+	p.mu.Lock()
+	if p.state != building {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.state = running
+	errs := append([]error(nil), p.errs...)
+	for _, s := range p.streams {
+		if producer, ok := s.dangling(); ok {
+			errs = append(errs, invalidf("the output of %q is not consumed", producer))
+		}
+	}
+	if len(p.stages) == 0 {
+		errs = append(errs, invalidf("empty pipeline"))
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	p.mu.Unlock()
+	if len(errs) > 0 {
+		return p.finishEarly(errors.Join(errs...))
+	}
+
+	p.runCtx, p.runCancel = context.WithCancel(context.Background())
+	p.srcCtx, p.srcCancel = context.WithCancel(p.runCtx)
+	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
+	if p.trackd {
+		p.tracker = newTracker(p)
+	}
+	p.sys = actor.NewSystem(actor.WithLogger(p.cfg.log), actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent))
+	p.rootPath = "/" + p.cfg.name
+	p.byPath = map[string]*stage{}
+	p.sinksLeft.Store(int32(p.sinks))
+	var specs []supervisor.ChildSpec
+	for _, st := range p.stages {
+		if st.init != nil {
+			if err := st.init(); err != nil {
+				_ = p.sys.Shutdown(context.Background())
+				return p.finishEarly(err)
+			}
+		}
+		if st.spec != nil {
+			if sp := st.spec(); sp != nil {
+				specs = append(specs, *sp)
+				st.path = p.rootPath + "/" + st.name
+				p.byPath[st.path] = st
+			}
+		}
+	}
+	root, err := supervisor.Start(p.sys, p.cfg.name, specs,
+		supervisor.WithIntensity(p.cfg.stageRestarts, p.cfg.stagePeriod))
+	if err != nil {
+		_ = p.sys.Shutdown(context.Background())
+		return p.finishEarly(fmt.Errorf("pipeline: start: %w", err))
+	}
+	p.root = root
+	if p.sinks == 0 {
+		close(p.sinksDone)
+	}
+	p.mu.Lock()
+	runners := p.runners
+	p.mu.Unlock()
+	for _, r := range runners {
+		r()
+	}
+	// Owner: this goroutine ends the pipeline; it exits after closing
+	// p.done, which Wait waits for.
+	go p.manage(ctx)
+	return nil
+}
+
+func (p *Pipeline) finishEarly(err error) error {
+	p.mu.Lock()
+	p.state = finished
+	p.result = err
+	closers := p.closers
+	p.mu.Unlock()
+	for _, c := range closers {
+		c()
+	}
+	close(p.done)
+	return err
+}
+
+// fail records the pipeline's fatal error (the first one wins) and makes
+// it abort.
+func (p *Pipeline) fail(err error) {
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
+	if p.failErr != nil {
+		return
+	}
+	p.failErr = err
+	p.stopping.Store(true)
+	close(p.failCh)
+}
+
+func (p *Pipeline) cause() error {
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
+	return p.failErr
+}
+
+// sinkDone is called once per sink, when it has handled its EOS.
+func (p *Pipeline) sinkDone() {
+	if p.sinksLeft.Add(-1) == 0 {
+		close(p.sinksDone)
+	}
+}
+
+// manage waits for the end of the pipeline and stops it.
+func (p *Pipeline) manage(ctx context.Context) {
+	select {
+	case <-p.sinksDone:
+	case <-p.failCh:
+	case <-ctx.Done():
+		p.fail(ctx.Err())
+	}
+	cause := p.cause()
+	clean := cause == nil
+	if !clean {
+		p.stopping.Store(true)
+		p.runCancel()
+	}
+	p.srcCancel()
+	p.mu.Lock()
+	p.srcClosed = true // no srcWG.Add may race with the Wait below
+	p.mu.Unlock()
+	if !waitTimeout(&p.srcWG, p.cfg.shutdown) {
+		p.cfg.log.Warn("pipeline: a source did not return after its context ended; abandoned")
+	}
+	p.runCancel()
+	p.bgCancel()
+	p.bgWG.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), 2*p.cfg.shutdown+time.Second)
+	if err := p.sys.Shutdown(sctx); err != nil {
+		p.cfg.log.Warn("pipeline: actors did not stop in time", zap.Error(err))
+	}
+	cancel()
+	p.stopping.Store(true) // late dead letters (abandoned actors) are stopped items
+	p.mu.Lock()
+	stages := p.stages
+	closers := p.closers
+	p.mu.Unlock()
+	for _, st := range stages {
+		if st.sweep != nil {
+			st.sweep()
+		}
+	}
+	if p.tracker != nil {
+		p.tracker.commitAll(context.Background())
+	}
+	for _, c := range closers {
+		c()
+	}
+	p.mu.Lock()
+	p.state = finished
+	p.result = cause
+	p.mu.Unlock()
+	close(p.done)
+}
+
+// goSource runs f on a new source goroutine, unless the pipeline is
+// stopping its sources (then it reports false).
+func (p *Pipeline) goSource(f func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.srcClosed {
+		return false
+	}
+	p.srcWG.Add(1)
+	// Owner: the pipeline. f ends when its input ends or when srcCtx is
+	// cancelled; manage waits for it (srcWG) before stopping the actors.
+	go func() {
+		defer p.srcWG.Done()
+		f()
+	}()
+	return true
+}
+
+// waitTimeout waits for wg at most d; it reports whether wg finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	ch := make(chan struct{})
+	// Owner: exits when wg is done; abandoned (and reported) otherwise.
+	go func() { wg.Wait(); close(ch) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Wait waits until the pipeline has stopped and returns why: nil after
+// the end of every input was delivered (or after a graceful Stop), the
+// first fatal error (a *StageError, a context error if the Start context
+// was cancelled, ErrDrainTimeout), or ErrNotRunning before Start. If ctx
+// ends first Wait returns ctx.Err() and the pipeline goes on.
+func (p *Pipeline) Wait(ctx context.Context) error {
+	p.mu.Lock()
+	st := p.state
+	p.mu.Unlock()
+	if st == building {
+		return ErrNotRunning
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	select {
+	case <-p.done:
+		return p.result
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run starts the pipeline and waits until it stops: Start, then Wait.
+// Cancelling ctx aborts the pipeline; Run then returns ctx.Err() once it
+// has stopped.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if err := p.Start(ctx); err != nil {
+		return err
+	}
+	<-p.done
+	return p.result
+}
+
+// Done returns a channel closed when the pipeline has stopped.
+func (p *Pipeline) Done() <-chan struct{} { return p.done }
+
+// Stop stops the pipeline gracefully: the sources stop reading their
+// input, what they already read flows to the sinks, then the pipeline
+// stops and Stop returns nil (and Wait too). If ctx ends first, the
+// pipeline is aborted as if cancelled and Stop returns an error wrapping
+// ErrDrainTimeout and ctx.Err(). Stop is idempotent and safe from several
+// goroutines; it returns ErrNotRunning before Start.
+func (p *Pipeline) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	st := p.state
+	p.mu.Unlock()
+	if st == building {
+		return ErrNotRunning
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if p.srcCancel != nil {
+		p.srcCancel()
+	}
+	select {
+	case <-p.done:
+		return p.result
+	case <-ctx.Done():
+		p.fail(fmt.Errorf("%w: %w", ErrDrainTimeout, ctx.Err()))
+		<-p.done
+		return p.result
+	}
+}
+
+// Stats returns the counters of every source, stage, merge and sink, in
+// the order they were built.
+func (p *Pipeline) Stats() []StageStats {
+	p.mu.Lock()
+	stages := p.stages
+	p.mu.Unlock()
+	out := make([]StageStats, len(stages))
+	for i, st := range stages {
+		out[i] = st.stats()
+	}
+	return out
+}
+
+// StageStats returns the counters of the stage named name.
+func (p *Pipeline) StageStats(name string) (StageStats, bool) {
+	p.mu.Lock()
+	stages := p.stages
+	p.mu.Unlock()
+	for _, st := range stages {
+		if st.name == name {
+			return st.stats(), true
+		}
+	}
+	return StageStats{}, false
+}
+
+// DeadLetters returns the pipeline's dead-letter store.
+func (p *Pipeline) DeadLetters() DeadLetterStore { return p.dlq }
+
+// Replay takes the dead letters keep accepts (all if keep is nil) out of
+// the store and sends their items back into the stages they were
+// dead-lettered from, as new input (they count in In again, and get a
+// fresh set of attempts). It returns how many items it sent. Entries that
+// could not be sent (their stage already got its end of stream, or ctx
+// ended) go back into the store. Replay needs a running pipeline.
+func (p *Pipeline) Replay(ctx context.Context, keep func(DeadLetter) bool) (int, error) {
+	p.mu.Lock()
+	state := p.state
+	stages := p.stages
+	p.mu.Unlock()
+	switch state {
+	case building:
+		return 0, ErrNotRunning
+	case finished:
+		return 0, ErrClosed
+	}
+	select {
+	case <-p.done:
+		return 0, ErrClosed
+	default:
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	byName := map[string]*stage{}
+	for _, st := range stages {
+		byName[st.name] = st
+	}
+	taken := p.dlq.Take(keep)
+	groups := map[string][]DeadLetter{}
+	var order []string
+	for _, d := range taken {
+		if _, ok := groups[d.Stage]; !ok {
+			order = append(order, d.Stage)
+		}
+		groups[d.Stage] = append(groups[d.Stage], d)
+	}
+	sent := 0
+	var errs []error
+	for _, name := range order {
+		dls := groups[name]
+		st := byName[name]
+		if st == nil || st.inject == nil {
+			for _, d := range dls {
+				p.dlq.Add(d)
+			}
+			errs = append(errs, invalidf("stage %q cannot take replayed items", name))
+			continue
+		}
+		rest, err := st.inject(ctx, dls)
+		sent += len(dls) - len(rest)
+		for _, d := range rest {
+			p.dlq.Add(d)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("stage %q: %w", name, err))
+		}
+	}
+	return sent, errors.Join(errs...)
+}
+
+// onDeadLetter is the actor system's dead-letter hook. Batches come back
+// here when the runtime could not deliver them: their slot's actor
+// stopped (rescued, or stopped items) or a drop policy dropped them.
+func (p *Pipeline) onDeadLetter(d actor.DeadLetter) {
+	if b, ok := d.Message.(interface{ onDead(actor.DeadLetterReason) }); ok {
+		b.onDead(d.Reason)
+	}
+}
+
+// onEvent is the actor system's event hook: it turns a stage supervisor
+// giving up into the pipeline's fatal error (FailPipeline), or the root
+// supervisor giving up (too many stage restarts).
+func (p *Pipeline) onEvent(e actor.Event) {
+	if p.cfg.events != nil {
+		p.cfg.events(e)
+	}
+	if e.Kind != actor.EventGaveUp {
+		return
+	}
+	if e.Path == p.rootPath {
+		name := ""
+		var g *supervisor.GaveUpError
+		if errors.As(e.Err, &g) {
+			name = g.Child
+		}
+		p.fail(&StageError{Stage: name, Err: e.Err})
+		return
+	}
+	if st := p.byPath[e.Path]; st != nil && st.cfg.giveUp == FailPipeline {
+		p.fail(&StageError{Stage: st.name, Err: e.Err})
+	}
+}

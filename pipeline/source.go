@@ -1,0 +1,380 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync/atomic"
+	"time"
+)
+
+// errStopReading is what a source's emit returns once the source must
+// stop reading (a graceful Stop, or the pipeline aborting).
+var errStopReading = errors.New("pipeline: source stopped")
+
+// source is the state of one source goroutine: its outlet, the sequence
+// numbers it hands out and, for a resumable source, its tracked batch.
+// It is owned by the source goroutine; FromFunc-style sources share it
+// with their linger timer under mu.
+type source[T any] struct {
+	p   *Pipeline
+	st  *stage
+	out *Stream[T]
+	o   outlet[T]
+	adj *adjBuf
+	c   counts
+
+	seqNext, seqEnd uint64
+
+	// resumable sources
+	ts      *trackedSource
+	tb      *trackedBatch
+	tn      int
+	lastPos uint64
+	hasPos  bool
+
+	// FromFunc-style sources: sem (a one-slot channel used as a lock)
+	// guards the fields above while the linger timer may flush a partial
+	// batch from its own goroutine. It is a channel, not a sync.Mutex,
+	// because it is held across a blocking send: a goroutine waiting for
+	// it is then durably blocked, which testing/synctest needs to move
+	// its clock (a mutex wait is not).
+	sem    chan struct{}
+	dirty  bool        // items added since the last full flush
+	armed  bool        // the linger timer is set
+	closed atomic.Bool // the source ended: the timer must not flush
+	timer  *time.Timer
+}
+
+func (s *source[T]) lock()   { s.sem <- struct{}{} }
+func (s *source[T]) unlock() { <-s.sem }
+
+func (s *source[T]) tryLock() bool {
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// newSource registers a source named name whose goroutine runs run.
+func newSource[T any](p *Pipeline, name string, run func(s *source[T]) error) *Stream[T] {
+	if p == nil {
+		return &Stream[T]{}
+	}
+	st, err := p.newStage(name, "source", nil)
+	if err != nil {
+		return newStream[T](p, name, true)
+	}
+	st.active.Store(1)
+	out := newStream[T](p, name, false)
+	s := &source[T]{p: p, st: st, out: out, sem: make(chan struct{}, 1)}
+	st.init = func() error {
+		out.target.addUpstream()
+		s.adj = p.newAdj()
+		s.o = out.target.outlet(s.adj)
+		return nil
+	}
+	st.sweep = func() {
+		s.lock()
+		defer s.unlock()
+		s.o.drop()
+	}
+	p.mu.Lock()
+	p.runners = append(p.runners, func() { p.goSource(func() { s.loop(run) }) })
+	p.mu.Unlock()
+	return out
+}
+
+func (s *source[T]) loop(run func(s *source[T]) error) {
+	p := s.p
+	err := run(s)
+	s.stopTimer()
+	s.lock()
+	defer s.unlock()
+	if err != nil && !errors.Is(err, errStopReading) && !(errors.Is(err, context.Canceled) && p.srcCtx.Err() != nil) {
+		if !p.stopping.Load() {
+			p.fail(&StageError{Stage: s.st.name, Err: err})
+		}
+		return
+	}
+	if p.stopping.Load() {
+		return // the sweep dead-letters what is pending
+	}
+	if err := s.flush(true); err != nil {
+		return
+	}
+	s.out.target.upstreamDone(p.runCtx)
+}
+
+// put hands one item to the outlet, sending full batches.
+func (s *source[T]) put(v T, pos uint64) error {
+	var seq uint64
+	if s.ts != nil {
+		if s.tb == nil {
+			s.tb = s.p.tracker.open(s.ts, s.p.cfg.batch, pos)
+			s.tn = 0
+		}
+		seq = s.tb.lo + uint64(s.tn)
+		s.tn++
+		s.lastPos, s.hasPos = pos, true
+		if s.tn == s.p.cfg.batch {
+			s.p.tracker.close(s.tb, s.tn, pos+1)
+			s.tb = nil
+		}
+	} else {
+		if s.seqNext == s.seqEnd {
+			n := uint64(s.p.cfg.batch)
+			s.seqNext = s.p.seq.Add(n) - n
+			s.seqEnd = s.seqNext + n
+		}
+		seq = s.seqNext
+		s.seqNext++
+	}
+	s.c.out++
+	s.dirty = true
+	if s.o.add(seq, v) {
+		return s.flush(false)
+	}
+	return nil
+}
+
+// flush sends the full batches (all: the partial ones too).
+func (s *source[T]) flush(all bool) error {
+	if n := s.c.out; n != 0 {
+		s.st.in.Add(n)
+		s.st.emitted.Add(n)
+		s.st.out.Add(n)
+		s.c.out = 0
+	}
+	if all {
+		if s.tb != nil {
+			s.p.tracker.close(s.tb, s.tn, s.lastPos+1)
+			s.tb = nil
+		}
+		s.dirty = false
+	}
+	s.adj.flush()
+	return s.o.send(s.p.runCtx, all)
+}
+
+// FromSlice adds a source that emits the items of a slice, in order. The
+// slice must not change while the pipeline runs.
+func FromSlice[T any](p *Pipeline, name string, items []T) *Stream[T] {
+	return newSource(p, name, func(s *source[T]) error {
+		b := s.p.cfg.batch
+		for i, v := range items {
+			if i%b == 0 && s.p.srcCtx.Err() != nil {
+				return errStopReading
+			}
+			if err := s.put(v, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// FromChan adds a source that emits what it receives from ch, until ch
+// is closed. It sends a partial batch whenever ch is momentarily empty,
+// so items are not held back at low rates. A graceful Stop leaves what is
+// still in ch there.
+func FromChan[T any](p *Pipeline, name string, ch <-chan T) *Stream[T] {
+	if ch == nil && p != nil {
+		p.addErr(fmt.Errorf("source %q: %w", name, invalidf("nil channel")))
+	}
+	return newSource(p, name, func(s *source[T]) error {
+		return s.readChan(ch, s.p.srcCtx.Done())
+	})
+}
+
+func (s *source[T]) readChan(ch <-chan T, stop <-chan struct{}) error {
+	b := s.p.cfg.batch
+	n := 0
+	for {
+		var v T
+		var ok bool
+		select {
+		case v, ok = <-ch:
+		default:
+			// The input is momentarily empty: send what we have.
+			if err := s.flush(true); err != nil {
+				return err
+			}
+			select {
+			case v, ok = <-ch:
+			case <-stop:
+				return errStopReading
+			}
+		}
+		if !ok {
+			return nil
+		}
+		if err := s.put(v, 0); err != nil {
+			return err
+		}
+		if n++; n%b == 0 {
+			select {
+			case <-stop:
+				return errStopReading
+			default:
+			}
+		}
+	}
+}
+
+// FromSeq adds a source that emits the values of seq. Iteration stops
+// early on a graceful Stop or an abort. A partial batch is sent once the
+// pipeline's linger time passed without a full one (see WithLinger).
+func FromSeq[T any](p *Pipeline, name string, seq iter.Seq[T]) *Stream[T] {
+	if seq == nil {
+		if p != nil {
+			p.addErr(fmt.Errorf("source %q: %w", name, invalidf("nil sequence")))
+		}
+		return newSource(p, name, func(*source[T]) error { return nil })
+	}
+	return FromFunc(p, name, func(ctx context.Context, emit func(T) error) error {
+		for v := range seq {
+			if err := emit(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// FromFunc adds a source driven by gen: gen calls emit for each item and
+// returns when its input ends (nil) or fails (a fatal error: the pipeline
+// stops with a *StageError naming the source). emit blocks while the
+// pipeline is full (backpressure) and returns an error once the source
+// must stop (a graceful Stop or an abort); gen should then return that
+// error. ctx is cancelled at the same time. emit must be called only from
+// gen's goroutine.
+func FromFunc[T any](p *Pipeline, name string, gen func(ctx context.Context, emit func(T) error) error) *Stream[T] {
+	if gen == nil && p != nil {
+		p.addErr(fmt.Errorf("source %q: %w", name, invalidf("nil function")))
+	}
+	return newSource(p, name, func(s *source[T]) error {
+		ctx := s.p.srcCtx
+		s.startTimer()
+		return gen(ctx, func(v T) error {
+			if ctx.Err() != nil {
+				return errStopReading
+			}
+			s.lock()
+			defer s.unlock()
+			err := s.put(v, 0)
+			s.arm()
+			return err
+		})
+	})
+}
+
+// FromResumable adds a source that can restart where a previous run left
+// off. At start it loads a position from cp (0 if there is none) and
+// calls open with it; open emits each item with its position, at least
+// from and strictly increasing, as FromFunc's gen does. While the
+// pipeline runs it commits to cp (see WithCheckpointEvery, and once more
+// when it stops) its low watermark: the position of the oldest item that
+// is not yet out of a sink, filtered, or dead-lettered (items
+// dead-lettered because the pipeline stopped do not count), or the
+// position after the last item when all are. Restarting from a checkpoint
+// therefore reprocesses at most the items at or after it.
+//
+// Positions are opaque increasing numbers (an offset, a line number); the
+// committed position is that of a not-yet-done item, or last + 1.
+// Flat-map, batch and keyed stages keep an item uncommitted until all of
+// its outputs are done; a keyed stage holds the oldest item of each key's
+// state until the key is flushed.
+func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(ctx context.Context, from uint64, emit func(pos uint64, item T) error) error) *Stream[T] {
+	if p == nil {
+		return &Stream[T]{}
+	}
+	if open == nil || cp == nil {
+		p.addErr(fmt.Errorf("source %q: %w", name, invalidf("nil function or checkpointer")))
+	}
+	p.mu.Lock()
+	first := !p.trackd
+	p.trackd = true
+	if first {
+		p.runners = append(p.runners, func() {
+			p.bgWG.Add(1)
+			// Owner: the pipeline; stopped by bgCancel in manage, which
+			// waits for it.
+			go func() { defer p.bgWG.Done(); p.tracker.commitLoop(p.bgCtx, p.cfg.checkpoint) }()
+		})
+	}
+	p.mu.Unlock()
+	return newSource(p, name, func(s *source[T]) error {
+		ctx := s.p.srcCtx
+		from, _, err := cp.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("loading checkpoint: %w", err)
+		}
+		ts := &trackedSource{name: name, cp: cp, last: from, saved: from}
+		s.lock()
+		s.ts = ts
+		s.unlock()
+		s.p.tracker.addSource(ts)
+		s.startTimer()
+		return open(ctx, from, func(pos uint64, v T) error {
+			if ctx.Err() != nil {
+				return errStopReading
+			}
+			s.lock()
+			defer s.unlock()
+			if pos < from || (s.hasPos && pos <= s.lastPos) {
+				return fmt.Errorf("pipeline: source %q: position %d out of order", name, pos)
+			}
+			err := s.put(v, pos)
+			s.arm()
+			return err
+		})
+	})
+}
+
+// The linger timer flushes a partial batch of a FromFunc-style source
+// whose producer is slow. Its callback never waits for the source: if the
+// source holds the lock it is busy sending anyway, and the callback only
+// tries again later. After the source ended (closed), a late callback
+// returns without touching anything, so the source need not wait for it.
+
+func (s *source[T]) startTimer() {
+	s.timer = time.AfterFunc(time.Hour, s.linger)
+	s.timer.Stop()
+}
+
+// arm sets the timer after items were added; called with the lock held.
+func (s *source[T]) arm() {
+	if s.dirty && !s.armed {
+		s.armed = true
+		s.timer.Reset(s.p.cfg.linger)
+	}
+}
+
+func (s *source[T]) linger() {
+	if !s.tryLock() {
+		if !s.closed.Load() {
+			s.timer.Reset(s.p.cfg.linger)
+		}
+		return
+	}
+	defer s.unlock()
+	s.armed = false
+	if s.closed.Load() || !s.dirty {
+		return
+	}
+	_ = s.flush(true) // an error means the pipeline is aborting: the sweep takes over
+}
+
+func (s *source[T]) stopTimer() {
+	if s.timer == nil {
+		return
+	}
+	s.lock()
+	s.closed.Store(true)
+	s.timer.Stop()
+	s.unlock()
+}

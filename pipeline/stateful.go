@@ -1,0 +1,289 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+)
+
+// Batch adds a stage that groups items into slices of up to size items.
+// Each worker fills its own group and passes it on when it is full, when
+// maxWait has passed since its first item (0: no time limit), or at the
+// end of stream. Items waiting in a group count in InFlight; an abort
+// dead-letters them (ReasonStopped).
+func Batch[T any](in *Stream[T], name string, size int, maxWait time.Duration, opts ...StageOption) *Stream[[]T] {
+	var bad error
+	if size < 1 || maxWait < 0 {
+		bad = invalidf("batch size %d, max wait %v", size, maxWait)
+	}
+	return workerStage(in, name, "batch", opts, bad, false, func(st *stage, w *worker[T, []T]) error {
+		g := &group[T]{size: size, wait: maxWait}
+		w.step = func(ctx context.Context, w *worker[T, []T], e *envelope[T]) error {
+			g.add(w, e)
+			if len(g.items) >= size {
+				g.emit(w)
+			}
+			return nil
+		}
+		w.onEOS = func(ctx context.Context, w *worker[T, []T]) error {
+			g.emit(w)
+			g.stop()
+			return nil
+		}
+		w.onTick = func(ctx actor.Context, w *worker[T, []T], gen uint64) error {
+			if gen == g.gen && len(g.items) > 0 {
+				g.emit(w)
+				return w.send(ctx, true)
+			}
+			return nil
+		}
+		w.onStart = func(ctx actor.Context, w *worker[T, []T], s *slot[T]) {
+			g.slot = s
+			if len(g.items) > 0 {
+				g.arm()
+			}
+		}
+		w.onSweep = func(w *worker[T, []T]) {
+			g.stop()
+			for i, v := range g.items {
+				st.deadLetter(g.seqs[i], v, ReasonStopped, 0, nil, nil)
+			}
+			g.items, g.seqs = nil, nil
+		}
+		return nil
+	})
+}
+
+// group is the pending group of one Batch worker.
+type group[T any] struct {
+	size    int
+	wait    time.Duration
+	items   []T
+	seqs    []uint64
+	carrier uint64 // the smallest seq in the group; the output carries it
+	gen     uint64 // incremented at each emit; stale ticks are ignored
+	timer   *time.Timer
+	slot    *slot[T]
+}
+
+func (g *group[T]) add(w *worker[T, []T], e *envelope[T]) {
+	if len(g.items) == 0 {
+		g.carrier = e.seq
+		g.arm()
+	} else if e.seq < g.carrier {
+		// The output carries the smallest seq, so the checkpoint
+		// watermark cannot pass any item of the group before it is out.
+		w.adj.add(g.carrier, -1)
+		g.carrier = e.seq
+	} else {
+		w.adj.add(e.seq, -1)
+	}
+	g.items = append(g.items, e.item)
+	g.seqs = append(g.seqs, e.seq)
+}
+
+func (g *group[T]) emit(w *worker[T, []T]) {
+	if len(g.items) == 0 {
+		return
+	}
+	w.emit(g.carrier, g.items)
+	w.c.out += uint64(len(g.items))
+	g.items, g.seqs = make([]T, 0, g.size), g.seqs[:0]
+	g.gen++
+}
+
+// arm starts the max-wait timer of a group that just got its first item.
+// The timer's goroutine only posts a tick to the slot's actor.
+func (g *group[T]) arm() {
+	if g.wait <= 0 || g.slot == nil {
+		return
+	}
+	gen, s := g.gen, g.slot
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.timer = time.AfterFunc(g.wait, func() { s.tick(gen) })
+}
+
+func (g *group[T]) stop() {
+	if g.timer != nil {
+		g.timer.Stop()
+		g.timer = nil
+	}
+}
+
+// tick posts a timer tick to the slot's current actor.
+func (s *slot[T]) tick(gen uint64) {
+	ref := s.ref.Load()
+	if ref == nil {
+		return
+	}
+	b := s.in.pool.get()
+	b.kind, b.gen = kTick, gen
+	_ = ref.Urgent(b) // lost only if the actor stopped; its next start re-arms
+}
+
+// KeyedSpec describes a stateful per-key stage (see Keyed).
+type KeyedSpec[T any, K comparable, S any, U any] struct {
+	// Key returns the key of an item. Required.
+	Key func(T) K
+	// Update folds an item into its key's state (the zero S the first
+	// time) and may emit outputs. If it fails (error or panic) the state
+	// is restored to a shallow copy taken before the call and the item is
+	// retried, so Update should not change memory that the state only
+	// points to before it knows it succeeds. Required.
+	Update func(ctx context.Context, key K, state *S, item T, emit func(U)) error
+	// Flush emits what a key's state holds, every FlushEvery and at the
+	// end of stream; returning false drops the key's state. Optional: by
+	// default states are kept and nothing is emitted.
+	Flush func(key K, state *S, emit func(U)) (keep bool)
+	// FlushEvery is the flush period; 0 flushes only at the end of stream.
+	FlushEvery time.Duration
+}
+
+// Keyed adds a stateful stage: items are routed to workers by the hash
+// of Key (so a key always reaches the same worker), and each worker keeps
+// a private state per key that Update folds items into and Flush emits
+// periodically. States survive worker restarts (they live outside the
+// worker actor); an abort drops them. With a resumable source, the
+// oldest item folded into a key since its last flush stays uncommitted
+// until that flush, so a restart from a checkpoint rebuilds the state.
+func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec KeyedSpec[T, K, S, U], opts ...StageOption) *Stream[U] {
+	var bad error
+	if spec.Key == nil || spec.Update == nil || spec.FlushEvery < 0 {
+		bad = invalidf("keyed stage needs Key and Update")
+	}
+	opts = append(append([]StageOption(nil), opts...), Route(ByKey(spec.Key)))
+	if spec.Key == nil {
+		opts = opts[:len(opts)-1]
+	}
+	return workerStage(in, name, "keyed", opts, bad, false, func(st *stage, w *worker[T, U]) error {
+		ks := &keyedState[K, S]{states: map[K]*keyEntry[S]{}}
+		var buf []U
+		add := func(v U) { buf = append(buf, v) }
+		var slotRef func(gen uint64)
+		w.step = func(ctx context.Context, w *worker[T, U], e *envelope[T]) error {
+			k := spec.Key(e.item)
+			ent := ks.states[k]
+			fresh := ent == nil
+			if fresh {
+				ent = &keyEntry[S]{}
+			}
+			saved := ent.s
+			clear(buf)
+			buf = buf[:0]
+			ok := false
+			defer func() {
+				if !ok {
+					ent.s = saved
+				}
+			}()
+			if err := spec.Update(ctx, k, &ent.s, e.item, add); err != nil {
+				return err
+			}
+			ok = true
+			if fresh {
+				ks.states[k] = ent
+			}
+			for _, v := range buf {
+				w.emit(e.seq, v)
+			}
+			// The state holds the oldest unflushed item of the key.
+			switch {
+			case !ent.holds:
+				ent.holds, ent.carrier = true, e.seq
+				w.adj.add(e.seq, int64(len(buf)))
+			case e.seq < ent.carrier:
+				w.adj.add(ent.carrier, -1)
+				ent.carrier = e.seq
+				w.adj.add(e.seq, int64(len(buf)))
+			default:
+				w.adj.add(e.seq, int64(len(buf))-1)
+			}
+			w.c.out++
+			if spec.FlushEvery > 0 && !ks.armed && slotRef != nil {
+				ks.armed = true
+				slotRef(ks.gen)
+			}
+			return nil
+		}
+		flushAll := func(w *worker[T, U], final bool) {
+			for k, ent := range ks.states {
+				clear(buf)
+				buf = buf[:0]
+				keep := true
+				if spec.Flush != nil {
+					keep = spec.Flush(k, &ent.s, add)
+				}
+				seq := ent.carrier
+				for _, v := range buf {
+					w.emit(seq, v)
+				}
+				if ent.holds {
+					w.adj.add(seq, int64(len(buf))-1)
+					ent.holds = false
+				} else {
+					w.adj.add(seq, int64(len(buf)))
+				}
+				if !keep || final {
+					delete(ks.states, k)
+				}
+			}
+		}
+		w.onEOS = func(ctx context.Context, w *worker[T, U]) error {
+			flushAll(w, true)
+			ks.stopTimer()
+			return nil
+		}
+		w.onTick = func(ctx actor.Context, w *worker[T, U], gen uint64) error {
+			if gen != ks.gen {
+				return nil
+			}
+			ks.gen++
+			ks.armed = false
+			flushAll(w, false)
+			if err := w.send(ctx, true); err != nil {
+				return err
+			}
+			if len(ks.states) > 0 && slotRef != nil {
+				ks.armed = true
+				slotRef(ks.gen)
+			}
+			return nil
+		}
+		w.onStart = func(ctx actor.Context, w *worker[T, U], s *slot[T]) {
+			slotRef = func(gen uint64) {
+				ks.stopTimer()
+				ks.timer = time.AfterFunc(spec.FlushEvery, func() { s.tick(gen) })
+			}
+			if spec.FlushEvery > 0 && len(ks.states) > 0 {
+				ks.gen++
+				ks.armed = true
+				slotRef(ks.gen)
+			}
+		}
+		w.onSweep = func(w *worker[T, U]) { ks.stopTimer() }
+		return nil
+	})
+}
+
+type keyEntry[S any] struct {
+	s       S
+	holds   bool   // the state holds an unflushed item
+	carrier uint64 // the smallest seq folded in since the last flush
+}
+
+type keyedState[K comparable, S any] struct {
+	states map[K]*keyEntry[S]
+	gen    uint64
+	armed  bool
+	timer  *time.Timer
+}
+
+func (ks *keyedState[K, S]) stopTimer() {
+	if ks.timer != nil {
+		ks.timer.Stop()
+		ks.timer = nil
+	}
+}
