@@ -26,13 +26,17 @@ const (
 )
 
 type future[T any] struct {
+	sys   *System // for dead-lettering a late reply
+	path  string  // the asked actor
 	state atomic.Int32
 	ch    chan result[T] // cap 1; written once, by the winner of the state CAS
 }
 
 // Send delivers v to the asker. It returns ErrAlreadyReplied for a second
-// reply, ErrAskerGone when the asker gave up (v goes to dead letters), and
-// ErrFenced when ctx is the Context of an abandoned incarnation.
+// reply and ErrFenced when ctx is the Context of an abandoned incarnation.
+// When the asker already gave up, v goes to dead letters (reason DeadReply,
+// error ErrAskerGone) and Send returns nil: that is not the replier's
+// failure.
 func (r Reply[T]) Send(ctx context.Context, v T) error {
 	return r.complete(ctx, result[T]{v: v})
 }
@@ -55,10 +59,15 @@ func (r Reply[T]) complete(ctx context.Context, res result[T]) error {
 		return nil
 	}
 	if f.state.Load() == fGone {
-		if c, ok := ctx.(Context); ok {
-			c.System().deadLetter(DeadLetter{Recipient: "(asker of " + c.Path() + ")", Message: res.v, Reason: DeadReply, Err: res.err})
+		// Not an error of the replier: the asker's ctx ended. The reply is
+		// dead-lettered and Send returns nil, so "return r.Send(ctx, v)"
+		// in a Receive does not fail the actor when an asker times out.
+		err := res.err
+		if err == nil {
+			err = ErrAskerGone
 		}
-		return ErrAskerGone
+		f.sys.deadLetter(DeadLetter{Recipient: "(asker of " + f.path + ")", Message: res.v, Reason: DeadReply, Err: err})
+		return nil
 	}
 	return ErrAlreadyReplied
 }
@@ -75,7 +84,10 @@ func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	f := &future[T]{ch: make(chan result[T], 1)}
+	if ref.p == nil {
+		return zero, ErrNilRef
+	}
+	f := &future[T]{sys: ref.p.sys, path: ref.p.path, ch: make(chan result[T], 1)}
 	if err := ref.Tell(ctx, build(Reply[T]{f: f})); err != nil {
 		f.state.Store(fGone)
 		return zero, err

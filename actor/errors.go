@@ -38,8 +38,8 @@ var (
 	ErrRunning = errors.New("actor: already running")
 	// ErrAlreadyReplied is returned by a second Reply.Send or Reply.Fail.
 	ErrAlreadyReplied = errors.New("actor: already replied")
-	// ErrAskerGone is returned by Reply.Send when the asker gave up
-	// (its context ended). The reply goes to dead letters.
+	// ErrAskerGone is the error of a reply dead-lettered because its asker
+	// gave up (its context ended).
 	ErrAskerGone = errors.New("actor: asker gone")
 	// ErrNotParent is returned by SpawnChild when the parent actor does not
 	// implement ExitHandler.

@@ -408,6 +408,14 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 		p.processed.Add(1)
 		return true
 	}
+	if errors.Is(err, context.Canceled) && inc.Err() != nil && (p.mb.HasSystem() || inc.abort.Load()) {
+		// Receive gave up because the incarnation was asked to stop (its
+		// ctx was cancelled and the stop is queued): not a failure. The
+		// message stays in flight (redelivered after a restart, dead-
+		// lettered on a final stop) and the loop serves the stop next.
+		p.attempts--
+		return true
+	}
 	return p.fail(inc, err, true)
 }
 

@@ -218,8 +218,10 @@ var autoName atomic.Uint64
 //
 // The actor's failures are handled in place: it restarts with a fresh
 // actor from factory, keeping its Ref and mailbox, and the failed message
-// is redelivered up to WithMaxAttempts times, then dead-lettered. Use the
-// supervisor package for OTP strategies.
+// is redelivered up to WithMaxAttempts times, then dead-lettered. If a
+// restart's Start hook fails WithMaxAttempts times in a row, the actor
+// stops for good (reason Failed). Use the supervisor package for OTP
+// strategies, restart intensity and backoff.
 func Spawn[M any](parent Spawner, name string, factory func() Actor[M], opts ...SpawnOption) (Ref[M], error) {
 	p, err := newProc(parent, name, factory, false, opts)
 	if err != nil {

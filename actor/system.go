@@ -396,7 +396,8 @@ type DeadLetter struct {
 type EventKind uint8
 
 // Event kinds. The actor runtime emits Started, Stopped, Failed, Restarted,
-// Killed and DeadLetter; supervisors add the others.
+// Killed, Leaked and DeadLetter; supervisors emit Restarted, Backoff,
+// GaveUp and Escalated (a nested supervisor that gave up).
 const (
 	EventStarted EventKind = iota + 1
 	EventStopped

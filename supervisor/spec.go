@@ -171,7 +171,7 @@ func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
 				return nil, err
 			}
 			st := &state{}
-			_, c, err := actor.SpawnChild(ctx, id, func() actor.Actor[command] { return newSup(cfg, children, st) },
+			_, c, err := actor.SpawnChild(ctx, id, func() actor.Actor[command] { return newSup(cfg, children, st, true) },
 				actor.WithShutdown(shutdown))
 			return c, err
 		},

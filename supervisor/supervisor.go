@@ -102,10 +102,11 @@ type sup struct {
 	intensity *strategy.Intensity
 	ctx       actor.Context
 	self      actor.Ref[command]
+	nested    bool // a child of another supervisor (NewSupervisor)
 }
 
-func newSup(cfg *config, specs []ChildSpec, st *state) *sup {
-	return &sup{cfg: cfg, specs: specs, st: st}
+func newSup(cfg *config, specs []ChildSpec, st *state, nested bool) *sup {
+	return &sup{cfg: cfg, specs: specs, st: st, nested: nested}
 }
 
 var bg = context.Background()
@@ -299,7 +300,10 @@ func (s *sup) giveUp(c *child, auto bool) error {
 	s.st.set(err)
 	sys := s.ctx.System()
 	sys.Emit(actor.Event{Kind: actor.EventGaveUp, Path: s.ctx.Path(), Reason: actor.Shutdown, Err: err})
-	sys.Emit(actor.Event{Kind: actor.EventEscalated, Path: s.ctx.Path(), Reason: actor.Shutdown, Err: err})
+	if s.nested {
+		// A nested supervisor's exit goes to its parent supervisor.
+		sys.Emit(actor.Event{Kind: actor.EventEscalated, Path: s.ctx.Path(), Reason: actor.Shutdown, Err: err})
+	}
 	return errGiveUp
 }
 
@@ -550,7 +554,7 @@ func Start(parent actor.Spawner, name string, children []ChildSpec, opts ...Opti
 	}
 	children = slices.Clone(children)
 	st := &state{}
-	ref, err := actor.Spawn(parent, name, func() actor.Actor[command] { return newSup(cfg, children, st) },
+	ref, err := actor.Spawn(parent, name, func() actor.Actor[command] { return newSup(cfg, children, st, false) },
 		actor.WithShutdown(cfg.shutdown))
 	if err != nil {
 		var se *actor.StartError
