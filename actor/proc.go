@@ -124,7 +124,6 @@ type incarnation[M any] struct {
 	p     *proc[M]
 	gen   uint64
 	actor Actor[M]
-	seq   atomic.Uint64 // message sequence, for deadline timers
 
 	// phase says who runs the incarnation's goroutine. The goroutine
 	// stores phUser before user code and CASes back to phRuntime after;
@@ -156,6 +155,7 @@ type incarnation[M any] struct {
 // incCtl is the part of an incarnation only its end needs. Keeping it out
 // of line keeps an idle actor small.
 type incCtl struct {
+	seq       atomic.Uint64 // message sequence, for deadline timers (made eagerly when there is a deadline)
 	exited    chan struct{} // closed when ended; made lazily
 	abortEnd  ending
 	leak      *leakRec
@@ -242,7 +242,7 @@ func (p *proc[M]) Schedule()                           { p.sys.schedule(p) }
 func (p *proc[M]) Kill()                               { p.killCurrent(false) }
 func (p *proc[M]) Shutdown(ctx context.Context) Reason { return p.shutdownCurrent(ctx) }
 
-// fenced is implemented by contexts that can be abandoned.
+// fenced is implemented by incarnations, whatever their message type.
 type fenced interface{ isFenced() bool }
 
 func isFenced(ctx context.Context) bool {
@@ -392,7 +392,7 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	}
 	var t *time.Timer
 	if d := p.cfg.deadline; d > 0 {
-		seq := inc.seq.Add(1)
+		seq := inc.ctl.seq.Add(1)
 		t = time.AfterFunc(d, func() { p.expired(inc, seq) })
 	}
 	err := p.receive(inc, p.cur)
@@ -772,6 +772,9 @@ func (p *proc[M]) start() error {
 	p.mu.Unlock()
 
 	inc := &incarnation[M]{p: p, gen: gen}
+	if p.cfg.deadline > 0 {
+		inc.ctl = new(incCtl) // deadline timers use ctl.seq without the lock
+	}
 	err := guard(func() error {
 		inc.actor = p.factory()
 		if inc.actor == nil {
@@ -963,7 +966,7 @@ func (p *proc[M]) abandon(inc *incarnation[M], e ending) {
 
 // expired runs on a timer goroutine when a receive overran its deadline.
 func (p *proc[M]) expired(inc *incarnation[M], seq uint64) {
-	if inc.seq.Load() != seq || !inc.phase.CompareAndSwap(phUser, phFenced) {
+	if inc.ctl.seq.Load() != seq || !inc.phase.CompareAndSwap(phUser, phFenced) {
 		return
 	}
 	stack := stacksMentioning(allStacks(), typeName(inc.actor))
