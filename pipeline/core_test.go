@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/troupe-go/troupe/mailbox"
 	"github.com/troupe-go/troupe/pipeline"
 )
 
@@ -162,6 +163,14 @@ func TestBuildErrors(t *testing.T) {
 				pipeline.Route(pipeline.ByKey(func(s string) string { return s }))), "c")
 		}, "ByKey"},
 		{"empty", func(p *pipeline.Pipeline) {}, "empty pipeline"},
+		{"ordered-drop", func(p *pipeline.Pipeline) {
+			pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", ints(3)), "m", square,
+				pipeline.Ordered(0), pipeline.Overflow(mailbox.DropOldest)), "c")
+		}, "Overflow"},
+		{"ordered-key", func(p *pipeline.Pipeline) {
+			pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", ints(3)), "m", square,
+				pipeline.Ordered(0), pipeline.Route(pipeline.ByKey(func(v int) int { return v }))), "c")
+		}, "key routing"},
 		{"bad-option", func(p *pipeline.Pipeline) {
 			pipeline.Collect(pipeline.FromSlice(p, "s", ints(3)), "c", pipeline.Buffer(-1))
 		}, "buffer"},
@@ -206,6 +215,27 @@ func TestBuildErrors(t *testing.T) {
 		cancel()
 		if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("unconsumed-dynamic", func(t *testing.T) {
+		p := pipeline.New()
+		pipeline.Collect(pipeline.FromSlice(p, "s", ints(3)), "c")
+		pipeline.Dynamic[int](p, "d")
+		if err := run(t, p); !errors.Is(err, pipeline.ErrInvalid) || !strings.Contains(err.Error(), `"d" is not consumed`) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("no-items", func(t *testing.T) {
+		p := pipeline.New()
+		c := pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", []int{}), "m", square, pipeline.Workers(3)), "c")
+		d, inputs := pipeline.Dynamic[int](p, "d")
+		c2 := pipeline.Collect(d, "c2")
+		inputs.Close() // before Start, with no input: the stream ends at once
+		if err := run(t, p); err != nil {
+			t.Fatal(err)
+		}
+		if c.Len()+c2.Len() != 0 {
+			t.Fatal("items from nowhere")
 		}
 	})
 	t.Run("detached", func(t *testing.T) {

@@ -46,9 +46,10 @@
 // soon as its own input is momentarily empty (a worker whose mailbox is
 // empty, a channel source with nothing to read), so a lone item is not
 // held back; FromSeq and FromFunc sources, which cannot see their input,
-// send a partial batch after WithLinger. On a 2-core machine a 4-worker
-// map moves about 5 times as many items per second as the same pipeline
-// hand-written with cap-1024 channels; see BenchmarkPipeline.
+// send a partial batch after WithLinger. With the default batch size a
+// 4-worker map moves several times as many small items per second as the
+// same pipeline hand-written with cap-1024 channels (BenchmarkPipeline
+// runs both); with a batch size of 1 it is several times slower.
 //
 // # Routing and scaling
 //

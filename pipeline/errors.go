@@ -14,19 +14,18 @@ var (
 	// worker count, a duplicate or empty stage name, a stream consumed
 	// twice or never, an option out of range.
 	ErrInvalid = errors.New("pipeline: invalid")
-	// ErrClosed is returned when a pipeline is built on, started or
-	// replayed into after it was started (for building) or after it
-	// finished (for Start and Replay), and by Inputs.Add after Close.
+	// ErrClosed is returned by Start for a pipeline already started, by
+	// Replay after the pipeline stopped, by Inputs.Add after Close, and
+	// (wrapped, through Start) for a stage built after Start.
 	ErrClosed = errors.New("pipeline: closed")
-	// ErrNotRunning is returned by Replay and Inputs methods before Start.
+	// ErrNotRunning is returned by Wait, Stop and Replay before Start.
 	ErrNotRunning = errors.New("pipeline: not running")
 	// ErrDrainTimeout is returned by Wait (and Stop) when a graceful stop
 	// did not finish before its context ended; the pipeline was then
 	// cancelled. It wraps the context's error.
 	ErrDrainTimeout = errors.New("pipeline: drain timed out")
 	// ErrInputEnded is returned by Replay when the target stage has
-	// already received its end of stream, and by Inputs.Add after the
-	// dynamic merge was closed.
+	// already received its end of stream.
 	ErrInputEnded = errors.New("pipeline: stage input ended")
 )
 
@@ -39,6 +38,7 @@ type StageError struct {
 	Err   error
 }
 
+// Error returns "pipeline: stage NAME: ERR".
 func (e *StageError) Error() string { return fmt.Sprintf("pipeline: stage %q: %v", e.Stage, e.Err) }
 
 // Unwrap returns the underlying error.

@@ -204,3 +204,77 @@ func TestDrainTimeout(t *testing.T) {
 		}
 	})
 }
+
+// Cancelling a pipeline that uses every kind of node stops it, leaks no
+// goroutine, and leaves every stage's counters balanced.
+func TestCancelEveryNodeKind(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p := pipeline.New(pipeline.WithBatchSize(16))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src := pipeline.FromFunc(p, "gen", func(ctx context.Context, emit func(int) error) error {
+		for i := 0; ; i++ {
+			if err := emit(i); err != nil {
+				return err
+			}
+		}
+	})
+	dyn, inputs := pipeline.Dynamic[int](p, "dyn")
+	quit := make(chan struct{})
+	producers := make(chan struct{}, 2)
+	for _, name := range []string{"x", "y"} {
+		ch := make(chan int)
+		if err := inputs.Add(name, ch); err != nil {
+			t.Fatal(err)
+		}
+		go func() { // Owner: this test; it ends when quit is closed.
+			defer func() { producers <- struct{}{} }()
+			for i := 0; ; i++ {
+				select {
+				case ch <- -i:
+				case <-quit:
+					return
+				}
+			}
+		}()
+	}
+	merged := pipeline.PriorityMerge("prio", src, dyn, 3)
+	ordered := pipeline.Map(merged, "ordered", func(_ context.Context, v int) (int, error) { return v, nil },
+		pipeline.Workers(3), pipeline.Ordered(0))
+	batches := pipeline.Batch(ordered, "batch", 10, time.Millisecond, pipeline.Workers(2))
+	flat := pipeline.FlatMap(batches, "flat", func(_ context.Context, b []int, emit func(int)) error {
+		for _, v := range b {
+			emit(v)
+		}
+		return nil
+	})
+	sums := pipeline.Keyed(flat, "keyed", pipeline.KeyedSpec[int, int, int, int]{
+		Key:        func(v int) int { return (v%5 + 5) % 5 },
+		Update:     func(_ context.Context, _ int, s *int, v int, emit func(int)) error { *s += v; emit(v); return nil },
+		FlushEvery: time.Millisecond,
+	}, pipeline.Workers(2))
+	copies := pipeline.Tee(sums, 2)
+	out := make(chan int)
+	pipeline.ToChan(copies[0], "chan", out)
+	consumed := make(chan struct{})
+	go func() { // Owner: this test; it ends when the pipeline closes out.
+		defer close(consumed)
+		for range out {
+		}
+	}()
+	var n atomic.Int64
+	pipeline.ToFunc(copies[1], "count", func(context.Context, int) error {
+		if n.Add(1) == 30000 {
+			cancel()
+		}
+		return nil
+	})
+	if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	close(quit)
+	<-producers
+	<-producers
+	<-consumed
+	checkAccounting(t, p)
+}

@@ -377,6 +377,9 @@ func buildStageConfig(opts []StageOption) (stageConfig, error) {
 	if c.scale != nil && c.workersSet && c.workers != c.scale.Max {
 		return c, invalidf("both Workers and Autoscale")
 	}
+	if c.ordered && c.overflow != mailbox.Block {
+		return c, invalidf("a drop Overflow policy cannot be combined with Ordered (a dropped batch would never be reordered)")
+	}
 	if c.router.kind == routeKey && (c.ordered || c.scale != nil) {
 		return c, invalidf("key routing cannot be combined with Ordered or Autoscale")
 	}

@@ -68,6 +68,9 @@ type reorder[U any] struct {
 	rin   *inbox[U] // one slot, not counted in the stage's In
 	wouts []*toReorder[U]
 
+	mu      sync.Mutex  // guards stopped
+	stopped []*batch[U] // results that reached the reorder actor too late (abort)
+
 	// Owned by the reorder actor's current incarnation.
 	pending map[uint64]*batch[U]
 	next    uint64
@@ -86,6 +89,13 @@ func newReorder[T, U any](st *stage, out *Stream[U], inb *inbox[T]) *reorder[U] 
 	r := &reorder[U]{st: st, out: out, gate: inb.ord, pending: map[uint64]*batch[U]{}}
 	r.rin = &inbox[U]{st: st, pool: batchPool[U]{size: p.cfg.batch}, router: LeastLoaded(), capB: 0}
 	r.rin.slots = []*slot[U]{{in: r.rin, name: "reorder"}}
+	// Results refused at an abort hold outputs of this stage, meant for
+	// the next one: sweepAll dead-letters them there.
+	r.rin.stopped = func(b *batch[U]) {
+		r.mu.Lock()
+		r.stopped = append(r.stopped, b)
+		r.mu.Unlock()
+	}
 	r.wouts = make([]*toReorder[U], st.cfg.workers)
 	return r
 }
@@ -176,6 +186,23 @@ func (r *reorder[U]) sendFailed(err error) error {
 }
 
 func (r *reorder[U]) eos(ctx actor.Context, s *slot[U]) error {
+	// Every worker sent its results before its EOS, so nothing should be
+	// pending; if a range never came, pass the rest on rather than lose it.
+	keys := make([]uint64, 0, len(r.pending))
+	for k := range r.pending {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		c := r.pending[k]
+		for c.next < len(c.items) {
+			e := &c.items[c.next]
+			r.o.add(e.seq, e.item)
+			c.next++
+		}
+		delete(r.pending, k)
+		r.gate.release(c.on)
+	}
 	r.adj.flush()
 	if err := r.o.send(ctx, true); err != nil {
 		return r.sendFailed(err)
@@ -202,6 +229,20 @@ func (r *reorder[U]) sweepAll() {
 			r.o.add(e.seq, e.item)
 		}
 		delete(r.pending, k)
+	}
+	r.mu.Lock()
+	stopped := r.stopped
+	r.stopped = nil
+	r.mu.Unlock()
+	rs := r.rin.slots[0]
+	rs.mu.Lock()
+	stopped = append(stopped, rs.rescued...)
+	rs.rescued = nil
+	rs.mu.Unlock()
+	for _, b := range stopped {
+		for _, e := range b.remaining() {
+			r.o.add(e.seq, e.item)
+		}
 	}
 	for _, w := range r.wouts {
 		if w != nil && w.cur != nil {

@@ -150,9 +150,10 @@ type inbox[T any] struct {
 	ups     atomic.Int32 // producer groups that have not ended
 	eosMu   sync.RWMutex // Replay holds it shared while sending; EOS exclusively
 	eosSent bool         // guarded by eosMu
-	// onEOS, if set, replaces sending EOS to every slot (single-slot
-	// nodes like the reorder buffer).
-	counted bool // counts In/sent (false for internal inboxes)
+	counted bool         // counts In/sent (false for internal inboxes)
+	// stopped, if set, takes the data batches stopBatch would dead-letter
+	// (an internal inbox whose items are another stage's input).
+	stopped func(b *batch[T])
 }
 
 func newInbox[T any](st *stage, n int, prefix string) *inbox[T] {
@@ -293,8 +294,8 @@ func (in *inbox[T]) deliverShared(ctx context.Context, first int, b *batch[T]) e
 	}
 }
 
-// spec builds the stage supervisor: one worker child per slot, plus extra
-// children (a reorder buffer).
+// workerSpecs builds the child specs of the stage's workers, one per
+// slot, giving each slot its handler h(i).
 func (in *inbox[T]) workerSpecs(h func(i int) handler[T]) []supervisor.ChildSpec {
 	p := in.st.p
 	specs := make([]supervisor.ChildSpec, len(in.slots))
@@ -523,6 +524,10 @@ func (s *slot[T]) rescue(b *batch[T]) {
 
 // stopBatch dead-letters the unhandled items of b with ReasonStopped.
 func (s *slot[T]) stopBatch(b *batch[T]) {
+	if b.kind == kData && s.in.stopped != nil {
+		s.in.stopped(b)
+		return
+	}
 	if b.kind == kData {
 		st := s.in.st
 		if !b.counted && s.in.counted {

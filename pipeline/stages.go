@@ -11,7 +11,7 @@ import (
 // retried (see Retry), then dead-lettered. ctx is cancelled when the
 // worker is asked to stop.
 func Map[T, U any](in *Stream[T], name string, fn func(ctx context.Context, item T) (U, error), opts ...StageOption) *Stream[U] {
-	return workerStage(in, name, "map", opts, nilFunc(fn == nil), false, func(st *stage, w *worker[T, U]) error {
+	return workerStage(in, name, "map", opts, nilFunc(fn == nil), false, func(st *stage, w *worker[T, U]) {
 		w.step = func(ctx context.Context, w *worker[T, U], e *envelope[T]) error {
 			u, err := fn(ctx, e.item)
 			if err != nil {
@@ -21,7 +21,6 @@ func Map[T, U any](in *Stream[T], name string, fn func(ctx context.Context, item
 			w.c.out++
 			return nil
 		}
-		return nil
 	})
 }
 
@@ -29,7 +28,7 @@ func Map[T, U any](in *Stream[T], name string, fn func(ctx context.Context, item
 // true. Dropped items are counted in Filtered. Errors and panics are
 // failed attempts, as for Map.
 func Filter[T any](in *Stream[T], name string, keep func(ctx context.Context, item T) (bool, error), opts ...StageOption) *Stream[T] {
-	return workerStage(in, name, "filter", opts, nilFunc(keep == nil), false, func(st *stage, w *worker[T, T]) error {
+	return workerStage(in, name, "filter", opts, nilFunc(keep == nil), false, func(st *stage, w *worker[T, T]) {
 		w.step = func(ctx context.Context, w *worker[T, T], e *envelope[T]) error {
 			ok, err := keep(ctx, e.item)
 			if err != nil {
@@ -44,7 +43,6 @@ func Filter[T any](in *Stream[T], name string, keep func(ctx context.Context, it
 			}
 			return nil
 		}
-		return nil
 	})
 }
 
@@ -53,7 +51,7 @@ func Filter[T any](in *Stream[T], name string, keep func(ctx context.Context, it
 // attempt are passed on only if the attempt succeeds, so a retried item
 // emits its outputs once.
 func FlatMap[T, U any](in *Stream[T], name string, fn func(ctx context.Context, item T, emit func(U)) error, opts ...StageOption) *Stream[U] {
-	return workerStage(in, name, "flatmap", opts, nilFunc(fn == nil), false, func(st *stage, w *worker[T, U]) error {
+	return workerStage(in, name, "flatmap", opts, nilFunc(fn == nil), false, func(st *stage, w *worker[T, U]) {
 		var buf []U
 		add := func(v U) { buf = append(buf, v) }
 		w.step = func(ctx context.Context, w *worker[T, U], e *envelope[T]) error {
@@ -69,7 +67,6 @@ func FlatMap[T, U any](in *Stream[T], name string, fn func(ctx context.Context, 
 			w.c.out++
 			return nil
 		}
-		return nil
 	})
 }
 
@@ -77,7 +74,7 @@ func FlatMap[T, U any](in *Stream[T], name string, fn func(ctx context.Context, 
 // unless Workers says otherwise; with one worker fn sees the items in the
 // order they arrive. Errors and panics are failed attempts, as for Map.
 func ToFunc[T any](in *Stream[T], name string, fn func(ctx context.Context, item T) error, opts ...StageOption) {
-	workerStage(in, name, "sink", opts, nilFunc(fn == nil), true, func(st *stage, w *worker[T, struct{}]) error {
+	workerStage(in, name, "sink", opts, nilFunc(fn == nil), true, func(st *stage, w *worker[T, struct{}]) {
 		w.step = func(ctx context.Context, w *worker[T, struct{}], e *envelope[T]) error {
 			if err := fn(ctx, e.item); err != nil {
 				return err
@@ -86,7 +83,6 @@ func ToFunc[T any](in *Stream[T], name string, fn func(ctx context.Context, item
 			w.adj.add(e.seq, -1)
 			return nil
 		}
-		return nil
 	})
 }
 
@@ -99,7 +95,7 @@ func ToChan[T any](in *Stream[T], name string, ch chan<- T, opts ...StageOption)
 		in.p.closers = append(in.p.closers, func() { close(ch) })
 		in.p.mu.Unlock()
 	}
-	workerStage(in, name, "sink", opts, nilFunc(ch == nil), true, func(st *stage, w *worker[T, struct{}]) error {
+	workerStage(in, name, "sink", opts, nilFunc(ch == nil), true, func(st *stage, w *worker[T, struct{}]) {
 		w.step = func(ctx context.Context, w *worker[T, struct{}], e *envelope[T]) error {
 			select {
 			case ch <- e.item:
@@ -110,7 +106,6 @@ func ToChan[T any](in *Stream[T], name string, ch chan<- T, opts ...StageOption)
 			w.adj.add(e.seq, -1)
 			return nil
 		}
-		return nil
 	})
 }
 
@@ -139,7 +134,7 @@ func (c *Collector[T]) Len() int {
 // Collect adds a sink that gathers the items in memory.
 func Collect[T any](in *Stream[T], name string, opts ...StageOption) *Collector[T] {
 	c := &Collector[T]{}
-	workerStage(in, name, "sink", opts, nil, true, func(st *stage, w *worker[T, struct{}]) error {
+	workerStage(in, name, "sink", opts, nil, true, func(st *stage, w *worker[T, struct{}]) {
 		w.step = func(ctx context.Context, w *worker[T, struct{}], e *envelope[T]) error {
 			c.mu.Lock()
 			c.items = append(c.items, e.item)
@@ -148,7 +143,6 @@ func Collect[T any](in *Stream[T], name string, opts ...StageOption) *Collector[
 			w.adj.add(e.seq, -1)
 			return nil
 		}
-		return nil
 	})
 	return c
 }

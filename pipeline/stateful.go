@@ -17,7 +17,7 @@ func Batch[T any](in *Stream[T], name string, size int, maxWait time.Duration, o
 	if size < 1 || maxWait < 0 {
 		bad = invalidf("batch size %d, max wait %v", size, maxWait)
 	}
-	return workerStage(in, name, "batch", opts, bad, false, func(st *stage, w *worker[T, []T]) error {
+	return workerStage(in, name, "batch", opts, bad, false, func(st *stage, w *worker[T, []T]) {
 		g := &group[T]{size: size, wait: maxWait}
 		w.step = func(ctx context.Context, w *worker[T, []T], e *envelope[T]) error {
 			g.add(w, e)
@@ -51,7 +51,6 @@ func Batch[T any](in *Stream[T], name string, size int, maxWait time.Duration, o
 			}
 			g.items, g.seqs = nil, nil
 		}
-		return nil
 	})
 }
 
@@ -158,7 +157,7 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 	if spec.Key == nil {
 		opts = opts[:len(opts)-1]
 	}
-	return workerStage(in, name, "keyed", opts, bad, false, func(st *stage, w *worker[T, U]) error {
+	return workerStage(in, name, "keyed", opts, bad, false, func(st *stage, w *worker[T, U]) {
 		ks := &keyedState[K, S]{states: map[K]*keyEntry[S]{}}
 		var buf []U
 		add := func(v U) { buf = append(buf, v) }
@@ -264,7 +263,6 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 			}
 		}
 		w.onSweep = func(w *worker[T, U]) { ks.stopTimer() }
-		return nil
 	})
 }
 

@@ -31,10 +31,14 @@ type worker[T, U any] struct {
 	onTick  func(ctx actor.Context, w *worker[T, U], gen uint64) error
 	onStart func(ctx actor.Context, w *worker[T, U], s *slot[T])
 	onSweep func(w *worker[T, U])
-	// unordered is false when out is a reorder buffer, which must get one
+	// ordered is true when out is a reorder buffer, which must get one
 	// result per input batch.
 	ordered bool
 	retry   *strategy.BackoffState
+	// waiting accumulates the time a batch spent in sends and retry
+	// backoffs; it is not processing time (latency, autoscaler
+	// utilisation).
+	waiting time.Duration
 }
 
 // emit passes one output downstream.
@@ -59,6 +63,7 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 		w.out.(*toReorder[U]).begin(b.olo, b.on)
 	}
 	start := time.Now()
+	w.waiting = 0
 	defer func() {
 		if r := recover(); r != nil {
 			// A panic in user code fails this incarnation; the runtime
@@ -110,7 +115,8 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 			}
 		}
 	}
-	d := time.Since(start)
+	d := time.Since(start) - w.waiting
+	w.waiting = 0
 	st.lat.record(d, len(b.items))
 	if w.sc != nil {
 		w.sc.busy.Add(int64(d))
@@ -172,6 +178,7 @@ func (w *worker[T, U]) backoff(ctx context.Context, attempt int) error {
 	d := w.retry.Next(nil)
 	t := time.NewTimer(d)
 	defer t.Stop()
+	defer func(start time.Time) { w.waiting += time.Since(start) }(time.Now())
 	select {
 	case <-t.C:
 		return nil
@@ -183,7 +190,10 @@ func (w *worker[T, U]) backoff(ctx context.Context, attempt int) error {
 func (w *worker[T, U]) send(ctx context.Context, all bool) error {
 	w.want = false
 	w.adj.flush()
-	return w.out.send(ctx, all)
+	t := time.Now()
+	err := w.out.send(ctx, all)
+	w.waiting += time.Since(t)
+	return err
 }
 
 // sendFailed handles a send that returned an error: the pipeline is
@@ -260,7 +270,7 @@ func (w *worker[T, U]) sweep(s *slot[T]) {
 // workerStage builds a stage of workers taking T and emitting U (a sink
 // when sink is true). setup fills in each worker's step and hooks.
 func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption, bad error, sink bool,
-	setup func(st *stage, w *worker[T, U]) error) *Stream[U] {
+	setup func(st *stage, w *worker[T, U])) *Stream[U] {
 	if !usable(in) {
 		return &Stream[U]{}
 	}
@@ -324,7 +334,6 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 		return nil
 	}
 	st.spec = func() *supervisor.ChildSpec {
-		var firstErr error
 		specs := inb.workerSpecs(func(i int) handler[T] {
 			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc}
 			switch {
@@ -334,9 +343,7 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 			case !sink:
 				w.out = out.target.outlet(w.adj)
 			}
-			if err := setup(st, w); err != nil && firstErr == nil {
-				firstErr = err
-			}
+			setup(st, w)
 			return w
 		})
 		if ro != nil {
