@@ -42,6 +42,7 @@ type sysMsg struct {
 	end  ending              // for sysStop
 	exit Exit                // for sysExit
 	fn   func(Context) error // for sysFunc
+	msg  any                 // for sysFunc from Urgent: dead-lettered if never run
 }
 
 type sysKind uint8
@@ -703,6 +704,7 @@ func (p *proc[M]) closeNow(e ending) {
 func (p *proc[M]) finish(e ending) {
 	p.node.stopChildren(context.Background())
 	rest := p.mb.Close()
+	defer p.drainSystem()
 	n := 0
 	dl := func(m M) {
 		n++
@@ -1192,4 +1194,20 @@ func (p *proc[M]) dropBatch(dl func(M)) {
 		p.pending.Add(-1)
 	}
 	b.items, b.i = b.items[:0], 0
+}
+
+// drainSystem dead-letters the Urgent messages left in the system lane of
+// a stopped actor; other system messages are moot once it stopped.
+func (p *proc[M]) drainSystem() {
+	for {
+		s, ok := p.mb.PopSystem()
+		if !ok {
+			return
+		}
+		if s.kind == sysFunc && s.msg != nil {
+			// Not in Stats.DeadLettered: Urgent messages bypass the
+			// mailbox, so they are not in Stats.Accepted either.
+			p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: s.msg, Reason: DeadStopped})
+		}
+	}
 }

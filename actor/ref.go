@@ -423,12 +423,18 @@ func (r Ref[M]) Urgent(m M) error {
 		return ErrNilRef
 	}
 	if p.mb.Closed() {
-		return fmt.Errorf("actor %s: %w", p.path, ErrStopped)
+		return p.refuse(m)
 	}
-	p.mb.PostSystem(sysMsg{kind: sysFunc, fn: func(ctx Context) error {
+	p.mb.PostSystem(sysMsg{kind: sysFunc, msg: m, fn: func(ctx Context) error {
 		inc := ctx.(*incarnation[M])
 		return inc.actor.Receive(inc, m)
 	}})
+	if p.mb.Closed() {
+		// The actor stopped while we posted: make sure the message is not
+		// left behind in the lane (finish may have drained it already).
+		p.drainSystem()
+		return fmt.Errorf("actor %s: %w", p.path, ErrStopped)
+	}
 	return nil
 }
 

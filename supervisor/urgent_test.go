@@ -1,9 +1,7 @@
-// This file is a failing test for a bug in the actor runtime, found while
-// building the pipeline package. It belongs in actor's or supervisor's
-// tests (package name to adjust); it lives under testdata so that go
-// tooling ignores it here. Run it from a module that requires troupe, or
-// copy it into supervisor/ as package supervisor_test.
-package urgentbug
+// TestUrgentToWaitingActorIsLostOnStop was found by the pipeline package:
+// an Urgent message to an actor waiting for a backoff restart must be
+// dead-lettered when the actor is then stopped for good.
+package supervisor_test
 
 import (
 	"context"
