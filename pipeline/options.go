@@ -36,6 +36,7 @@ type config struct {
 	shutdown      time.Duration
 	linger        time.Duration
 	checkpoint    time.Duration
+	faults        actor.FaultInjector
 }
 
 func defaultConfig() config {
@@ -137,6 +138,17 @@ func WithShutdownTimeout(d time.Duration) Option {
 			return invalidf("shutdown timeout %v", d)
 		}
 		c.shutdown = d
+		return nil
+	})
+}
+
+// WithFaultInjector installs a fault injector (see actor.FaultInjector
+// and package chaos) in the actor system the pipeline runs on, so chaos
+// tests can kill, slow or stall its workers by path
+// ("/<pipeline>/<stage>/w<i>").
+func WithFaultInjector(f actor.FaultInjector) Option {
+	return optionFunc(func(c *config) error {
+		c.faults = f
 		return nil
 	})
 }

@@ -238,7 +238,11 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if p.trackd {
 		p.tracker = newTracker(p)
 	}
-	p.sys = actor.NewSystem(actor.WithLogger(p.cfg.log), actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent))
+	sysOpts := []actor.Option{actor.WithLogger(p.cfg.log), actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent)}
+	if p.cfg.faults != nil {
+		sysOpts = append(sysOpts, actor.WithFaultInjector(p.cfg.faults))
+	}
+	p.sys = actor.NewSystem(sysOpts...)
 	p.rootPath = "/" + p.cfg.name
 	p.byPath = map[string]*stage{}
 	p.sinksLeft.Store(int32(p.sinks))

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// short is a run of a few thousand items with many kills, small enough
+// for a test (also under -race).
+func short(seed uint64) config {
+	cfg := defaultConfig()
+	cfg.Items = 4000
+	cfg.Users = 50
+	cfg.KillEvery = 40 // about 100 kills
+	cfg.Poison = 0.01
+	cfg.Seed = seed
+	cfg.Timeout = 20 * time.Second
+	cfg.Progress = 0
+	cfg.leakWait = 3 * time.Second
+	return cfg
+}
+
+// runOK runs cfg and returns the result and stdout. It logs stderr (the
+// goroutine dump of a run that timed out) if the run failed.
+func runOK(t *testing.T, cfg config) (*result, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	res, err := run(context.Background(), cfg, &out, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK && errOut.Len() > 0 {
+		t.Logf("stderr:\n%s", errOut.String())
+	}
+	return res, out.String()
+}
+
+// lastJSON parses the last line of the report.
+func lastJSON(t *testing.T, out string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	return m
+}
+
+func TestShortRuns(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		res, out := runOK(t, short(seed))
+		if !res.OK {
+			t.Fatalf("seed %d failed:\n%s", seed, out)
+		}
+		if res.Kills < 50 || res.Restarts != res.Kills || res.PoisonExpected == 0 ||
+			res.PoisonFound != res.PoisonExpected || res.Out+res.DeadLettered != res.Items {
+			t.Fatalf("seed %d: unexpected counts:\n%s", seed, out)
+		}
+		j := lastJSON(t, out)
+		for _, k := range []string{"items", "out", "dead_lettered", "poison_expected", "lost", "duplicates",
+			"restarts", "leaked_goroutines", "aggregates_ok", "items_per_sec"} {
+			if _, ok := j[k]; !ok {
+				t.Errorf("JSON lacks %q: %v", k, j)
+			}
+		}
+		if j["items"] != float64(4000) || j["lost"] != float64(0) || j["aggregates_ok"] != true {
+			t.Errorf("JSON %v", j)
+		}
+	}
+}
+
+// The same seed injects the same kills at the same sites: InjectItem
+// decides by item id, whatever the workers' timing.
+func TestSameSeedSameKills(t *testing.T) {
+	a, _ := runOK(t, short(9))
+	b, _ := runOK(t, short(9))
+	if a.Kills != b.Kills || a.Duplicates != b.Duplicates || len(a.KillsBySite) != len(b.KillsBySite) {
+		t.Fatalf("seed 9 twice: kills %v then %v", a.KillsBySite, b.KillsBySite)
+	}
+	for site, n := range a.KillsBySite {
+		if b.KillsBySite[site] != n {
+			t.Fatalf("seed 9 twice: kills %v then %v", a.KillsBySite, b.KillsBySite)
+		}
+	}
+}
+
+func TestNoKills(t *testing.T) {
+	cfg := short(4)
+	cfg.KillEvery = 0
+	res, out := runOK(t, cfg)
+	if !res.OK || res.Kills != 0 || res.Restarts != 0 || res.Duplicates != 0 {
+		t.Fatalf("run without kills:\n%s", out)
+	}
+}
+
+func TestJSONOnly(t *testing.T) {
+	cfg := short(5)
+	cfg.JSON = true
+	_, out := runOK(t, cfg)
+	if strings.Count(out, "\n") != 1 {
+		t.Fatalf("-json printed more than one line:\n%s", out)
+	}
+	lastJSON(t, out)
+}
+
+// The checks can fail: a writer that drops items, an aggregator that
+// miscounts, a goroutine left behind each fail the run.
+func TestBrokenRunsFail(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(*config)
+		bad   func(*result) bool
+	}{
+		{"lost items", func(c *config) { c.loseEvery = 997 }, func(r *result) bool { return r.Lost > 0 }},
+		{"wrong aggregate", func(c *config) { c.corruptUser = true }, func(r *result) bool { return !r.AggregatesOK }},
+		{"leaked goroutine", func(c *config) {
+			c.leak = make(chan struct{})
+			c.leakWait = 100 * time.Millisecond
+		}, func(r *result) bool { return r.LeakedGoroutines > 0 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := short(6)
+			tc.setup(&cfg)
+			res, out := runOK(t, cfg)
+			if cfg.leak != nil {
+				close(cfg.leak)
+			}
+			if res.OK || !tc.bad(res) || !strings.Contains(out, "FAIL") || lastJSON(t, out)["ok"] != false {
+				t.Fatalf("a broken run passed:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, f := range []func(*config){
+		func(c *config) { c.Items = 0 },
+		func(c *config) { c.Workers = 0 },
+		func(c *config) { c.KillEvery = -1 },
+		func(c *config) { c.Poison = 2 },
+		func(c *config) { c.Timeout = 0 },
+	} {
+		cfg := short(1)
+		f(&cfg)
+		if _, err := run(context.Background(), cfg, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("config %+v accepted", cfg)
+		}
+	}
+}

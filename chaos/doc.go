@@ -1,0 +1,54 @@
+// Package chaos injects faults into actors, supervision trees and
+// pipelines, and checks that a run under those faults kept its
+// invariants: nothing lost, poison in dead letters only, restarts that
+// match the faults, correct aggregates, no goroutine left behind.
+//
+// # The monkey
+//
+// A [Monkey] is built from a seed and [Rule]s. Each rule names a fault
+// kind (Kill, FailStart, Slow, Stall, Cancel), the actors or points it
+// targets by a [path.Match] pattern, and how often it fires: a rate per
+// hit, a rate per second, or a fixed count. The same seed gives the same
+// schedule (see [Monkey] for the exact promise under concurrency), and
+// every fault is recorded ([Monkey.Faults]).
+//
+// Point it at actors by installing it in their system:
+//
+//	m, err := chaos.New(seed,
+//		chaos.Rule{Kind: chaos.Kill, Pattern: "/app/workers/*", Rate: 0.01},
+//		chaos.Rule{Kind: chaos.FailStart, Pattern: "/app/db", Count: 1},
+//	)
+//	sys := actor.NewSystem(actor.WithFaultInjector(m), actor.WithEvents(checker.Event))
+//
+// Without a fault injector the runtime pays one nil check per message;
+// a nil *Monkey is also valid everywhere and injects nothing.
+//
+// Where the system is not yours to configure (a pipeline builds its own),
+// call [Monkey.Inject] or [Monkey.InjectItem] inside your own code, at the
+// point where a crash would hurt:
+//
+//	pipeline.Map(in, "decode", func(ctx context.Context, r Raw) (Event, error) {
+//		if err := m.InjectItem(ctx, "decode", r.ID); err != nil {
+//			return Event{}, err // a FailStart or Stall; a Kill panics
+//		}
+//		return decode(r)
+//	})
+//
+// # Attempts and kills
+//
+// A kill fails the message (or item) being handled; the runtime redelivers
+// it, and a message that failed on every allowed attempt is dead-lettered
+// as poison. So that kills alone never turn a healthy item into a dead
+// letter, a rule gives one message, or one item at one site, at most
+// Rule.MaxPerItem faults (default 1). Keep actor.WithMaxAttempts, or a
+// pipeline stage's Retry attempts, above the most kills one item can get
+// in that actor or stage: MaxPerItem for each Kill rule and each site
+// inside the stage that it matches.
+//
+// # The checker
+//
+// A [Checker] collects what entered, what came out, what was
+// dead-lettered and the event stream, then [Checker.Check] compares them
+// with each other and with the monkey's record. It works for any id type
+// and needs nothing from the code under test but those calls.
+package chaos
