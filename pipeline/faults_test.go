@@ -52,3 +52,19 @@ func TestWithFaultInjector(t *testing.T) {
 		t.Fatalf("output: got %d items summing to %d; want 100 summing to %d", len(out.Items()), sum, want)
 	}
 }
+
+// TestKeyedRefusesRoute checks that a Route option on a Keyed stage (which
+// routes by key) is an error instead of being silently ignored.
+func TestKeyedRefusesRoute(t *testing.T) {
+	p := pipeline.New()
+	src := pipeline.FromSlice(p, "src", []int{1, 2, 3})
+	spec := pipeline.KeyedSpec[int, int, int, int]{
+		Key:    func(v int) int { return v % 2 },
+		Update: func(_ context.Context, _ int, s *int, v int, _ func(int)) error { *s += v; return nil },
+	}
+	out := pipeline.Keyed(src, "sum", spec, pipeline.Route(pipeline.RoundRobin()))
+	pipeline.Collect(out, "sink")
+	if err := p.Run(context.Background()); !errors.Is(err, pipeline.ErrInvalid) {
+		t.Fatalf("Keyed with Route: got %v; want ErrInvalid", err)
+	}
+}

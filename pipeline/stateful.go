@@ -153,6 +153,14 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 	if spec.Key == nil || spec.Update == nil || spec.FlushEvery < 0 {
 		bad = invalidf("keyed stage needs Key and Update")
 	}
+	// Keyed routes by Key itself: a Route option would be overridden, so
+	// it is refused rather than silently ignored.
+	probe := defaultStageConfig()
+	for _, o := range opts {
+		if o != nil && o.applyStage(&probe) == nil && probe.router.kind != 0 && bad == nil {
+			bad = invalidf("keyed stage %q routes by its Key: Route is not allowed", name)
+		}
+	}
 	opts = append(append([]StageOption(nil), opts...), Route(ByKey(spec.Key)))
 	if spec.Key == nil {
 		opts = opts[:len(opts)-1]
