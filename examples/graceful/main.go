@@ -55,7 +55,7 @@ type task struct {
 func worker(done *atomic.Int64) actor.Actor[task] {
 	return actor.Func[task](func(ctx actor.Context, t task) error {
 		if t.flush.Valid() {
-			_ = t.flush.Send(ctx, struct{}{}) // fails only if the drain gave up
+			_ = t.flush.Send(ctx, struct{}{}) // a late reply goes to dead letters
 			return nil
 		}
 		select {

@@ -48,7 +48,7 @@ func (r *replica) Receive(ctx actor.Context, g Get) error {
 	select {
 	case <-time.After(r.latency(g.Key)): // simulated lookup
 		r.n.served.Add(1)
-		_ = g.Reply.Send(ctx, "value of "+g.Key) // ErrAskerGone if the asker gave up
+		_ = g.Reply.Send(ctx, "value of "+g.Key) // a late reply goes to dead letters
 	case <-g.Ctx.Done():
 		r.n.cancelled.Add(1) // the other replica won
 	case <-ctx.Done():
