@@ -1060,8 +1060,9 @@ func (p *proc[M]) stopFinal(ctx context.Context, kill, notify bool) error {
 	done := p.done
 	switch p.state {
 	case stClosed:
+		// finish may still be telling watchers: Done closes right after.
 		p.mu.Unlock()
-		return nil
+		return waitDone(ctx, done)
 	case stClosing:
 		inc := p.inc.Load()
 		p.mu.Unlock()
