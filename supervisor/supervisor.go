@@ -573,40 +573,15 @@ func (s *Supervisor) PID() actor.PID { return s.ref.PID() }
 func (s *Supervisor) Path() string { return s.ref.Path() }
 
 func (s *Supervisor) call(ctx context.Context, op idOp, id string) error {
-	_, err := ask(ctx, s, func(r actor.Reply[struct{}]) command { return idCmd{op: op, id: id, reply: r} })
+	_, err := actor.Ask(ctx, s.ref, func(r actor.Reply[struct{}]) command { return idCmd{op: op, id: id, reply: r} })
 	return err
-}
-
-// errSupStopped is the cancel cause of a call whose supervisor stopped.
-var errSupStopped = errors.New("supervisor stopped")
-
-// ask is actor.Ask that also returns when the supervisor stops before it
-// served the request. actor.Ask does not watch the actor: a request queued
-// behind a busy supervisor that is then stopped goes to dead letters with
-// its reply slot, and a bare Ask would wait for ctx (forever with
-// context.Background). Here a watch on the supervisor cancels the wait and
-// the call returns an error matching ErrStopped. A reply sent before the
-// stop still wins: Ask returns it even if both are ready.
-func ask[T any](ctx context.Context, s *Supervisor, build func(actor.Reply[T]) command) (T, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	unwatch := s.ref.PID().Watch(func(actor.Terminated) { cancel(errSupStopped) })
-	defer unwatch()
-	v, err := actor.Ask(ctx, s.ref, build)
-	if err != nil && err == ctx.Err() && context.Cause(ctx) == errSupStopped {
-		return v, fmt.Errorf("supervisor %s: %w", s.ref.Path(), ErrStopped)
-	}
-	return v, err
 }
 
 // StartChild adds a child at the end of the start order and starts it. It
 // returns ErrBadCombination, ErrAlreadyStarted, ErrAlreadyPresent, or a
 // *ChildStartError (matching ErrStartFailed), as OTP's start_child.
 func (s *Supervisor) StartChild(ctx context.Context, spec ChildSpec) error {
-	_, err := ask(ctx, s, func(r actor.Reply[struct{}]) command { return startChildCmd{spec: spec, reply: r} })
+	_, err := actor.Ask(ctx, s.ref, func(r actor.Reply[struct{}]) command { return startChildCmd{spec: spec, reply: r} })
 	return err
 }
 
@@ -631,12 +606,12 @@ func (s *Supervisor) DeleteChild(ctx context.Context, id string) error {
 
 // WhichChildren lists the children in start order.
 func (s *Supervisor) WhichChildren(ctx context.Context) ([]ChildInfo, error) {
-	return ask(ctx, s, func(r actor.Reply[[]ChildInfo]) command { return whichCmd{reply: r} })
+	return actor.Ask(ctx, s.ref, func(r actor.Reply[[]ChildInfo]) command { return whichCmd{reply: r} })
 }
 
 // CountChildren counts specs, running children, supervisors and workers.
 func (s *Supervisor) CountChildren(ctx context.Context) (Counts, error) {
-	return ask(ctx, s, func(r actor.Reply[Counts]) command { return countCmd{reply: r} })
+	return actor.Ask(ctx, s.ref, func(r actor.Reply[Counts]) command { return countCmd{reply: r} })
 }
 
 // Stop stops the supervisor: its children stop last started first, each
