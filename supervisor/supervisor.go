@@ -636,8 +636,7 @@ func (s *Supervisor) Wait(ctx context.Context) error {
 		return err
 	}
 	// The actor has stopped for good, so Watch calls fn at once, here,
-	// with its final reason. A watch set up in Start would not do: the
-	// runtime closes Done before it runs watchers.
+	// with its final reason.
 	var err error
 	s.ref.PID().Watch(func(t actor.Terminated) {
 		if t.Reason == actor.Failed {
