@@ -215,6 +215,10 @@ var autoName atomic.Uint64
 // factory is called (now and on every restart) to build the actor, and
 // its Start hook, if any, runs on the caller's goroutine before Spawn
 // returns. name must be unique among parent's children; "" picks one.
+// Spawn (and SpawnChild) also call factory once more, before registering
+// the actor, to learn whether its type has a Stop hook; that value is
+// discarded, so a factory must not have side effects beyond building the
+// value.
 //
 // The actor's failures are handled in place: it restarts with a fresh
 // actor from factory, keeping its Ref and mailbox, and the failed message
