@@ -28,11 +28,16 @@ const (
 	stClosed                 // stopped for good
 )
 
-// Phases of an incarnation, for fencing (see incarnation.phase).
+// Phases of an incarnation, for fencing (see incarnation.phase). The
+// phase is the low two bits of the phase word; the bits above count the
+// incarnation's entries into user code, so a deadline timer armed for one
+// entry can never fence a later one.
 const (
-	phRuntime int32 = iota // the runtime's own code, or nothing, runs it
-	phUser                 // user code (Receive, a hook) runs on its goroutine
-	phFenced               // abandoned: its goroutine must vanish
+	phRuntime uint64 = iota // the runtime's own code, or nothing, runs it
+	phUser                  // user code (Receive, a hook) runs on its goroutine
+	phFenced                // abandoned: its goroutine must vanish
+	phMask    uint64 = 3
+	phEntry   uint64 = 4 // one entry into user code
 )
 
 // sysMsg is the sealed set of system messages, served before user ones.
@@ -126,11 +131,17 @@ type incarnation[M any] struct {
 	gen   uint64
 	actor Actor[M]
 
-	// phase says who runs the incarnation's goroutine. The goroutine
-	// stores phUser before user code and CASes back to phRuntime after;
-	// a killer that CASes phUser→phFenced owns the incarnation from then
-	// on and the goroutine, when the user code returns, vanishes.
-	phase atomic.Int32
+	// phase says who runs the incarnation's goroutine, and which entry
+	// into user code it is in. Before user code the goroutine stores
+	// next-entry|phUser, having read everything the user code is given
+	// (the message above all): that store "synchronizes before" the CAS
+	// of a killer that fences it, so the killer and whoever it hands the
+	// proc to may reuse those fields. After user code the goroutine CASes
+	// entry|phUser back to entry|phRuntime; a killer that won
+	// entry|phUser→entry|phFenced owns the incarnation from then on and
+	// the goroutine, when the user code returns, vanishes without
+	// touching anything but its own incarnation under p.mu.
+	phase atomic.Uint64
 	// attempt is what Attempt reports. It is written by the goroutine
 	// running the incarnation before it enters user code, and read by that
 	// user code; a fenced goroutine keeps reading its own incarnation's
@@ -156,7 +167,6 @@ type incarnation[M any] struct {
 // incCtl is the part of an incarnation only its end needs. Keeping it out
 // of line keeps an idle actor small.
 type incCtl struct {
-	seq       atomic.Uint64 // message sequence, for deadline timers (made eagerly when there is a deadline)
 	exited    chan struct{} // closed when ended; made lazily
 	abortEnd  ending
 	leak      *leakRec
@@ -227,9 +237,28 @@ func (inc *incarnation[M]) handlesExits() bool {
 	_, ok := inc.actor.(ExitHandler)
 	return ok
 }
-func (inc *incarnation[M]) isFenced() bool  { return inc.phase.Load() == phFenced }
+func (inc *incarnation[M]) isFenced() bool  { return inc.phase.Load()&phMask == phFenced }
 func (inc *incarnation[M]) String() string  { return "actor " + inc.p.path }
-func (inc *incarnation[M]) leaveUser() bool { return inc.phase.CompareAndSwap(phUser, phRuntime) }
+
+// leaveUser marks the end of the user code entered as entry; false means
+// the incarnation was fenced meanwhile and the goroutine must vanish.
+func (inc *incarnation[M]) leaveUser(entry uint64) bool {
+	return inc.phase.CompareAndSwap(entry|phUser, entry|phRuntime)
+}
+
+// fence fences the incarnation if its goroutine is in user code. The
+// caller then owns the proc's in-flight state.
+func (inc *incarnation[M]) fence() bool {
+	for {
+		v := inc.phase.Load()
+		if v&phMask != phUser {
+			return false
+		}
+		if inc.phase.CompareAndSwap(v, v&^phMask|phFenced) {
+			return true
+		}
+	}
+}
 func (p *proc[M]) isPID()                   {}
 func (p *proc[M]) Path() string             { return p.path }
 func (p *proc[M]) Name() string             { return p.name() }
@@ -259,16 +288,20 @@ const (
 	vanished             // fenced: the goroutine must vanish
 )
 
-// enterUser marks the start of user code on the incarnation's goroutine.
-func (inc *incarnation[M]) enterUser() enterResult {
-	inc.phase.Store(phUser)
+// enterUser marks the start of user code on the incarnation's goroutine
+// and returns the entry to give leaveUser. Everything the user code is
+// handed must have been read before: see incarnation.phase.
+func (inc *incarnation[M]) enterUser() (uint64, enterResult) {
+	// Only this goroutine changes the phase out of phRuntime.
+	entry := inc.phase.Load()&^phMask + phEntry
+	inc.phase.Store(entry | phUser)
 	if inc.abort.Load() {
-		if inc.phase.CompareAndSwap(phUser, phRuntime) {
-			return aborted
+		if inc.phase.CompareAndSwap(entry|phUser, entry|phRuntime) {
+			return entry, aborted
 		}
-		return vanished
+		return entry, vanished
 	}
-	return entered
+	return entry, entered
 }
 
 // vanish is what a fenced goroutine does when its user code returns.
@@ -382,7 +415,9 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	p.attempts++
 	inc.attempt = int32(p.attempts)
-	switch inc.enterUser() {
+	m := p.cur // read before enterUser: a killer may reuse p.cur once it fenced us
+	entry, res := inc.enterUser()
+	switch res {
 	case vanished:
 		p.vanish(inc)
 		return false
@@ -393,14 +428,13 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	}
 	var t *time.Timer
 	if d := p.cfg.deadline; d > 0 {
-		seq := inc.ctl.seq.Add(1)
-		t = time.AfterFunc(d, func() { p.expired(inc, seq) })
+		t = time.AfterFunc(d, func() { p.expired(inc, entry) })
 	}
-	err := p.receive(inc, p.cur)
+	err := p.receive(inc, m)
 	if t != nil {
 		t.Stop()
 	}
-	if !inc.leaveUser() {
+	if !inc.leaveUser(entry) {
 		p.vanish(inc)
 		return false
 	}
@@ -542,7 +576,8 @@ func (p *proc[M]) system(inc *incarnation[M]) bool {
 // userCall runs a system callback as user code.
 func (p *proc[M]) userCall(inc *incarnation[M], f func() error) bool {
 	inc.attempt = 1 // system callbacks are delivered once
-	switch inc.enterUser() {
+	entry, res := inc.enterUser()
+	switch res {
 	case vanished:
 		p.vanish(inc)
 		return false
@@ -556,7 +591,7 @@ func (p *proc[M]) userCall(inc *incarnation[M], f func() error) bool {
 	} else {
 		err = guard(f)
 	}
-	if !inc.leaveUser() {
+	if !inc.leaveUser(entry) {
 		p.vanish(inc)
 		return false
 	}
@@ -571,7 +606,8 @@ func (p *proc[M]) userCall(inc *incarnation[M], f func() error) bool {
 func (p *proc[M]) endInc(inc *incarnation[M], e ending) {
 	p.stopChildrenOf(inc)
 	if st, ok := inc.actor.(Stopper); ok && e.reason != Killed {
-		switch inc.enterUser() {
+		entry, res := inc.enterUser()
+		switch res {
 		case vanished:
 			p.vanish(inc)
 			return
@@ -583,7 +619,7 @@ func (p *proc[M]) endInc(inc *incarnation[M], e ending) {
 			} else {
 				_ = guard(func() error { st.Stop(inc, e.reason); return nil })
 			}
-			if !inc.leaveUser() {
+			if !inc.leaveUser(entry) {
 				p.vanish(inc)
 				return
 			}
@@ -774,9 +810,6 @@ func (p *proc[M]) start() error {
 	p.mu.Unlock()
 
 	inc := &incarnation[M]{p: p, gen: gen}
-	if p.cfg.deadline > 0 {
-		inc.ctl = new(incCtl) // deadline timers use ctl.seq without the lock
-	}
 	err := guard(func() error {
 		inc.actor = p.factory()
 		if inc.actor == nil {
@@ -933,7 +966,7 @@ func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
 	}
 	p.mu.Unlock()
 	inc.cancel()
-	if inc.phase.CompareAndSwap(phUser, phFenced) {
+	if inc.fence() {
 		p.abandon(inc, e)
 		return Killed
 	}
@@ -966,9 +999,12 @@ func (p *proc[M]) abandon(inc *incarnation[M], e ending) {
 	p.finishInc(inc, e)
 }
 
-// expired runs on a timer goroutine when a receive overran its deadline.
-func (p *proc[M]) expired(inc *incarnation[M], seq uint64) {
-	if inc.ctl.seq.Load() != seq || !inc.phase.CompareAndSwap(phUser, phFenced) {
+// expired runs on a timer goroutine when the Receive entered as entry
+// overran its deadline. It fences only that entry: if the goroutine has
+// left it (and maybe entered user code again, for a hook or the next
+// message), the CAS fails and the timer does nothing.
+func (p *proc[M]) expired(inc *incarnation[M], entry uint64) {
+	if !inc.phase.CompareAndSwap(entry|phUser, entry|phFenced) {
 		return
 	}
 	stack := stacksMentioning(allStacks(), typeName(inc.actor))
