@@ -80,8 +80,11 @@ type Context interface {
 // Self returns the typed Ref of the actor that ctx belongs to. It reports
 // false if ctx is not the Context of an actor of message type M.
 func Self[M any](ctx Context) (Ref[M], bool) {
-	if inc, ok := ctx.(*incarnation[M]); ok {
-		return Ref[M]{p: inc.p}, true
+	switch c := ctx.(type) {
+	case *incarnation[M]:
+		return Ref[M]{p: c.p}, true
+	case *askCtx[M]:
+		return Ref[M]{p: c.p}, true
 	}
 	return Ref[M]{}, false
 }

@@ -26,7 +26,8 @@ const (
 )
 
 type future[T any] struct {
-	sys   *System // for dead-lettering a late reply
+	request        // what the asked actor's runtime sees of the Ask
+	sys     *System // for dead-lettering a late reply
 	path  string  // the asked actor
 	state atomic.Int32
 	ch    chan result[T] // cap 1; written once, by the winner of the state CAS
@@ -72,13 +73,32 @@ func (r Reply[T]) complete(ctx context.Context, res result[T]) error {
 	return ErrAlreadyReplied
 }
 
+// abandon implements asker: the runtime gave up on the request.
+func (f *future[T]) abandon(err error) {
+	if f.state.CompareAndSwap(fPending, fReplied) {
+		f.ch <- result[T]{err: err} // never blocks: cap 1, one writer
+	}
+}
+
 // Ask sends the request that build makes around a fresh Reply[T] and waits
 // for the reply or for ctx to end. The reply type is checked at compile
-// time. It returns the Tell error if the request was not accepted,
-// ctx.Err() if ctx ended first (a late reply then goes to dead letters),
-// or the error given to Reply.Fail.
+// time. It returns the Tell error if the request was not accepted, or the
+// error given to Reply.Fail.
 //
-// If the actor stops for good before replying, Ask returns ErrStopped.
+// Ask does not wait for an answer that cannot come. If the request goes to
+// dead letters instead of being answered (it failed on every delivery
+// attempt, a mailbox drop policy discarded it, or the actor stopped or was
+// parked with it queued), Ask returns an *UndeliveredError at once, which
+// matches ErrPoison (and wraps the last *Failure), ErrDropped or ErrStopped.
+//
+// ctx travels with the request: the Context that Receive gets for it has
+// ctx's deadline and is done when ctx is (as well as when the actor is
+// asked to stop), but carries none of ctx's values. A request whose ctx
+// ended before it was due is not handled: it goes to dead letters with
+// reason DeadExpired (counted in Stats.Expired). If ctx ends first, Ask
+// returns an error that names the actor and matches ctx.Err() with
+// errors.Is (context.DeadlineExceeded or context.Canceled); a late reply
+// then goes to dead letters.
 func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, error) {
 	var zero T
 	if ctx == nil {
@@ -87,8 +107,12 @@ func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, 
 	if ref.p == nil {
 		return zero, ErrNilRef
 	}
+	if isFenced(ctx) {
+		return zero, ErrFenced
+	}
 	f := &future[T]{sys: ref.p.sys, path: ref.p.path, ch: make(chan result[T], 1)}
-	if err := ref.Tell(ctx, build(Reply[T]{f: f})); err != nil {
+	f.request = request{ctx: ctx, f: f}
+	if err := ref.p.post(ctx, envelope[M]{m: build(Reply[T]{f: f}), rq: &f.request}); err != nil {
 		f.state.Store(fGone)
 		return zero, err
 	}
@@ -97,7 +121,7 @@ func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, 
 	case res := <-f.ch:
 		return res.v, res.err
 	case <-ctx.Done():
-		err = ctx.Err()
+		err = fmt.Errorf("ask actor %s: %w", ref.p.path, ctx.Err())
 	case <-ref.p.Done():
 		err = fmt.Errorf("actor %s: %w", ref.p.path, ErrStopped)
 	}

@@ -51,6 +51,12 @@ var (
 	ErrDeadline = errors.New("actor: message deadline exceeded")
 	// ErrKilled is the failure reported for an incarnation that was killed.
 	ErrKilled = errors.New("actor: killed")
+	// ErrPoison matches the *UndeliveredError of an Ask whose request
+	// failed on every delivery attempt and went to dead letters.
+	ErrPoison = errors.New("actor: poison message")
+	// ErrDropped matches the *UndeliveredError of an Ask whose request a
+	// mailbox drop policy discarded.
+	ErrDropped = errors.New("actor: dropped by the mailbox policy")
 )
 
 // Sentinels a Receive returns to stop its actor by itself, without a

@@ -82,7 +82,7 @@ type proc[M any] struct {
 	notifyOnClose bool        // guarded by mu: the final stop was not asked by the parent, so a managing parent gets an Exit with Final set
 	hasCur        bool        // owned like cur
 
-	mb mailbox.Mailbox[M, sysMsg]
+	mb mailbox.Mailbox[envelope[M], sysMsg]
 
 	mu   sync.Mutex // guards state, gen, done, notifyOnClose, rare.watchers/final, and incarnation fields so marked
 	gen  uint64
@@ -93,7 +93,7 @@ type proc[M any] struct {
 	// that won TryAcquire, or the ender of a fenced incarnation); handed
 	// over through mu or the mailbox state.
 	bb       *batchBuf[M] // messages taken in a batch, not yet handled
-	cur      M            // message in flight: being handled, or awaiting redelivery
+	cur      envelope[M]  // message in flight: being handled, or awaiting redelivery
 	attempts int          // delivery attempts of cur
 
 	processed atomic.Uint64
@@ -105,7 +105,7 @@ type proc[M any] struct {
 // watchers and the final stop need, made on first use so an idle actor
 // stays small.
 type procRare struct {
-	deadLettered, failures, restarts atomic.Uint64
+	deadLettered, expired, failures, restarts atomic.Uint64
 
 	lastErr  error      // last failure of cur; owned like cur
 	watchers []*watcher // guarded by proc.mu
@@ -160,8 +160,9 @@ type incarnation[M any] struct {
 	canceled  bool    // guarded by cmu, not p.mu
 	ctl       *incCtl // rarely needed state, made on demand
 
-	cmu    sync.Mutex // guards doneCh, canceled
-	doneCh chan struct{}
+	cmu       sync.Mutex // guards doneCh, canceled, reqCancel
+	doneCh    chan struct{}
+	reqCancel context.CancelFunc // the Context of the request being handled, if it has one
 }
 
 // incCtl is the part of an incarnation only its end needs. Keeping it out
@@ -220,6 +221,9 @@ func (inc *incarnation[M]) cancel() {
 		inc.canceled = true
 		if inc.doneCh != nil {
 			close(inc.doneCh)
+		}
+		if inc.reqCancel != nil {
+			inc.reqCancel()
 		}
 	}
 	inc.cmu.Unlock()
@@ -374,7 +378,7 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 				continue
 			}
 		} else if p.batchLeft() {
-			var zero M
+			var zero envelope[M]
 			b := p.bb
 			p.cur, p.hasCur, p.attempts = b.items[b.i], true, 0
 			b.items[b.i] = zero
@@ -415,7 +419,19 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	p.attempts++
 	inc.attempt = int32(p.attempts)
-	m := p.cur // read before enterUser: a killer may reuse p.cur once it fenced us
+	env := p.cur // read before enterUser: a killer may reuse p.cur once it fenced us
+	if env.rq != nil && env.rq.ctx.Err() != nil {
+		// The asker gave up before the request was handled: nobody waits
+		// for the answer, so it is not handled.
+		p.attempts--
+		p.expire()
+		return true
+	}
+	var ctx Context = inc
+	var cancel context.CancelFunc
+	if env.rq != nil && env.rq.ctx.Done() != nil {
+		ctx, cancel = inc.forRequest(env.rq.ctx)
+	}
 	entry, res := inc.enterUser()
 	switch res {
 	case vanished:
@@ -423,6 +439,9 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 		return false
 	case aborted:
 		p.attempts-- // never handed over
+		if cancel != nil {
+			inc.doneRequest(cancel)
+		}
 		p.endInc(inc, p.abortEnding(inc))
 		return false
 	}
@@ -430,9 +449,12 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	if d := p.cfg.deadline; d > 0 {
 		t = time.AfterFunc(d, func() { p.expired(inc, entry) })
 	}
-	err := p.receive(inc, m)
+	err := p.receive(ctx, inc, env.m)
 	if t != nil {
 		t.Stop()
+	}
+	if cancel != nil {
+		inc.doneRequest(cancel) // touches only inc, under its cmu
 	}
 	if !inc.leaveUser(entry) {
 		p.vanish(inc)
@@ -441,6 +463,13 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	if err == nil {
 		p.resolve()
 		p.processed.Add(1)
+		return true
+	}
+	if env.rq != nil && env.rq.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// Receive gave up because the asker did: not a failure of the
+		// actor, and nobody waits for the answer.
+		p.attempts--
+		p.expire()
 		return true
 	}
 	if errors.Is(err, context.Canceled) && inc.Err() != nil && (p.mb.HasSystem() || inc.abort.Load()) {
@@ -454,7 +483,7 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	return p.fail(inc, err, true)
 }
 
-func (p *proc[M]) receive(inc *incarnation[M], m M) (err error) {
+func (p *proc[M]) receive(ctx Context, inc *incarnation[M], m M) (err error) {
 	if !p.cfg.passPanics {
 		defer func() {
 			if r := recover(); r != nil {
@@ -463,11 +492,11 @@ func (p *proc[M]) receive(inc *incarnation[M], m M) (err error) {
 		}()
 	}
 	if fi := p.sys.faults; fi != nil {
-		if err := fi.BeforeReceive(inc); err != nil {
+		if err := fi.BeforeReceive(ctx); err != nil {
 			return err
 		}
 	}
-	return inc.actor.Receive(inc, m)
+	return inc.actor.Receive(ctx, m)
 }
 
 // guard runs f as user code with panics turned into errors.
@@ -482,7 +511,7 @@ func guard(f func() error) (err error) {
 
 // resolve forgets the message in flight after it was handled or disposed of.
 func (p *proc[M]) resolve() {
-	var zero M
+	var zero envelope[M]
 	p.cur, p.hasCur, p.attempts = zero, false, 0
 	if r := p.rare.Load(); r != nil {
 		r.lastErr = nil
@@ -494,8 +523,27 @@ func (p *proc[M]) resolve() {
 func (p *proc[M]) poison() {
 	r := p.r()
 	r.deadLettered.Add(1)
-	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur, Reason: DeadPoison, Err: r.lastErr, Attempts: p.attempts})
+	p.undeliverable(p.cur, DeadPoison, r.lastErr, p.attempts)
 	p.resolve()
+}
+
+// expire dead-letters the request in flight whose asker gave up.
+func (p *proc[M]) expire() {
+	r := p.r()
+	r.deadLettered.Add(1)
+	r.expired.Add(1)
+	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur.m, Reason: DeadExpired, Err: p.cur.rq.ctx.Err(), Attempts: p.attempts})
+	p.resolve()
+}
+
+// undeliverable dead-letters env for reason r and, if it is a request,
+// ends its Ask at once with an *UndeliveredError saying why. The caller
+// counts it.
+func (p *proc[M]) undeliverable(env envelope[M], r DeadLetterReason, err error, attempts int) {
+	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: env.m, Reason: r, Err: err, Attempts: attempts})
+	if env.rq != nil {
+		env.rq.f.abandon(&UndeliveredError{Path: p.path, Reason: r, Attempts: attempts, Err: err})
+	}
 }
 
 // fail handles an error from user code on the incarnation's goroutine.
@@ -519,7 +567,7 @@ func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
 	}
 	f := &Failure{Path: p.path, Err: err}
 	if withMsg {
-		f.Message, f.Attempt = p.cur, p.attempts
+		f.Message, f.Attempt = p.cur.m, p.attempts
 		p.r().lastErr = f
 	}
 	p.r().failures.Add(1)
@@ -742,9 +790,9 @@ func (p *proc[M]) finish(e ending) {
 	rest := p.mb.Close()
 	defer p.drainSystem()
 	n := 0
-	dl := func(m M) {
+	dl := func(env envelope[M]) {
 		n++
-		p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: m, Reason: DeadStopped})
+		p.undeliverable(env, DeadStopped, nil, 0)
 	}
 	if p.hasCur {
 		dl(p.cur)
@@ -752,8 +800,8 @@ func (p *proc[M]) finish(e ending) {
 	}
 	p.dropBatch(dl)
 	p.bb = nil
-	for _, m := range rest {
-		dl(m)
+	for _, env := range rest {
+		dl(env)
 	}
 	if n > 0 {
 		p.r().deadLettered.Add(uint64(n))
@@ -1008,7 +1056,7 @@ func (p *proc[M]) expired(inc *incarnation[M], entry uint64) {
 		return
 	}
 	stack := stacksMentioning(allStacks(), typeName(inc.actor))
-	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur, Attempt: p.attempts, stuck: []byte(stack)}
+	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur.m, Attempt: p.attempts, stuck: []byte(stack)}
 	p.r().failures.Add(1)
 	p.r().lastErr = f
 	if p.attempts >= p.cfg.maxAttempts {
@@ -1059,17 +1107,17 @@ func (p *proc[M]) Park() {
 	p.mu.Unlock()
 	// No goroutine owns the mailbox while waiting: drain it here.
 	n := 0
-	dl := func(m M) {
+	dl := func(env envelope[M]) {
 		n++
-		p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: m, Reason: DeadStopped})
+		p.undeliverable(env, DeadStopped, nil, 0)
 	}
 	if p.hasCur {
 		dl(p.cur)
 		p.resolve()
 	}
 	p.dropBatch(dl)
-	for _, m := range p.mb.PopBatch(nil, 0) {
-		dl(m)
+	for _, env := range p.mb.PopBatch(nil, 0) {
+		dl(env)
 	}
 	if n > 0 {
 		p.r().deadLettered.Add(uint64(n))
@@ -1166,14 +1214,15 @@ func (p *proc[M]) postExit(e Exit) {
 // Stats implements PID.
 func (p *proc[M]) Stats() Stats {
 	ms := p.mb.Stats()
-	var dead, fails, restarts uint64
+	var dead, expired, fails, restarts uint64
 	if r := p.rare.Load(); r != nil {
-		dead, fails, restarts = r.deadLettered.Load(), r.failures.Load(), r.restarts.Load()
+		dead, expired, fails, restarts = r.deadLettered.Load(), r.expired.Load(), r.failures.Load(), r.restarts.Load()
 	}
 	return Stats{
 		Accepted:     ms.Enqueued,
 		Processed:    p.processed.Load(),
 		DeadLettered: dead,
+		Expired:      expired,
 		Dropped:      ms.DroppedNewest + ms.DroppedOldest,
 		Rejected:     ms.Rejected,
 		InFlight:     int64(ms.Len) + p.pending.Load(),
@@ -1192,8 +1241,12 @@ type Stats struct {
 	// Processed counts messages a Receive handled without failing.
 	Processed uint64
 	// DeadLettered counts accepted messages that went to dead letters
-	// (poison, or queued when the actor stopped).
+	// (poison, queued when the actor stopped, or expired).
 	DeadLettered uint64
+	// Expired counts the requests (made by Ask) that were not handled
+	// because their asker had given up by the time they were due; they are
+	// part of DeadLettered.
+	Expired uint64
 	// Dropped counts messages a mailbox drop policy discarded.
 	Dropped uint64
 	// Rejected counts sends refused because the mailbox was full.
@@ -1212,19 +1265,19 @@ func (p *proc[M]) parentNode() *node { return &p.node }
 
 // batchBuf holds the messages a turn took from the mailbox in one batch.
 type batchBuf[M any] struct {
-	items []M
+	items []envelope[M]
 	i     int // next to handle
 }
 
 func (p *proc[M]) batchLeft() bool { return p.bb != nil && p.bb.i < len(p.bb.items) }
 
 // dropBatch hands the batch's unhandled messages to dl and empties it.
-func (p *proc[M]) dropBatch(dl func(M)) {
+func (p *proc[M]) dropBatch(dl func(envelope[M])) {
 	b := p.bb
 	if b == nil {
 		return
 	}
-	var zero M
+	var zero envelope[M]
 	for ; b.i < len(b.items); b.i++ {
 		dl(b.items[b.i])
 		b.items[b.i] = zero

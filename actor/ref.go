@@ -326,11 +326,16 @@ func (r Ref[M]) Tell(ctx context.Context, m M) error {
 	} else if isFenced(ctx) {
 		return ErrFenced
 	}
+	return p.post(ctx, envelope[M]{m: m})
+}
+
+// post puts env in the mailbox, as Tell does.
+func (p *proc[M]) post(ctx context.Context, env envelope[M]) error {
 	if p.parked.Load() {
-		return p.refuse(m)
+		return p.refuse(env.m)
 	}
-	dropped, was, err := p.mb.Post(ctx, m)
-	return p.posted(m, dropped, was, err)
+	dropped, was, err := p.mb.Post(ctx, env)
+	return p.posted(env.m, dropped, was, err)
 }
 
 // TryTell is Tell that never waits: on a full bounded mailbox it returns
@@ -343,7 +348,7 @@ func (r Ref[M]) TryTell(m M) error {
 	if p.parked.Load() {
 		return p.refuse(m)
 	}
-	dropped, was, err := p.mb.TryPost(m)
+	dropped, was, err := p.mb.TryPost(envelope[M]{m: m})
 	return p.posted(m, dropped, was, err)
 }
 
@@ -352,11 +357,13 @@ func (p *proc[M]) refuse(m M) error {
 	return fmt.Errorf("actor %s: %w", p.path, ErrStopped)
 }
 
-func (p *proc[M]) posted(m, dropped M, was bool, err error) error {
+func (p *proc[M]) posted(m M, dropped envelope[M], was bool, err error) error {
 	switch {
 	case err == nil:
 		if was {
-			p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: dropped, Reason: DeadDropped})
+			// Counted by the mailbox (Stats.Dropped); a dropped request
+			// ends its Ask at once.
+			p.undeliverable(dropped, DeadDropped, nil, 0)
 		}
 		return nil
 	case err == mailbox.ErrClosed:

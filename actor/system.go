@@ -365,6 +365,9 @@ const (
 	DeadDropped
 	// DeadReply: a reply whose asker had gone.
 	DeadReply
+	// DeadExpired: a request (made by Ask) whose asker had given up by
+	// the time it was due to be handled; it was not handled.
+	DeadExpired
 )
 
 // String returns the reason's name.
@@ -378,6 +381,8 @@ func (r DeadLetterReason) String() string {
 		return "dropped"
 	case DeadReply:
 		return "reply"
+	case DeadExpired:
+		return "expired"
 	}
 	return fmt.Sprintf("DeadLetterReason(%d)", uint8(r))
 }
@@ -387,7 +392,8 @@ type DeadLetter struct {
 	Recipient string
 	Message   any
 	Reason    DeadLetterReason
-	// Err is the last failure for a poison message, else nil.
+	// Err is the last failure for a poison message, the asker's
+	// ctx.Err() for an expired request, else nil.
 	Err      error
 	Attempts int
 }
