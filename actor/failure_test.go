@@ -169,7 +169,10 @@ func TestRestartKeepsRefMailboxAndOrder(t *testing.T) {
 	ref = mustSpawn(t, h.sys, "tracker", func() actor.Actor[trackMsg] {
 		return &tracker{id: built.Add(1), ref: &ref, steps: steps, entered: entered, release: release, stops: stops}
 	})
-	first := built.Load() // Spawn may probe the factory before the first incarnation
+	first := built.Load()
+	if first != 1 {
+		t.Fatalf("factory calls after Spawn: got %d; want 1 (one per incarnation)", first)
+	}
 	const queued = 20
 	mustTell(t, ref, trackMsg{n: 0, block: true, failOnce: true})
 	recv(t, entered, "first message to block")

@@ -168,9 +168,8 @@ func TestStopDuringRestart(t *testing.T) {
 		n := 0
 		ref := mustSpawn(t, h.sys, "s", func() actor.Actor[string] {
 			n++ // the factory runs on one goroutine at a time
-			return &slowStarter{inc: n - 1, starting: starting, release: release, trail: trail}
+			return &slowStarter{inc: n, starting: starting, release: release, trail: trail}
 		})
-		// Spawn probed the factory once (inc 0) and built incarnation 1.
 		mustTell(t, ref, "fail")
 		mustTell(t, ref, "queued")
 		brecv(t, starting, "restart to enter Start")
@@ -194,8 +193,9 @@ func TestStopDuringRestart(t *testing.T) {
 }
 
 // TestSpawnRacingShutdown spawns an actor whose factory is slow while the
-// system shuts down: the Spawn must fail with ErrSystemStopped rather than
-// leave a live actor behind a finished Shutdown.
+// system shuts down: Shutdown waits for the start, then stops the actor,
+// and the Spawn fails with ErrSystemStopped rather than leave a live actor
+// behind a finished Shutdown.
 func TestSpawnRacingShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sys := actor.NewSystem()
@@ -218,10 +218,14 @@ func TestSpawnRacingShutdown(t *testing.T) {
 			res <- result{ref, err}
 		}()
 		brecv(t, inFactory, "factory")
-		if err := sys.Shutdown(context.Background()); err != nil {
+		shut := make(chan error, 1)
+		go func() { shut <- sys.Shutdown(context.Background()) }() // returns once the late actor stopped
+		synctest.Wait()
+		none(t, shut, "Shutdown while an actor is starting")
+		close(release)
+		if err := brecv(t, shut, "Shutdown"); err != nil {
 			t.Fatalf("Shutdown: got %v; want nil", err)
 		}
-		close(release)
 		r := brecv(t, res, "Spawn")
 		if !errors.Is(r.err, actor.ErrSystemStopped) {
 			t.Errorf("Spawn racing Shutdown: got %v; want %v", r.err, actor.ErrSystemStopped)

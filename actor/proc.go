@@ -980,9 +980,11 @@ func (p *proc[M]) endRequested(ctx context.Context, inc *incarnation[M], e endin
 }
 
 // endIdle ends inc on the caller's goroutine when that needs no user code:
-// it has no Stop hook and no children, and no goroutine runs it.
+// it has no Stop hook and no children, and no goroutine runs it. (inc.actor
+// was set before inc was published in p.inc, which is where the caller
+// got inc from.)
 func (p *proc[M]) endIdle(inc *incarnation[M], e ending) bool {
-	if p.cfg.hasStopHook || p.node.hasChildren() || !p.mb.TryAcquire() {
+	if _, hook := inc.actor.(Stopper); hook || p.node.hasChildren() || !p.mb.TryAcquire() {
 		return false
 	}
 	p.finishInc(inc, e)

@@ -2,6 +2,7 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -108,7 +109,6 @@ type config struct {
 	deadline    time.Duration
 	shutdown    time.Duration
 	passPanics  bool
-	hasStopHook bool
 }
 
 var defaultConfig = config{
@@ -215,10 +215,9 @@ var autoName atomic.Uint64
 // factory is called (now and on every restart) to build the actor, and
 // its Start hook, if any, runs on the caller's goroutine before Spawn
 // returns. name must be unique among parent's children; "" picks one.
-// Spawn (and SpawnChild) also call factory once more, before registering
-// the actor, to learn whether its type has a Stop hook; that value is
-// discarded, so a factory must not have side effects beyond building the
-// value.
+// factory is called exactly once per incarnation that starts (or fails
+// to start); a factory that returns nil fails the start with
+// ErrNilFactory.
 //
 // The actor's failures are handled in place: it restarts with a fresh
 // actor from factory, keeping its Ref and mailbox, and the failed message
@@ -233,6 +232,10 @@ func Spawn[M any](parent Spawner, name string, factory func() Actor[M], opts ...
 	}
 	if err := p.start(); err != nil {
 		p.closeNow(ending{reason: Failed, err: err, requested: true})
+		if errors.Is(err, ErrStopped) && p.sys.closing.Load() {
+			// Shutdown stopped it while it was starting.
+			err = fmt.Errorf("actor %s: %w", p.path, ErrSystemStopped)
+		}
 		return Ref[M]{}, err
 	}
 	return Ref[M]{p: p}, nil
@@ -279,15 +282,6 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 				return nil, err
 			}
 		}
-		cfg = &c
-	}
-	var probe Actor[M]
-	if err := guard(func() error { probe = factory(); return nil }); err != nil || probe == nil {
-		return nil, ErrNilFactory
-	}
-	if _, ok := probe.(Stopper); ok && !cfg.hasStopHook {
-		c := *cfg
-		c.hasStopHook = true
 		cfg = &c
 	}
 	auto := name == ""
