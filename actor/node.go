@@ -13,6 +13,9 @@ type node struct {
 	parent *node
 	path   string
 	cell   cell // the actor owning this node; nil for the root
+	// keep: a managed child that outlives its parent's incarnations (see
+	// WithKeepOnParentRestart). Set before the node is added.
+	keep bool
 
 	fam        atomic.Pointer[family] // made when the first child is added
 	prev, next *node                  // siblings; guarded by parent's family.mu
@@ -31,6 +34,10 @@ type family struct {
 // cell is the message-type independent side of a proc.
 type cell interface {
 	stopFinal(ctx context.Context, kill, notify bool) error
+	// endIncarnation ends the current incarnation, if any, as its parent
+	// asked (within its shutdown time, killed once ctx ends); the actor
+	// stays, waiting for its next Start.
+	endIncarnation(ctx context.Context)
 	postExit(e Exit)
 }
 
@@ -89,6 +96,25 @@ func (n *node) addChild(c *node, auto bool) error {
 	return nil
 }
 
+// toEnd moves the registered child c to the end of the spawn order.
+func (n *node) toEnd(c *node) {
+	f := n.family()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last == c || (c.prev == nil && f.first != c) {
+		return // last already, or not in the list
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		f.first = c.next
+	}
+	c.next.prev = c.prev
+	c.prev, c.next = f.last, nil
+	f.last.next = c
+	f.last = c
+}
+
 // removeChild unregisters c; it is a no-op if c is not registered.
 func (n *node) removeChild(c *node) {
 	f := n.fam.Load()
@@ -141,7 +167,13 @@ func (n *node) hasChildren() bool {
 
 // stopChildren stops every child for good, in reverse spawn order, each
 // one after the previous has stopped (or was abandoned).
-func (n *node) stopChildren(ctx context.Context) {
+func (n *node) stopChildren(ctx context.Context) { n.endChildren(ctx, true) }
+
+// endChildren is what the end of an incarnation does to its children, in
+// reverse spawn order: the kept ones (see WithKeepOnParentRestart) only
+// have their incarnation ended, keeping their Ref and mailbox for the
+// parent's next incarnation, unless final; the others stop for good.
+func (n *node) endChildren(ctx context.Context, final bool) {
 	f := n.fam.Load()
 	if f == nil {
 		return
@@ -153,6 +185,10 @@ func (n *node) stopChildren(ctx context.Context) {
 	}
 	f.mu.Unlock()
 	for _, c := range rev {
+		if c.keep && !final {
+			c.cell.endIncarnation(ctx)
+			continue
+		}
 		if err := c.cell.stopFinal(ctx, ctx.Err() != nil, false); err != nil {
 			// ctx ended first (the parent was killed, or Shutdown's
 			// deadline passed): kill the child instead of waiting.

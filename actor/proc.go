@@ -109,6 +109,7 @@ type procRare struct {
 
 	lastErr  error      // last failure of cur; owned like cur
 	watchers []*watcher // guarded by proc.mu
+	lastEnd  ending     // how the last incarnation ended; guarded by proc.mu
 	final    Terminated // set once under proc.mu when the actor stopped
 }
 
@@ -275,6 +276,17 @@ func (p *proc[M]) Generation() uint64       { p.mu.Lock(); defer p.mu.Unlock(); 
 func (p *proc[M]) Schedule()                           { p.sys.schedule(p) }
 func (p *proc[M]) Kill()                               { p.killCurrent(false) }
 func (p *proc[M]) Shutdown(ctx context.Context) Reason { return p.shutdownCurrent(ctx) }
+
+// adoptable reports whether a kept child can be taken over by a new
+// incarnation of its parent: it has no incarnation and has not stopped.
+func (p *proc[M]) adoptable() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state == stWaiting || p.state == stParked
+}
+
+// endIncarnation implements cell.
+func (p *proc[M]) endIncarnation(ctx context.Context) { p.shutdownCurrent(ctx) }
 
 // fenced is implemented by incarnations, whatever their message type.
 type fenced interface{ isFenced() bool }
@@ -689,7 +701,7 @@ func (p *proc[M]) stopChildrenOf(inc *incarnation[M]) {
 	p.mu.Lock()
 	inc.control().stopAbort = cancel
 	p.mu.Unlock()
-	p.node.stopChildren(ctx)
+	p.node.endChildren(ctx, false)
 }
 
 // finishInc records the end of an incarnation, then tells whoever must
@@ -707,6 +719,7 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 		p.inc.Store(nil)
 	}
 	inc.endReason = e.reason
+	p.r().lastEnd = ending{reason: e.reason, err: e.err}
 	closing := p.state == stClosing
 	if !closing {
 		p.state = stWaiting
@@ -875,7 +888,7 @@ func (p *proc[M]) start() error {
 	})
 	if err != nil {
 		inc.cancel()
-		p.node.stopChildren(context.Background())
+		p.node.endChildren(context.Background(), false)
 		p.mu.Lock()
 		closing := p.state == stClosing
 		if !closing {
@@ -1045,7 +1058,7 @@ func (p *proc[M]) abandon(inc *incarnation[M], e ending) {
 	stack := stacksMentioning(allStacks(), rec.typeName)
 	p.sys.log.Warn("actor abandoned", zap.String("actor", p.path), zap.String("stack", stack))
 	p.sys.Emit(Event{Kind: EventLeaked, Path: p.path, Reason: e.reason, Err: e.err, Stack: []byte(stack)})
-	p.node.stopChildren(context.Background())
+	p.node.endChildren(context.Background(), false)
 	p.finishInc(inc, e)
 }
 
@@ -1161,12 +1174,22 @@ func (p *proc[M]) stopFinal(ctx context.Context, kill, notify bool) error {
 	p.state = stClosing
 	p.notifyOnClose = notify
 	inc := p.inc.Load()
+	var last ending
+	if r := p.rare.Load(); r != nil {
+		last = r.lastEnd
+	}
 	p.mu.Unlock()
 	e := ending{reason: Shutdown, requested: true}
 	switch {
 	case prev == stStarting:
 		// start finishes the stop when the incarnation is built.
 	case inc == nil:
+		// No incarnation runs (the child is down, parked or waiting for
+		// a restart): it ends for good as its last incarnation ended, so
+		// watchers see the real reason, as OTP monitors do.
+		if last.reason != 0 {
+			e.reason, e.err = last.reason, last.err
+		}
 		p.finish(e)
 	case kill:
 		p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: true})

@@ -109,6 +109,7 @@ type config struct {
 	deadline    time.Duration
 	shutdown    time.Duration
 	passPanics  bool
+	keep        bool
 }
 
 var defaultConfig = config{
@@ -201,6 +202,21 @@ func WithPassThroughPanics() SpawnOption {
 	return spawnFunc(func(c *config) error { c.passPanics = true; return nil })
 }
 
+// WithKeepOnParentRestart makes a managed child (SpawnChild) outlive the
+// incarnations of its parent: when the parent's incarnation ends, the
+// child's current incarnation ends too (within its shutdown time, as any
+// child's), but its Ref, its mailbox and the messages queued in it stay.
+// The next incarnation of the parent that calls SpawnChild with the same
+// name and message type gets that child back (with the factory and
+// options it was first spawned with) and starts it again; meanwhile
+// messages keep queueing (a bounded mailbox pushes back). The child stops
+// for good when its parent does, or when the parent closes it. This is
+// how a supervisor's children keep their Refs across restarts of the
+// supervisor. Spawn rejects it with ErrInvalidOption.
+func WithKeepOnParentRestart() SpawnOption {
+	return spawnFunc(func(c *config) error { c.keep = true; return nil })
+}
+
 // A Spawner is where an actor can be spawned: a *System (top level) or an
 // actor's Context (a child of that actor).
 type Spawner interface {
@@ -284,6 +300,21 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 		}
 		cfg = &c
 	}
+	if cfg.keep {
+		if !managed || name == "" {
+			return nil, fmt.Errorf("%w: WithKeepOnParentRestart needs SpawnChild and a name", ErrInvalidOption)
+		}
+		if n := pn.child(name); n != nil {
+			// A kept child of an earlier incarnation of the parent.
+			if p, ok := n.cell.(*proc[M]); ok && n.keep && p.adoptable() {
+				// Spawned again, in effect: it stops in the parent's
+				// new spawn order.
+				pn.toEnd(n)
+				return p, nil
+			}
+			return nil, fmt.Errorf("actor %s/%s: %w", pn.path, name, ErrNameTaken)
+		}
+	}
 	auto := name == ""
 	if auto {
 		name = "$" + strconv.FormatUint(autoName.Add(1), 10)
@@ -292,6 +323,7 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 	}
 	p := &proc[M]{factory: factory, cfg: cfg, managed: managed}
 	p.node.init(pn, name, p)
+	p.node.keep = cfg.keep
 	if err := p.mb.Init(cfg.mailbox, p); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}

@@ -227,7 +227,10 @@ func TestEscalationThreeLevels(t *testing.T) {
 			if got, want := w.Path(), "/top/mid/inner/w"; got != want {
 				t.Fatalf("w's path: got %q; want %q", got, want)
 			}
-			send(t, w, msg{n: i, fail: true})
+			// failOnce: w's Ref and mailbox survive the restarts of its
+			// subtree, so the failed message is redelivered (and handled)
+			// by w's next incarnation; each send is one failure.
+			send(t, w, msg{n: i, failOnce: true})
 			synctest.Wait()
 			gaveUp = append(gaveUp, "/top/mid/inner")
 			if i%3 == 0 {

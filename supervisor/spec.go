@@ -133,7 +133,9 @@ type ChildSpec struct {
 	Significant bool
 
 	kind  Kind
-	spawn func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, error)
+	// spawn makes the child's actor; with keep it is one of the
+	// supervisor's initial children, which outlive its restarts.
+	spawn func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, error)
 }
 
 // DefaultShutdown is the shutdown time of a worker whose spec leaves it 0.
@@ -141,16 +143,21 @@ const DefaultShutdown = 5 * time.Second
 
 // NewWorker returns the spec of a worker child running actors built by
 // factory (called for every start, so each restart gets fresh state). The
-// child's Ref, found with LookupChild, stays the same across restarts.
+// child's Ref, found with LookupChild, stays the same across its restarts
+// and, for a child given to Start or NewSupervisor (not StartChild),
+// across restarts of its supervisor and of that supervisor's ancestors.
 func NewWorker[M any](id string, factory func() actor.Actor[M], opts ...actor.SpawnOption) ChildSpec {
 	return ChildSpec{
 		ID:   id,
 		kind: KindWorker,
-		spawn: func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, error) {
+		spawn: func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, error) {
 			if factory == nil {
 				return nil, fmt.Errorf("%w: child %q has no factory", ErrInvalidSpec, id)
 			}
 			all := append(append([]actor.SpawnOption(nil), opts...), actor.WithShutdown(shutdown))
+			if keep {
+				all = append(all, actor.WithKeepOnParentRestart())
+			}
 			_, c, err := actor.SpawnChild(ctx, id, factory, all...)
 			return c, err
 		},
@@ -165,14 +172,17 @@ func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
 	return ChildSpec{
 		ID:   id,
 		kind: KindSupervisor,
-		spawn: func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, error) {
+		spawn: func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, error) {
 			cfg, err := buildConfig(opts)
 			if err != nil {
 				return nil, err
 			}
 			st := &state{}
-			_, c, err := actor.SpawnChild(ctx, id, func() actor.Actor[command] { return newSup(cfg, children, st, true) },
-				actor.WithShutdown(shutdown))
+			all := []actor.SpawnOption{actor.WithShutdown(shutdown)}
+			if keep {
+				all = append(all, actor.WithKeepOnParentRestart())
+			}
+			_, c, err := actor.SpawnChild(ctx, id, func() actor.Actor[command] { return newSup(cfg, children, st, true) }, all...)
 			return c, err
 		},
 	}

@@ -69,6 +69,7 @@ type child struct {
 	backoff *strategy.BackoffState
 	timer   *time.Timer // pending backoff restart
 	tgen    uint64      // invalidates stale timers
+	initial bool        // one of the specs the supervisor starts with
 }
 
 // state is shared by a supervisor actor and its handle: why it stopped.
@@ -133,11 +134,12 @@ func (s *sup) Start(ctx actor.Context) error {
 		return err
 	}
 	for _, sp := range s.specs {
-		c := &child{spec: sp, status: strategy.Down}
+		c := &child{spec: sp, status: strategy.Down, initial: true}
 		s.children = append(s.children, c)
 		if err := s.startFn(c); err != nil {
 			s.children = s.children[:len(s.children)-1]
-			if c.h != nil {
+			// An initial child keeps its Ref for the next incarnation.
+			if c.h != nil && !c.initial {
 				_ = c.h.Close(bg)
 			}
 			s.terminateAll()
@@ -147,8 +149,9 @@ func (s *sup) Start(ctx actor.Context) error {
 	return nil
 }
 
-// Stop runs when the supervisor's incarnation ends. Its children were
-// already stopped by the runtime, last started first.
+// Stop runs when the supervisor's incarnation ends. Its children's
+// incarnations were already ended by the runtime, last started first
+// (its initial children keep their Refs for the next incarnation).
 func (s *sup) Stop(actor.Context, actor.Reason) {
 	for _, c := range s.children {
 		s.stopTimer(c)
@@ -159,7 +162,12 @@ func (s *sup) Stop(actor.Context, actor.Reason) {
 // time, then start an incarnation.
 func (s *sup) startFn(c *child) error {
 	if c.h == nil {
-		h, err := c.spec.spawn(s.ctx, c.spec.ID, c.spec.shutdown())
+		// An initial child of an earlier incarnation of this supervisor
+		// is taken over with its Ref and mailbox (see
+		// actor.WithKeepOnParentRestart); children added by StartChild
+		// end with the incarnation, as in OTP, which restarts only the
+		// children its init returns.
+		h, err := c.spec.spawn(s.ctx, c.spec.ID, c.spec.shutdown(), c.initial)
 		if err != nil {
 			return err
 		}
@@ -658,9 +666,14 @@ func LookupSupervisor(s *Supervisor, id string) (*Supervisor, bool) {
 }
 
 // LookupChild returns the Ref of the child id of sup, if its message type
-// is M. The Ref stays valid across the child's restarts by sup. It does not
-// survive a restart of sup itself (by its own parent): a restarted
-// supervisor builds its children afresh, as OTP does, so look them up again.
+// is M. The Ref stays valid across the child's restarts by sup and, for a
+// child sup was started with (not one added by StartChild), across
+// restarts of sup itself and of its ancestors: the child's mailbox keeps
+// its queued messages while the subtree restarts (a bounded one pushes
+// back on senders meanwhile). A child added by StartChild ends with the
+// incarnation of sup that added it, as in OTP. A Ref to a child that was
+// deleted (DeleteChild) or stopped for good refuses messages with
+// actor.ErrStopped.
 func LookupChild[M any](s *Supervisor, id string) (actor.Ref[M], bool) {
 	return actor.LookupChild[M](s.ref.PID(), id)
 }
