@@ -11,10 +11,11 @@ import (
 )
 
 // FromLines adds a resumable source (see FromResumable) that emits the
-// lines of the file at path, without their line ends (as bufio.ScanLines
-// takes them: "\n" and a "\r" before it), and commits byte offsets to cp. A
-// line's next position is the offset just after its "\n"; a last line
-// without one is emitted too, and its next position is the file's size.
+// lines of the file at path, without their line ends (dropped as
+// bufio.ScanLines does: "\n" and a "\r" before it), and commits byte
+// offsets to cp. A line's next position is the offset just after its
+// "\n"; a last line without one is emitted too, and its next position is
+// the file's size.
 // The committed position is therefore always the start of a line or the
 // size of the file read, and a restart reads whole lines only: after a
 // complete run it emits nothing.
