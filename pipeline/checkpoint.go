@@ -142,7 +142,9 @@ func (p *Pipeline) newAdj() *adjBuf {
 }
 
 // A trackedBatch is a run of consecutive items of a resumable source:
-// sequence numbers [lo, hi) and positions [posLo, posNext). remaining
+// sequence numbers [lo, hi) and positions [posLo, posNext), where posLo
+// is the next position of the item before the batch (or the source's
+// from) and posNext that of its last item. remaining
 // counts the live items descending from it (an item that is flat-mapped
 // into n outputs counts n, one that is filtered or delivered 0). While
 // the batch is open (still filling) it also counts its unused sequence
@@ -157,15 +159,16 @@ type trackedBatch struct {
 type trackedSource struct {
 	name  string
 	cp    Checkpointer
-	last  uint64 // position after the last closed batch; guarded by tracker.mu
+	last  uint64 // next position of the last closed batch; guarded by tracker.mu
 	saved uint64 // owned by the committing goroutine
 	has   bool
 }
 
-// tracker computes each resumable source's low watermark: the position
-// of its oldest item that is not yet delivered, filtered or
-// dead-lettered. Items dead-lettered because the pipeline stopped do not
-// count as done.
+// tracker computes each resumable source's low watermark: the next
+// position of the last item before its oldest batch holding an item
+// that is not yet delivered, filtered or dead-lettered (that batch's
+// posLo). Items dead-lettered because the pipeline stopped do not count
+// as done.
 type tracker struct {
 	p     *Pipeline
 	mu    sync.Mutex // guards everything below
@@ -183,7 +186,8 @@ func (t *tracker) addSource(s *trackedSource) {
 	t.mu.Unlock()
 }
 
-// open starts a batch of up to size items at position posLo.
+// open starts a batch of up to size items whose first item starts at
+// posLo.
 func (t *tracker) open(src *trackedSource, size int, posLo uint64) *trackedBatch {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -247,7 +251,8 @@ func (t *tracker) popLocked() {
 	}
 }
 
-// position returns src's low watermark.
+// position returns src's low watermark: where its first undone item
+// starts, or the next position of its last item when all are done.
 func (t *tracker) position(src *trackedSource) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -70,9 +70,9 @@ func TestCheckpointResumeAfterCrash(t *testing.T) {
 		build := func(crashAfter int) (*pipeline.Pipeline, map[int]int, context.CancelFunc, context.Context) {
 			ctx, cancel := context.WithCancel(context.Background())
 			p := pipeline.New(pipeline.WithBatchSize(16), pipeline.WithCheckpointEvery(time.Millisecond))
-			src := pipeline.FromResumable(p, "src", cp, func(ctx context.Context, from uint64, emit func(uint64, int) error) error {
+			src := pipeline.FromResumable(p, "src", cp, func(ctx context.Context, from uint64, emit func(int, uint64) error) error {
 				for pos := from; pos < n; pos++ {
-					if err := emit(pos, int(pos)); err != nil {
+					if err := emit(int(pos), pos+1); err != nil {
 						return err
 					}
 				}
@@ -155,4 +155,80 @@ func wantCount(v int) int {
 		return 2
 	}
 	return 1
+}
+
+// Items that share a next position are parts of one record: a run
+// cancelled inside a record commits the record's start, and the resume
+// reads it whole. A next position that goes back fails the source with
+// ErrPosition.
+func TestFromResumableNextPositions(t *testing.T) {
+	const records, parts, kill = 50, 3, 71 // kill inside record 23
+	type part struct{ rec, i int }
+	cp := pipeline.NewFileCheckpointer(filepath.Join(t.TempDir(), "ckpt"))
+	runOnce := func(kill int) ([]part, error) {
+		ctx, cancel := context.WithCancel(testCtx(t))
+		defer cancel()
+		p := pipeline.New(pipeline.WithBatchSize(4), pipeline.WithCheckpointEvery(time.Millisecond))
+		src := pipeline.FromResumable(p, "src", cp, func(ctx context.Context, from uint64, emit func(part, uint64) error) error {
+			for r := int(from); r < records; r++ {
+				for i := range parts {
+					next := uint64(r) // a restart must read this record again ...
+					if i == parts-1 {
+						next++ // ... until its last part is done
+					}
+					if err := emit(part{r, i}, next); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		var got []part
+		pipeline.ToFunc(src, "sink", func(ctx context.Context, v part) error {
+			if len(got) == kill {
+				cancel()
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			got = append(got, v)
+			return nil
+		})
+		if err := p.Start(ctx); err != nil {
+			return nil, err
+		}
+		err := p.Wait(testCtx(t))
+		return got, err
+	}
+	if _, err := runOnce(kill); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: %v", err)
+	}
+	c := int(loadCP(t, cp))
+	if c > kill/parts || kill/parts-c > 2 {
+		t.Fatalf("checkpoint at record %d after %d parts done, want in [%d, %d]", c, kill, kill/parts-2, kill/parts)
+	}
+	got, err := runOnce(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != (records-c)*parts || got[0] != (part{c, 0}) {
+		t.Fatalf("resume from record %d: %d parts starting with %v, want %d starting with {%d 0}", c, len(got), got[:min(1, len(got))], (records-c)*parts, c)
+	}
+	if got, err := runOnce(-1); err != nil || len(got) != 0 {
+		t.Fatalf("resume after a complete run: %v, %v; want nothing", got, err)
+	}
+
+	for _, nexts := range [][]uint64{{records + 5, records + 4}, {records - 1}} { // back, and before from (= records)
+		p := pipeline.New()
+		pipeline.Collect(pipeline.FromResumable(p, "src", cp, func(ctx context.Context, from uint64, emit func(int, uint64) error) error {
+			for _, n := range nexts {
+				if err := emit(int(n), n); err != nil {
+					return err
+				}
+			}
+			return nil
+		}), "out")
+		if err := run(t, p); !errors.Is(err, pipeline.ErrPosition) {
+			t.Errorf("next positions %v from %d: %v, want ErrPosition", nexts, records, err)
+		}
+	}
 }

@@ -29,8 +29,9 @@
 // [actor.Context] as its context.
 //
 // Sources: FromSlice, FromChan, FromSeq (an iter.Seq), FromFunc (a
-// generator with a context and an error) and FromResumable (positions and
-// checkpoints). Stages: Map (1→1), Filter, FlatMap (1→n), Batch (by size
+// generator with a context and an error), FromResumable (positions and
+// checkpoints) and FromLines (a file's lines, resumable by byte offset).
+// Stages: Map (1→1), Filter, FlatMap (1→n), Batch (by size
 // and time) and Keyed (key-sharded workers with private per-key state and
 // periodic flush). Sinks: ToFunc, ToChan and Collect. Fan-out: Tee
 // (broadcast) and Split (by predicate). Fan-in: Merge, PriorityMerge (with
@@ -141,11 +142,16 @@
 // # Checkpoints
 //
 // FromResumable reads from a position loaded from a Checkpointer
-// (FileCheckpointer: temporary file, fsync, atomic rename) and commits
-// the pipeline's low watermark: the position of the oldest item not yet
-// out of a sink, filtered, or dead-lettered (other than as stopped).
-// Restarting from the checkpoint reprocesses at most the items at or
-// after it.
+// (FileCheckpointer: temporary file, fsync, atomic rename). Its input
+// emits each item with its next position, where the input after the item
+// starts (as Kafka commits the offset of the next record to read; for a
+// file, the byte offset after the record, not its offset + 1). The
+// pipeline commits its low watermark: the next position of the last item
+// before the oldest one not yet out of a sink, filtered, or dead-lettered
+// (other than as stopped). Restarting from the checkpoint starts between
+// two items, skips none, and reprocesses at most the items after it that
+// were done; after a complete run it reads nothing. FromLines is such a
+// source for the lines of a file.
 //
 // # Goroutines
 //

@@ -27,6 +27,11 @@ var (
 	// ErrInputEnded is returned by Replay when the target stage has
 	// already received its end of stream.
 	ErrInputEnded = errors.New("pipeline: stage input ended")
+	// ErrPosition is wrapped by the error of a resumable source whose
+	// positions do not fit: a next position that goes back, or (FromLines)
+	// a checkpoint that is past the end of the file or not at the start of
+	// a line, because the file was replaced or rewritten.
+	ErrPosition = errors.New("pipeline: bad position")
 )
 
 // A StageError is the fatal error of a pipeline caused by one stage (or

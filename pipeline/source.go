@@ -28,11 +28,10 @@ type source[T any] struct {
 	seqNext, seqEnd uint64
 
 	// resumable sources
-	ts      *trackedSource
-	tb      *trackedBatch
-	tn      int
-	lastPos uint64
-	hasPos  bool
+	ts   *trackedSource
+	tb   *trackedBatch
+	tn   int
+	next uint64 // where the input after the last item put starts
 
 	// FromFunc-style sources: sem (a one-slot channel used as a lock)
 	// guards the fields above while the linger timer may flush a partial
@@ -109,19 +108,21 @@ func (s *source[T]) loop(run func(s *source[T]) error) {
 	s.out.target.upstreamDone(p.runCtx)
 }
 
-// put hands one item to the outlet, sending full batches.
-func (s *source[T]) put(v T, pos uint64) error {
+// put hands one item to the outlet, sending full batches. For a
+// resumable source, next is where the input after v starts: v itself
+// starts at s.next, the next position of the item before it.
+func (s *source[T]) put(v T, next uint64) error {
 	var seq uint64
 	if s.ts != nil {
 		if s.tb == nil {
-			s.tb = s.p.tracker.open(s.ts, s.p.cfg.batch, pos)
+			s.tb = s.p.tracker.open(s.ts, s.p.cfg.batch, s.next)
 			s.tn = 0
 		}
 		seq = s.tb.lo + uint64(s.tn)
 		s.tn++
-		s.lastPos, s.hasPos = pos, true
+		s.next = next
 		if s.tn == s.p.cfg.batch {
-			s.p.tracker.close(s.tb, s.tn, pos+1)
+			s.p.tracker.close(s.tb, s.tn, s.next)
 			s.tb = nil
 		}
 	} else {
@@ -151,7 +152,7 @@ func (s *source[T]) flush(all bool) error {
 	}
 	if all {
 		if s.tb != nil {
-			s.p.tracker.close(s.tb, s.tn, s.lastPos+1)
+			s.p.tracker.close(s.tb, s.tn, s.next)
 			s.tb = nil
 		}
 		s.dirty = false
@@ -274,21 +275,34 @@ func FromFunc[T any](p *Pipeline, name string, gen func(ctx context.Context, emi
 
 // FromResumable adds a source that can restart where a previous run left
 // off. At start it loads a position from cp (0 if there is none) and
-// calls open with it; open emits each item with its position, at least
-// from and strictly increasing, as FromFunc's gen does. While the
-// pipeline runs it commits to cp (see WithCheckpointEvery, and once more
-// when it stops) its low watermark: the position of the oldest item that
-// is not yet out of a sink, filtered, or dead-lettered (items
-// dead-lettered because the pipeline stopped do not count), or the
-// position after the last item when all are. Restarting from a checkpoint
-// therefore reprocesses at most the items at or after it.
+// calls open with it. open reads its input from that position and emits
+// each item with its next position: where the input after the item
+// starts, so that a run started there reads the items after this one
+// and no part of this one. That is Kafka's committed offset (the offset
+// of the next record to read), a line's number + 1, or for a record of
+// a file the byte offset just after it (its end, not its start + 1).
+// Next positions must not decrease (else the source fails with an error
+// wrapping ErrPosition); items that share a next position are parts of
+// one record, which a restart reads again whole. Otherwise open behaves
+// as FromFunc's gen. FromLines is a ready source of a file's lines.
 //
-// Positions are opaque increasing numbers (an offset, a line number); the
-// committed position is that of a not-yet-done item, or last + 1.
+// While the pipeline runs it commits to cp (see WithCheckpointEvery, and
+// once more when it stops) its low watermark: the next position of the
+// last item of its longest done prefix, the items before the oldest one
+// that is not yet out of a sink, filtered, or dead-lettered (items
+// dead-lettered because the pipeline stopped do not count). It is from
+// when no item is done, and the next position of the last item once all
+// are. Items are tracked by source batch (see WithBatchSize), so the
+// watermark stops where the batch holding the oldest undone item starts.
+// Positions are opaque to the pipeline; the committed one is always from
+// or a next position that open emitted, so a restart from it neither
+// skips an item nor starts inside one, and reprocesses at most the items
+// after it that were already done.
+//
 // Flat-map, batch and keyed stages keep an item uncommitted until all of
 // its outputs are done; a keyed stage holds the oldest item of each key's
 // state until the key is flushed.
-func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(ctx context.Context, from uint64, emit func(pos uint64, item T) error) error) *Stream[T] {
+func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(ctx context.Context, from uint64, emit func(item T, next uint64) error) error) *Stream[T] {
 	if p == nil {
 		return &Stream[T]{}
 	}
@@ -315,20 +329,20 @@ func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(c
 		}
 		ts := &trackedSource{name: name, cp: cp, last: from, saved: from}
 		s.lock()
-		s.ts = ts
+		s.ts, s.next = ts, from
 		s.unlock()
 		s.p.tracker.addSource(ts)
 		s.startTimer()
-		return open(ctx, from, func(pos uint64, v T) error {
+		return open(ctx, from, func(v T, next uint64) error {
 			if ctx.Err() != nil {
 				return errStopReading
 			}
 			s.lock()
 			defer s.unlock()
-			if pos < from || (s.hasPos && pos <= s.lastPos) {
-				return fmt.Errorf("pipeline: source %q: position %d out of order", name, pos)
+			if next < s.next {
+				return fmt.Errorf("%w: next position %d is before %d", ErrPosition, next, s.next)
 			}
-			err := s.put(v, pos)
+			err := s.put(v, next)
 			s.arm()
 			return err
 		})

@@ -1,19 +1,29 @@
 // Etl-checkpoint: a batch load that is killed half-way and resumes from
-// its checkpoint, without gaps and with bounded reprocessing.
+// its checkpoint, without gaps or torn rows and with bounded
+// reprocessing.
 //
-// The input is a list of CSV lines read by position (the line number)
-// through FromResumable; a FileCheckpointer keeps the position in a
-// temporary directory. A Map parses each line and a sink upserts the row
-// into an in-memory table keyed by id. The first run is killed after 37
-// rows: the loader cancels the run's context and writes nothing more. As
-// it stops, the pipeline commits its low watermark, the position of the
-// oldest row not yet loaded, at the granularity of a source batch (here
-// 10 lines). The second run starts from there; the rows it loads again
-// were loaded by the first run, and the upsert makes that harmless. (Each
-// stage has one worker, so rows are loaded in input order; with more, the
-// checkpoint still leaves no gap behind it, but can lag further.)
+// The input is a CSV file, one row "id,amount,name" per line, read by
+// FromLines: positions are byte offsets, and a line's next position is
+// the offset just after its line end, so a checkpoint is always where a
+// line starts. A FileCheckpointer keeps the offset in a temporary
+// directory. A Map parses each line and a sink upserts the row into an
+// in-memory table keyed by id. The first run is killed after 37 rows:
+// the loader cancels the run's context and writes nothing more. As it
+// stops, the pipeline commits its low watermark, the offset where the
+// oldest row not yet loaded starts, at the granularity of a source batch
+// (here 10 lines). The second run reads from there; the rows it loads
+// again were loaded by the first run, and the upsert makes that harmless.
+// (Each stage has one worker, so rows are loaded in input order; with
+// more, the checkpoint still leaves no gap behind it, but can lag
+// further.)
 //
-// What to copy: FromResumable with an open that starts at from, an
+// A third run, after the complete one, reads nothing: the checkpoint is
+// the file's size. (Had it been the last line's offset + 1, the third
+// run would read "9,8,customer-99", one byte into "99,8,customer-99",
+// which parses, and overwrite row 9.)
+//
+// What to copy: FromLines (or FromResumable with an open that starts at
+// from and emits each item with where the next one starts), an
 // idempotent sink, and context.Canceled from Run taken as the kill. A
 // process that really dies skips the final commit; it then restarts from
 // the last periodic one (WithCheckpointEvery) and reprocesses more.
@@ -26,6 +36,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/troupe-go/troupe/pipeline"
@@ -54,6 +65,19 @@ func input() []string {
 	return out
 }
 
+// writeInput writes the lines to a file in dir and returns its path and
+// the byte offset where each line starts (the last entry is the size).
+func writeInput(dir string, src []string) (path string, starts []uint64, err error) {
+	var b strings.Builder
+	for _, l := range src {
+		starts = append(starts, uint64(b.Len()))
+		b.WriteString(l + "\n")
+	}
+	starts = append(starts, uint64(b.Len()))
+	path = filepath.Join(dir, "orders.csv")
+	return path, starts, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
 func parse(_ context.Context, line string) (r Row, err error) {
 	_, err = fmt.Sscanf(line, "%d,%d,%s", &r.ID, &r.Amount, &r.Name)
 	return r, err
@@ -79,7 +103,7 @@ func (t *Table) upsert(r Row) {
 
 // Load is what one run did.
 type Load struct {
-	From, Checkpoint uint64 // position it started from, position committed when it stopped
+	From, Checkpoint uint64 // byte offset it started from, byte offset committed when it stopped
 	Rows             int    // rows it upserted
 	Err              error  // what Run returned
 }
@@ -97,17 +121,28 @@ func run(w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	path, starts, err := writeInput(dir, input())
+	if err != nil {
+		return err
+	}
 	cp := pipeline.NewFileCheckpointer(filepath.Join(dir, "orders.pos"))
 	tbl := &Table{rows: map[int]Row{}}
-	src := input()
+	line := func(off uint64) int { // the line starting at byte off
+		for i, s := range starts {
+			if s >= off {
+				return i
+			}
+		}
+		return len(starts)
+	}
 
-	for i, kill := range []int{killAfter, 0} {
-		l := load(cp, src, tbl, kill)
+	for i, kill := range []int{killAfter, 0, 0} {
+		l := load(cp, path, tbl, kill)
 		if l.Err != nil && !(kill > 0 && errors.Is(l.Err, context.Canceled)) {
 			return fmt.Errorf("run %d: %w", i+1, l.Err)
 		}
-		fmt.Fprintf(w, "run %d: from line %3d, loaded %2d rows, stopped with %v; checkpoint %d\n",
-			i+1, l.From, l.Rows, l.Err, l.Checkpoint)
+		fmt.Fprintf(w, "run %d: from byte %4d (line %3d), loaded %2d rows, stopped with %v; checkpoint byte %d (line %d)\n",
+			i+1, l.From, line(l.From), l.Rows, l.Err, l.Checkpoint, line(l.Checkpoint))
 	}
 	// The ids are 0 to lines-1: every id not in the table is a gap.
 	fmt.Fprintf(w, "table: %d rows, %d missing ids, %d rows loaded twice (%d changed by it)\n",
@@ -115,22 +150,20 @@ func run(w io.Writer) error {
 	return nil
 }
 
-// load runs the ETL pipeline once, from cp's position. With kill > 0 the
-// loader cancels the run after kill rows and writes nothing more.
-func load(cp pipeline.Checkpointer, src []string, tbl *Table, kill int) (l Load) {
+// load runs the ETL pipeline once over the file at path, from cp's
+// position. With kill > 0 the loader cancels the run after kill rows and
+// writes nothing more.
+func load(cp pipeline.Checkpointer, path string, tbl *Table, kill int) (l Load) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
+	if pos, ok, err := cp.Load(ctx); err != nil {
+		return Load{Err: err}
+	} else if ok {
+		l.From = pos
+	}
 	p := pipeline.New(pipeline.WithBatchSize(batch), pipeline.WithCheckpointEvery(5*time.Millisecond))
-	csv := pipeline.FromResumable(p, "orders.csv", cp, func(ctx context.Context, from uint64, emit func(uint64, string) error) error {
-		l.From = from // read after Run, which waits for the source
-		for pos := from; pos < uint64(len(src)); pos++ {
-			if err := emit(pos, src[pos]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	csv := pipeline.FromLines(p, "orders.csv", path, cp)
 	rows := pipeline.Map(csv, "parse", parse)
 	pipeline.ToFunc(rows, "upsert", func(ctx context.Context, r Row) error {
 		if kill > 0 && l.Rows == kill {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,9 +22,15 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())
+	size := 0
+	for _, l := range input() {
+		size += len(l) + 1
+	}
 	for _, want := range []string{
-		fmt.Sprintf("run 1: from line   0, loaded %d rows, stopped with context canceled; checkpoint ", killAfter),
-		fmt.Sprintf("; checkpoint %d\ntable: %d rows, 0 missing ids, ", lines, lines),
+		fmt.Sprintf("run 1: from byte    0 (line   0), loaded %d rows, stopped with context canceled; checkpoint ", killAfter),
+		fmt.Sprintf("(line %d)\nrun 3: ", lines),
+		fmt.Sprintf("loaded  0 rows, stopped with <nil>; checkpoint byte %d (line %d)\ntable: %d rows, 0 missing ids, ", size, lines, lines),
+		"(0 changed by it)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
@@ -31,30 +38,49 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// TestResume kills a load, resumes it and checks the checkpoint: no row
-// is skipped, and the second run redoes fewer rows than one batch.
+// TestResume kills a load, resumes it and checks the checkpoint: it is
+// the byte offset where a line starts, no row is skipped or torn, the
+// second run redoes fewer rows than one batch, and a third run after the
+// complete one loads nothing.
 func TestResume(t *testing.T) {
-	cp := pipeline.NewFileCheckpointer(filepath.Join(t.TempDir(), "orders.pos"))
-	tbl := &Table{rows: map[int]Row{}}
+	dir := t.TempDir()
 	src := input()
+	path, starts, err := writeInput(dir, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := pipeline.NewFileCheckpointer(filepath.Join(dir, "orders.pos"))
+	tbl := &Table{rows: map[int]Row{}}
+	line := func(off uint64) int {
+		i, ok := slices.BinarySearch(starts, off)
+		if !ok {
+			t.Fatalf("checkpoint %d is inside a line", off)
+		}
+		return i
+	}
 
-	first := load(cp, src, tbl, killAfter)
+	first := load(cp, path, tbl, killAfter)
 	if !errors.Is(first.Err, context.Canceled) || first.From != 0 || first.Rows != killAfter {
 		t.Fatalf("run 1 = %+v; want from 0, %d rows, context.Canceled", first, killAfter)
 	}
 	// No gap: every line before the checkpoint was loaded (the first run
 	// loaded lines 0 to killAfter-1, in order). Bounded reprocessing:
 	// the checkpoint is within one batch of the first line not loaded.
-	if c := first.Checkpoint; c > killAfter || killAfter-c >= batch {
-		t.Errorf("checkpoint after the kill = %d, want in (%d, %d]", c, killAfter-batch, killAfter)
+	c := line(first.Checkpoint)
+	if c > killAfter || killAfter-c >= batch {
+		t.Errorf("checkpoint after the kill at line %d, want in (%d, %d]", c, killAfter-batch, killAfter)
 	}
 
-	second := load(cp, src, tbl, 0)
+	second := load(cp, path, tbl, 0)
 	if second.Err != nil {
 		t.Fatal(second.Err)
 	}
-	if second.From != first.Checkpoint || second.Rows != lines-int(first.Checkpoint) || second.Checkpoint != lines {
-		t.Errorf("run 2 = %+v; want from %d, %d rows, checkpoint %d", second, first.Checkpoint, lines-int(first.Checkpoint), lines)
+	if second.From != first.Checkpoint || second.Rows != lines-c || second.Checkpoint != starts[lines] {
+		t.Errorf("run 2 = %+v; want from %d, %d rows, checkpoint %d", second, first.Checkpoint, lines-c, starts[lines])
+	}
+	third := load(cp, path, tbl, 0)
+	if third.Err != nil || third.Rows != 0 || third.From != starts[lines] || third.Checkpoint != starts[lines] {
+		t.Errorf("run 3 after a complete load = %+v; want no rows, from and checkpoint %d", third, starts[lines])
 	}
 	reprocessed := first.Rows + second.Rows - lines
 	if tbl.repeats != reprocessed || tbl.changed != 0 {
