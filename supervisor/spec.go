@@ -166,7 +166,9 @@ func NewWorker[M any](id string, factory func() actor.Actor[M], opts ...actor.Sp
 
 // NewSupervisor returns the spec of a nested supervisor child. Every start
 // of it builds a fresh supervisor with these children and options (and an
-// empty restart history), as OTP does.
+// empty restart history), as OTP does; the children's actors, and so their
+// Refs and queued messages, are kept from one start to the next (see
+// LookupChild).
 func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
 	children = append([]ChildSpec(nil), children...)
 	return ChildSpec{

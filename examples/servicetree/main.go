@@ -14,8 +14,8 @@
 //
 // What to copy: the child order as dependency order, NewSupervisor for a
 // subtree with its own intensity, and Start/Stop hooks to open and close
-// resources. Refs of a nested supervisor's children are new after that
-// supervisor restarts: look them up again (LookupSupervisor, LookupChild).
+// resources. Refs of a nested supervisor's children (LookupSupervisor,
+// LookupChild) stay valid when that supervisor restarts: look them up once.
 package main
 
 import (
