@@ -375,9 +375,8 @@ func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) er
 		return err
 	}
 	if len(pb.b.remaining()) > 0 {
-		if !pb.due.After(time.Now()) {
-			panic("pipeline: a parked batch was neither done nor parked again")
-		}
+		// An item failed again: data re-parked pb, due after now, so
+		// retryDue does not pick it again in this round.
 		return nil
 	}
 	heap.Remove(&w.parked, pb.i)
