@@ -424,6 +424,14 @@ func (s *slot[T]) receive(ctx actor.Context, b *batch[T]) error {
 		}
 		if r, ok := s.h.(retrier[T]); ok {
 			if err := r.retryDue(ctx, s); err != nil {
+				var pe *actor.PanicError
+				if ctx.Err() != nil && !errors.As(err, &pe) {
+					// This incarnation is being stopped: not a failure (a
+					// system message's error would count as one). The
+					// item got its attempt back and stays parked; the
+					// next incarnation's start re-arms its timer.
+					return nil
+				}
 				return err
 			}
 		}

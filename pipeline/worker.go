@@ -148,7 +148,7 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 loop:
 	for b.next < len(b.items) {
 		e := &b.items[b.next]
-		if !firing {
+		if len(w.parked) > 0 && !firing { // a single test on the common path
 			if w.held >= st.cfg.buffer {
 				if werr := w.waitRoom(ctx, s); werr != nil {
 					return werr
@@ -158,7 +158,7 @@ loop:
 					return nil
 				}
 			}
-			if w.hold(e) {
+			if len(w.keys) > 0 && w.hold(e) {
 				b.next++
 				continue
 			}
@@ -317,9 +317,6 @@ func (w *worker[T, U]) repark(s *slot[T], d time.Duration) {
 // hold parks e behind the parked item of its key, if any (ByKey routing:
 // the items of one key stay in order).
 func (w *worker[T, U]) hold(e *envelope[T]) bool {
-	if len(w.keys) == 0 {
-		return false
-	}
 	pb := w.keys[w.keyOf(e.item)]
 	if pb == nil {
 		return false
