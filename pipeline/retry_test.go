@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/pipeline"
 	"github.com/troupe-go/troupe/strategy"
 )
@@ -692,5 +693,58 @@ func TestRetryParkedSurvivesRestarts(t *testing.T) {
 			}
 			checkAccounting(t, p)
 		})
+	})
+}
+
+// A worker stopped by its supervisor (here a one-for-all restart) while
+// it retries a parked item is not failed by it: the item gets that
+// attempt back, stays parked, and the next incarnation retries it.
+func TestRetryParkedStoppedMidRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var failed []string
+		p := pipeline.New(pipeline.WithBatchSize(1), pipeline.WithEvents(func(e actor.Event) {
+			if e.Kind == actor.EventFailed {
+				mu.Lock()
+				failed = append(failed, e.Path)
+				mu.Unlock()
+			}
+		}))
+		log := newAttemptLog()
+		gate := make(chan struct{})
+		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(2)), "m", func(ctx context.Context, v int) (int, error) {
+			n := log.add(v)
+			switch {
+			case v == 0 && n == 1:
+				return 0, errors.New("not yet")
+			case v == 0 && n == 2: // the retry, stopped by the group restart
+				close(gate)
+				<-ctx.Done()
+				return 0, ctx.Err()
+			case v == 1 && n == 1:
+				<-gate
+				panic("restart the group")
+			}
+			return v, nil
+		}, pipeline.Workers(2), pipeline.Route(pipeline.RoundRobin()),
+			pipeline.Supervise(strategy.OneForAll, 10, time.Minute, strategy.Backoff{}),
+			pipeline.Retry(3, strategy.Backoff{Min: time.Second, Max: time.Second}))
+		c := pipeline.Collect(m, "out")
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := sortedInts(c.Items()); !slices.Equal(got, ints(2)) {
+			t.Errorf("got %v", c.Items())
+		}
+		if n := len(log.gaps(0)); n != 2 {
+			t.Errorf("item 0 attempted %d times, want 3", n+1)
+		}
+		if len(failed) != 1 {
+			t.Errorf("failures %v, want only the panicking worker's", failed)
+		}
+		if s := stats(t, p, "m"); s.Restarts != 2 || s.DeadLettered != 0 {
+			t.Errorf("stats %+v", s)
+		}
+		checkAccounting(t, p)
 	})
 }
