@@ -748,3 +748,41 @@ func TestRetryParkedStoppedMidRetry(t *testing.T) {
 		checkAccounting(t, p)
 	})
 }
+
+// In an Ordered stage, a parked item's retry may run between a batch's
+// panic and its redelivery: the batch's partial result waits meanwhile,
+// and nothing is lost or reordered.
+func TestRetryOrderedRetryBetweenPanicAndRedelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pipeline.New(pipeline.WithBatchSize(4))
+		log := newAttemptLog()
+		gate := make(chan struct{})
+		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(4)), "m", func(_ context.Context, v int) (int, error) {
+			n := log.add(v)
+			switch {
+			case v == 0 && n == 1:
+				return 0, errors.New("not yet") // parked for 1s
+			case v == 2 && n == 1:
+				<-gate // item 1 is done, its output held in the batch's result
+				panic("crash after the retry is due")
+			}
+			return v, nil
+		}, pipeline.Ordered(0), pipeline.Retry(2, strategy.Backoff{Min: time.Second, Max: time.Second}))
+		c := pipeline.Collect(m, "out")
+		if err := p.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // fake time: item 0's retry is due while item 2 waits
+		close(gate)
+		if err := p.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(c.Items(), ints(4)) {
+			t.Errorf("got %v", c.Items())
+		}
+		if s := stats(t, p, "m"); s.Restarts != 1 {
+			t.Errorf("stats %+v", s)
+		}
+		checkAccounting(t, p)
+	})
+}
