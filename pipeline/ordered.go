@@ -57,10 +57,11 @@ func (g *orderGate) release(n int) {
 func (g *orderGate) assign(n int) uint64 { return g.next.Add(uint64(n)) - uint64(n) }
 
 // reorder is the reorder buffer of an ordered stage: an actor that gets
-// one result batch per input batch from the workers (the outputs of the
-// input items numbered [olo, olo+on), in input order) and passes them
-// downstream in number order. Its state lives here, across restarts of
-// its actor; pending is bounded by the gate's permits.
+// result batches from the workers (each the outputs of the input items
+// numbered [olo, olo+on), in input order; one per input batch, or more
+// when items of it were parked for a retry, see toReorder) and passes
+// them downstream in number order. Its state lives here, across restarts
+// of its actor; pending is bounded by the gate's permits.
 type reorder[U any] struct {
 	st    *stage
 	out   *Stream[U]
