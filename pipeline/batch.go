@@ -15,10 +15,11 @@ type envelope[T any] struct {
 type batchKind uint8
 
 const (
-	kData batchKind = iota // items
-	kEOS                   // end of stream, after every data batch of all upstreams
-	kWake                  // handle the slot's rescued batches (sent with Urgent)
-	kTick                  // a timer fired (sent with Urgent)
+	kData  batchKind = iota // items
+	kEOS                    // end of stream, after every data batch of all upstreams
+	kWake                   // handle the slot's rescued batches (sent with Urgent)
+	kTick                   // a timer fired (sent with Urgent)
+	kRetry                  // parked items may be due for their retry (sent with Urgent)
 )
 
 // A batch is the message between actors: up to the batch size of items

@@ -68,13 +68,26 @@
 // a reorder buffer, and a window bounds the items between the stage's
 // input and the buffer; when the window is full, producers wait. Items of
 // one producer keep their order through a one-worker stage and through
-// ByKey routing (per key).
+// ByKey routing (per key), with one exception: an item waiting out a
+// Retry backoff is passed by the items behind it, except those of its
+// key under ByKey routing (see Failures).
 //
 // # Failures
 //
 // A panic or an error returned by a stage function is a failed attempt of
-// that item. An error is retried in place, after the Retry backoff. A
-// panic fails the worker actor: its stage supervisor restarts it (with
+// that item. An error is retried after the Retry backoff, exponential and
+// jittered (each worker has its own generator; WithSeed makes it
+// reproducible). With a zero backoff the item is retried at once, in
+// place; otherwise it is parked while it waits: the worker goes on with
+// the items behind it, and a timer brings the item back to the worker
+// when its delay has passed. An Ordered stage still emits in input order
+// (the parked item holds its place in the reorder window); under ByKey
+// routing the later items of its key are parked behind it, in order,
+// while other keys go on. A worker parks at most Buffer items, then takes
+// no new input until the earliest is retried. The end of stream waits
+// for the parked items.
+//
+// A panic fails the worker actor: its stage supervisor restarts it (with
 // the Supervise strategy, intensity and backoff), and the runtime hands
 // the batch being handled to the fresh worker, which resumes at the item
 // that failed, with that attempt counted: items before it are not
@@ -100,12 +113,13 @@
 // whose workers have Buffer n holds at most, per worker: ceil(n/B)
 // batches in its mailbox, the batch it is handling, and its pending
 // output (one batch, or one per downstream worker under ByKey routing;
-// all the outputs of one FlatMap item are kept together). A source holds
-// at most one pending batch (one per downstream worker under ByKey). On
-// top of that an Ordered stage holds at most its window, a PriorityMerge
-// two queues of ceil(n/B) batches, a Batch worker its group. Overflow
-// makes a stage drop instead of waiting; dropped items are dead-lettered
-// with ReasonOverflow.
+// all the outputs of one FlatMap item are kept together), plus at most n
+// items parked for a retry backoff. A source holds at most one pending
+// batch (one per downstream worker under ByKey). On top of that an
+// Ordered stage holds at most its window, a PriorityMerge two queues of
+// ceil(n/B) batches, a Batch worker its group. Overflow makes a stage
+// drop instead of waiting; dropped items are dead-lettered with
+// ReasonOverflow.
 //
 // # Accounting
 //
@@ -132,12 +146,12 @@
 // Abort (the Start context cancelled, a fatal error, a drain timeout):
 // sources stop at once; workers stop taking items and their stage
 // functions see their context cancelled; the actors are stopped, sink
-// first; every item still inside (queued, in hand, pending output,
-// reorder or merge buffers, batch groups) is dead-lettered with
-// ReasonStopped. Keyed state is dropped. Wait returns the cause. Stage
-// functions that ignore their context are abandoned after
-// WithShutdownTimeout and reported as leaked by the actor system; the
-// items they hold stay counted in InFlight.
+// first; every item still inside (queued, in hand, parked for a retry,
+// pending output, reorder or merge buffers, batch groups) is
+// dead-lettered with ReasonStopped. Keyed state is dropped. Wait returns
+// the cause. Stage functions that ignore their context are abandoned
+// after WithShutdownTimeout and reported as leaked by the actor system;
+// the items they hold stay counted in InFlight.
 //
 // # Checkpoints
 //

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,6 +38,7 @@ type config struct {
 	linger        time.Duration
 	checkpoint    time.Duration
 	faults        actor.FaultInjector
+	seed          uint64 // of the workers' jitter generators
 }
 
 func defaultConfig() config {
@@ -49,6 +51,7 @@ func defaultConfig() config {
 		shutdown:      DefaultShutdownTimeout,
 		linger:        DefaultLinger,
 		checkpoint:    DefaultCheckpointEvery,
+		seed:          rand.Uint64(),
 	}
 }
 
@@ -180,6 +183,17 @@ func WithCheckpointEvery(d time.Duration) Option {
 	})
 }
 
+// WithSeed makes the jitter of Retry backoffs reproducible. Each worker
+// draws its jitter from its own generator, seeded from seed, its stage's
+// name and its index, so a worker's delays do not depend on what the
+// other workers do. Default: a random seed for each pipeline.
+func WithSeed(seed uint64) Option {
+	return optionFunc(func(c *config) error {
+		c.seed = seed
+		return nil
+	})
+}
+
 // GiveUpPolicy says what the pipeline does when a stage's supervisor gives
 // up (its restart intensity was exceeded).
 type GiveUpPolicy uint8
@@ -273,6 +287,22 @@ func Route(r Router) StageOption {
 // between attempts after a returned error (a panic restarts the worker,
 // whose delay is the stage's Supervise backoff). Default DefaultAttempts
 // attempts, no delay.
+//
+// The delay after an item's n-th failed attempt is min(Min×Factor^(n−1),
+// Max), spread by up to ±Jitter of it as [strategy.BackoffState.Next]
+// says (ResetAfter is not used). Each worker draws the jitter of its
+// items from its own generator (see WithSeed), so items that fail
+// together do not retry together.
+//
+// An item waiting out its delay does not hold its worker: it is parked
+// and the worker goes on with the items behind it, which therefore pass
+// it, except in an Ordered stage (the reorder buffer keeps the order)
+// and under ByKey routing (the later items of its key are parked behind
+// it, in order; the other keys go on). A worker parks at most Buffer
+// items; with that many parked it takes no further item until the
+// earliest one is retried (backpressure). The end of stream waits for the
+// parked items; an abort dead-letters them with ReasonStopped. With a
+// zero backoff an item is retried at once, in place.
 func Retry(attempts int, backoff strategy.Backoff) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if attempts < 1 {

@@ -57,10 +57,11 @@ func (g *orderGate) release(n int) {
 func (g *orderGate) assign(n int) uint64 { return g.next.Add(uint64(n)) - uint64(n) }
 
 // reorder is the reorder buffer of an ordered stage: an actor that gets
-// one result batch per input batch from the workers (the outputs of the
-// input items numbered [olo, olo+on), in input order) and passes them
-// downstream in number order. Its state lives here, across restarts of
-// its actor; pending is bounded by the gate's permits.
+// result batches from the workers (each the outputs of the input items
+// numbered [olo, olo+on), in input order; one per input batch, or more
+// when items of it were parked for a retry, see toReorder) and passes
+// them downstream in number order. Its state lives here, across restarts
+// of its actor; pending is bounded by the gate's permits.
 type reorder[U any] struct {
 	st    *stage
 	out   *Stream[U]
@@ -245,29 +246,101 @@ func (r *reorder[U]) sweepAll() {
 		}
 	}
 	for _, w := range r.wouts {
-		if w != nil && w.cur != nil {
-			for _, e := range w.cur.items {
+		if w == nil {
+			continue
+		}
+		for _, c := range w.held() {
+			for _, e := range c.items {
 				r.o.add(e.seq, e.item)
 			}
-			w.cur = nil
 		}
+		w.cur, w.open, w.ready = nil, nil, nil
 	}
 	r.o.drop()
 }
 
-// toReorder is a worker's outlet in an ordered stage: the outputs of the
-// batch being handled, sent as one result when the batch is done.
+// toReorder is a worker's outlet in an ordered stage. It builds one
+// result per run of consecutive input items: the outputs of the items
+// numbered [olo, olo+on), in order. A batch makes one result, or several
+// when items of it are parked for a retry backoff: parking the item
+// numbered k ends the result before k, the parked item makes a result of
+// its own when it is done, and the items after it start another. The
+// results tile the order numbers, so the reorder buffer gets every
+// number exactly once.
+//
+// While a result is built its range ends where its batch ends; that end
+// names it. A result of a batch that was interrupted (a panic, a stopped
+// incarnation) waits in open until the batch is handled again: in the
+// meantime the worker may handle other batches (a parked item's retry, a
+// rescued batch). Owned by the worker's slot.
 type toReorder[U any] struct {
-	r   *reorder[U]
-	cur *batch[U]
+	r     *reorder[U]
+	cur   *batch[U]            // the result being built: add appends to it
+	open  map[uint64]*batch[U] // interrupted results, by the end of their range
+	ready []*batch[U]          // complete results, sent in this order
 }
 
-func (o *toReorder[U]) begin(olo uint64, on int) {
-	if o.cur != nil && o.cur.olo == olo && o.cur.on == on {
-		return // resumed after a redelivery: keep the outputs so far
+func rangeEnd[U any](b *batch[U]) uint64 { return b.olo + uint64(b.on) }
+
+// ensure makes cur the result that the item numbered at, in a batch whose
+// numbers end at end, adds to: the one in progress for that batch, or a
+// new one from at to end.
+func (o *toReorder[U]) ensure(at, end uint64) {
+	if o.cur != nil && rangeEnd(o.cur) == end {
+		return
 	}
-	o.cur = o.r.rin.pool.get()
-	o.cur.olo, o.cur.on, o.cur.ordered = olo, on, true
+	if o.cur != nil {
+		if o.open == nil {
+			o.open = map[uint64]*batch[U]{}
+		}
+		o.open[rangeEnd(o.cur)] = o.cur
+		o.cur = nil
+	}
+	if c, ok := o.open[end]; ok {
+		delete(o.open, end)
+		o.cur = c
+		return
+	}
+	c := o.r.rin.pool.get()
+	c.olo, c.on, c.ordered = at, int(end-at), true
+	o.cur = c
+}
+
+// split ends cur before the item numbered at, which is parked: its
+// result comes later, on its own. The next item of the batch starts a new
+// result.
+func (o *toReorder[U]) split(at uint64) {
+	c := o.cur
+	o.cur = nil
+	c.on = int(at - c.olo)
+	if c.on == 0 {
+		o.r.rin.pool.put(c) // no item before at: nothing to send
+		return
+	}
+	o.ready = append(o.ready, c)
+}
+
+// finish marks the result of the batch whose numbers end at end complete.
+func (o *toReorder[U]) finish(end uint64) {
+	if o.cur != nil && rangeEnd(o.cur) == end {
+		o.ready = append(o.ready, o.cur)
+		o.cur = nil
+	} else if c, ok := o.open[end]; ok {
+		delete(o.open, end)
+		o.ready = append(o.ready, c)
+	}
+}
+
+// held returns every result the outlet holds (for the sweep).
+func (o *toReorder[U]) held() []*batch[U] {
+	out := append([]*batch[U](nil), o.ready...)
+	for _, c := range o.open {
+		out = append(out, c)
+	}
+	if o.cur != nil {
+		out = append(out, o.cur)
+	}
+	return out
 }
 
 func (o *toReorder[U]) add(seq uint64, v U) bool {
@@ -275,15 +348,17 @@ func (o *toReorder[U]) add(seq uint64, v U) bool {
 	return false
 }
 
+// send sends the complete results; the one being built waits for the
+// rest of its batch.
 func (o *toReorder[U]) send(ctx context.Context, all bool) error {
-	if o.cur == nil || !all {
-		return nil
+	for len(o.ready) > 0 {
+		if err := o.r.rin.deliver(ctx, o.r.rin.slots[0], o.ready[0]); err != nil {
+			return err
+		}
+		o.ready[0] = nil
+		o.ready = o.ready[1:]
 	}
-	if err := o.r.rin.deliver(ctx, o.r.rin.slots[0], o.cur); err != nil {
-		return err
-	}
-	o.cur = nil
 	return nil
 }
 
-func (o *toReorder[U]) drop() {} // the reorder sweep collects cur
+func (o *toReorder[U]) drop() {} // the reorder sweep collects the results held

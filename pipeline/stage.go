@@ -361,6 +361,7 @@ type slot[T any] struct {
 
 	// Owned by the slot's current incarnation.
 	eosDone bool
+	eosHeld bool // the handler deferred the EOS (errEOSHeld); handled again after each retry
 	starts  int
 	busy    atomic.Bool // an incarnation is inside Receive
 }
@@ -416,6 +417,25 @@ func (s *slot[T]) receive(ctx actor.Context, b *batch[T]) error {
 			return nil
 		}
 		return s.h.tick(ctx, s, g)
+	case kRetry:
+		s.in.pool.put(b)
+		if s.in.st.p.stopping.Load() {
+			return nil // the sweep dead-letters the parked items
+		}
+		if r, ok := s.h.(retrier[T]); ok {
+			if err := r.retryDue(ctx, s); err != nil {
+				var pe *actor.PanicError
+				if ctx.Err() != nil && !errors.As(err, &pe) {
+					// This incarnation is being stopped: not a failure (a
+					// system message's error would count as one). The
+					// item got its attempt back and stays parked; the
+					// next incarnation's start re-arms its timer.
+					return nil
+				}
+				return err
+			}
+		}
+		return s.heldEOS(ctx)
 	}
 	b.busy.Store(true)
 	err := s.handle(ctx, b)
@@ -448,12 +468,56 @@ func (s *slot[T]) droppedEOS(ctx actor.Context) error {
 	return nil
 }
 
+// heldEOS handles an EOS that the handler deferred because it still held
+// parked items; it runs after each round of retries and defers it again
+// while some remain.
+func (s *slot[T]) heldEOS(ctx actor.Context) error {
+	if !s.eosHeld {
+		return nil
+	}
+	s.eosHeld = false
+	b := s.in.pool.get()
+	b.kind = kEOS
+	err := s.handle(ctx, b)
+	s.in.pool.put(b)
+	if err != nil {
+		s.eosHeld = true
+	}
+	return err
+}
+
+// errEOSHeld is returned by a handler's eos to defer the end of stream:
+// it still holds items (parked for a retry) that must go out before it.
+var errEOSHeld = errors.New("pipeline: end of stream held")
+
+// A retrier is a handler that parks items for a retry backoff (a worker).
+// retryDue retries the parked items that are due; the slot's kRetry
+// messages call it.
+type retrier[T any] interface {
+	retryDue(ctx actor.Context, s *slot[T]) error
+}
+
+// post sends a control message of kind to the slot's current actor.
+func (s *slot[T]) post(kind batchKind) {
+	ref := s.ref.Load()
+	if ref == nil {
+		return
+	}
+	b := s.in.pool.get()
+	b.kind = kind
+	_ = ref.Urgent(b) // lost only if the actor stopped: its next start re-arms, or the sweep takes over
+}
+
 func (s *slot[T]) handle(ctx actor.Context, b *batch[T]) error {
 	if b.kind == kEOS {
 		if s.eosDone || s.in.st.p.stopping.Load() {
 			return nil
 		}
 		if err := s.h.eos(ctx, s); err != nil {
+			if errors.Is(err, errEOSHeld) {
+				s.eosHeld = true
+				return nil
+			}
 			return err
 		}
 		s.eosDone = true

@@ -72,7 +72,9 @@ func FlatMap[T, U any](in *Stream[T], name string, fn func(ctx context.Context, 
 
 // ToFunc adds a sink that calls fn for each item. A sink has one worker
 // unless Workers says otherwise; with one worker fn sees the items in the
-// order they arrive. Errors and panics are failed attempts, as for Map.
+// order they arrive (a retry after a Retry backoff comes after the items
+// that arrived meanwhile). Errors and panics are failed attempts, as for
+// Map.
 func ToFunc[T any](in *Stream[T], name string, fn func(ctx context.Context, item T) error, opts ...StageOption) {
 	workerStage(in, name, "sink", opts, nilFunc(fn == nil), true, func(st *stage, w *worker[T, struct{}]) {
 		w.step = func(ctx context.Context, w *worker[T, struct{}], e *envelope[T]) error {

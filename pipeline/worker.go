@@ -1,9 +1,12 @@
 package pipeline
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -31,14 +34,74 @@ type worker[T, U any] struct {
 	onTick  func(ctx actor.Context, w *worker[T, U], gen uint64) error
 	onStart func(ctx actor.Context, w *worker[T, U], s *slot[T])
 	onSweep func(w *worker[T, U])
-	// ordered is true when out is a reorder buffer, which must get one
-	// result per input batch.
+	// ordered is true when out is a reorder buffer (a *toReorder[U]).
 	ordered bool
-	retry   *strategy.BackoffState
-	// waiting accumulates the time a batch spent in sends and retry
-	// backoffs; it is not processing time (latency, autoscaler
-	// utilisation).
+	// waiting accumulates the time a batch spent in sends, waiting for
+	// room to park and retrying parked items; it is not processing time
+	// (latency, autoscaler utilisation).
 	waiting time.Duration
+
+	// Retries after a backoff (see park). keyOf is the key hash under
+	// ByKey routing (nil otherwise); rnd draws the jitter.
+	keyOf func(T) uint64
+	rnd   *rand.Rand
+	parking[T]
+}
+
+// parking holds a worker's parked items: the items waiting out their
+// Retry backoff, and under ByKey routing the later items of their keys,
+// held behind them. It is owned by the slot's current incarnation (and
+// by the sweep once the actors stopped), like the rest of the worker.
+//
+// A parked item leaves its batch, so the worker goes on with the items
+// behind it; one timer, armed for the earliest due item, posts a kRetry
+// message to the slot's actor, whose handler retries the due items (in
+// due order) through data, so that attempts, panics, poison and dead
+// letters work as for any batch. A parked item stays in the heap until it
+// is done: a panic during its retry fails the incarnation (system
+// messages are not redelivered), and the next incarnation's start re-arms
+// the timer, which finds it due at once and resumes it with that attempt
+// counted.
+type parking[T any] struct {
+	parked parkHeap[T]
+	keys   map[uint64]*parked[T] // ByKey: the parked batch of each held key
+	held   int                   // items in parked, not yet handled
+	firing *parked[T]            // the parked batch being retried
+	timer  *time.Timer
+	nseq   uint64 // park order, for ties in due time
+}
+
+// parked is one parked item, in a batch of its own: items[next] waits
+// for its retry at due, and under ByKey routing the items after it are
+// the later items of its key. In an ordered stage the batch has one item
+// and covers its order number.
+type parked[T any] struct {
+	b     *batch[T]
+	due   time.Time
+	seq   uint64
+	key   uint64
+	keyed bool
+	i     int // index in the heap
+}
+
+// parkHeap orders parked batches by due time, then park order.
+type parkHeap[T any] []*parked[T]
+
+func (h parkHeap[T]) Len() int { return len(h) }
+func (h parkHeap[T]) Less(i, j int) bool {
+	if !h[i].due.Equal(h[j].due) {
+		return h[i].due.Before(h[j].due)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h parkHeap[T]) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].i = i; h[j].i = j }
+func (h *parkHeap[T]) Push(x any)   { pb := x.(*parked[T]); pb.i = len(*h); *h = append(*h, pb) }
+func (h *parkHeap[T]) Pop() any {
+	old := *h
+	pb := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return pb
 }
 
 // emit passes one output downstream.
@@ -59,9 +122,13 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 		b.counted = true
 		w.c.taken += int64(len(b.items))
 	}
+	var ro *toReorder[U]
 	if w.ordered {
-		w.out.(*toReorder[U]).begin(b.olo, b.on)
+		ro = w.out.(*toReorder[U])
 	}
+	// firing: b is a parked batch being retried. Its items are not parked
+	// or held again: an item of it that fails again stays where it is.
+	firing := w.firing != nil && w.firing.b == b
 	start := time.Now()
 	w.waiting = 0
 	defer func() {
@@ -77,8 +144,28 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 		st.commit(&w.c)
 	}()
 	maxAttempts := st.cfg.attempts
+	end := b.olo + uint64(b.on) // ordered: the order numbers of b end here
+loop:
 	for b.next < len(b.items) {
 		e := &b.items[b.next]
+		if len(w.parked) > 0 && !firing { // a single test on the common path
+			if w.held >= st.cfg.buffer {
+				if werr := w.waitRoom(ctx, s); werr != nil {
+					return werr
+				}
+				if st.p.stopping.Load() {
+					w.stopNow(s, b)
+					return nil
+				}
+			}
+			if len(w.keys) > 0 && w.hold(e) {
+				b.next++
+				continue
+			}
+		}
+		if ro != nil {
+			ro.ensure(b.olo+uint64(b.next), end)
+		}
 		if b.attempts >= maxAttempts {
 			w.poison(e, b)
 			continue
@@ -101,8 +188,12 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 				return ierr
 			}
 			if b.attempts < maxAttempts {
-				if werr := w.backoff(ctx, b.attempts); werr != nil {
-					return werr
+				if d := w.delay(b.attempts); d > 0 {
+					if firing {
+						w.repark(s, d)
+						break loop // the items after it (its key's) wait behind it
+					}
+					w.park(s, b, e, ro, d)
 				}
 			}
 			continue
@@ -114,6 +205,9 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 				return w.sendFailed(s, b, serr)
 			}
 		}
+	}
+	if ro != nil && b.next >= len(b.items) {
+		ro.finish(end)
 	}
 	d := time.Since(start) - w.waiting
 	w.waiting = 0
@@ -165,26 +259,153 @@ func (w *worker[T, U]) poison(e *envelope[T], b *batch[T]) {
 	b.attempts, b.lastErr = 0, nil
 }
 
-// backoff waits before the next attempt of an item that returned an
-// error (the stage's Retry backoff).
-func (w *worker[T, U]) backoff(ctx context.Context, attempt int) error {
+// delay returns the Retry backoff after an item's attempts-th failed
+// attempt: the attempts-th delay of the stage's Backoff, jittered with
+// the worker's generator. It is a function of the attempt number and one
+// draw, so it needs no per-item state.
+func (w *worker[T, U]) delay(attempts int) time.Duration {
 	cfg := w.st.cfg.retry
 	if cfg.Min <= 0 {
+		return 0
+	}
+	bs := strategy.NewBackoffState(cfg)
+	for range attempts - 1 {
+		bs.Next(nil)
+	}
+	return bs.Next(w.rnd)
+}
+
+// park takes items[b.next], which just failed, out of b to wait d for
+// its retry, and moves b on to the next item. In an ordered stage it ends
+// the current result before the item (see toReorder).
+func (w *worker[T, U]) park(s *slot[T], b *batch[T], e *envelope[T], ro *toReorder[U], d time.Duration) {
+	nb := s.in.pool.get()
+	nb.items = append(nb.items, *e)
+	nb.attempts, nb.lastErr = b.attempts, b.lastErr
+	nb.counted = true
+	if ro != nil {
+		at := b.olo + uint64(b.next)
+		ro.split(at)
+		nb.olo, nb.on, nb.ordered = at, 1, true
+	}
+	w.nseq++
+	pb := &parked[T]{b: nb, due: time.Now().Add(d), seq: w.nseq}
+	if w.keyOf != nil {
+		pb.key, pb.keyed = w.keyOf(e.item), true
+		if w.keys == nil {
+			w.keys = map[uint64]*parked[T]{}
+		}
+		w.keys[pb.key] = pb
+	}
+	heap.Push(&w.parked, pb)
+	w.held++
+	b.next++
+	b.attempts, b.lastErr = 0, nil
+	w.arm(s)
+}
+
+// repark makes the parked batch being retried wait d more: its current
+// item failed again.
+func (w *worker[T, U]) repark(s *slot[T], d time.Duration) {
+	pb := w.firing
+	w.nseq++
+	pb.due, pb.seq = time.Now().Add(d), w.nseq
+	heap.Fix(&w.parked, pb.i)
+	w.arm(s)
+}
+
+// hold parks e behind the parked item of its key, if any (ByKey routing:
+// the items of one key stay in order).
+func (w *worker[T, U]) hold(e *envelope[T]) bool {
+	pb := w.keys[w.keyOf(e.item)]
+	if pb == nil {
+		return false
+	}
+	pb.b.items = append(pb.b.items, *e)
+	w.held++
+	return true
+}
+
+// arm sets the timer to post a kRetry when the earliest parked item is
+// due. A timer that already fired and is set again posts a second kRetry,
+// which finds nothing due: harmless. The timer's goroutine only posts.
+func (w *worker[T, U]) arm(s *slot[T]) {
+	if len(w.parked) == 0 {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+		return
+	}
+	d := max(time.Until(w.parked[0].due), 0)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(d, func() { s.post(kRetry) })
+		return
+	}
+	w.timer.Reset(d)
+}
+
+// retryDue retries the parked items that are due, earliest first, and
+// re-arms the timer for the next one.
+func (w *worker[T, U]) retryDue(ctx actor.Context, s *slot[T]) error {
+	now := time.Now()
+	for len(w.parked) > 0 && !w.parked[0].due.After(now) {
+		if err := w.retryOne(ctx, s, w.parked[0]); err != nil {
+			return err
+		}
+	}
+	w.arm(s)
+	return nil
+}
+
+// retryOne retries the parked batch pb through data. pb leaves the heap
+// once it is done; if its item failed again, data re-parked it.
+func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) error {
+	before := len(pb.b.remaining())
+	waiting := w.waiting // retryOne may run inside data (waitRoom)
+	start := time.Now()
+	w.firing = pb
+	err := w.data(ctx, s, pb.b)
+	w.firing = nil
+	w.waiting = waiting + time.Since(start)
+	w.held -= before - len(pb.b.remaining())
+	if err != nil {
+		return err
+	}
+	if len(pb.b.remaining()) > 0 {
+		// An item failed again: data re-parked pb, due after now, so
+		// retryDue does not pick it again in this round.
 		return nil
 	}
-	if attempt <= 1 || w.retry == nil {
-		w.retry = strategy.NewBackoffState(cfg)
+	heap.Remove(&w.parked, pb.i)
+	if pb.keyed && w.keys[pb.key] == pb {
+		delete(w.keys, pb.key)
 	}
-	d := w.retry.Next(nil)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	defer func(start time.Time) { w.waiting += time.Since(start) }(time.Now())
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	s.in.pool.put(pb.b)
+	return nil
+}
+
+// waitRoom waits while the worker holds as many parked items as its
+// Buffer: it retries the earliest as soon as it is due, until there is
+// room for one more. Meanwhile the worker takes no input, so its
+// producers wait (backpressure).
+func (w *worker[T, U]) waitRoom(ctx actor.Context, s *slot[T]) error {
+	for w.held >= w.st.cfg.buffer && len(w.parked) > 0 && !w.st.p.stopping.Load() {
+		if d := time.Until(w.parked[0].due); d > 0 {
+			start := time.Now()
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+			w.waiting += time.Since(start)
+		}
+		if err := w.retryDue(ctx, s); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func (w *worker[T, U]) send(ctx context.Context, all bool) error {
@@ -225,6 +446,20 @@ func (w *worker[T, U]) stopNow(s *slot[T], b *batch[T]) {
 }
 
 func (w *worker[T, U]) eos(ctx actor.Context, s *slot[T]) error {
+	if len(w.parked) > 0 {
+		// The parked items go out before the end of stream (see
+		// slot.heldEOS); what is pending goes out now, as the input ended.
+		if w.out != nil {
+			if err := w.send(ctx, true); err != nil {
+				if w.st.p.stopping.Load() {
+					w.out.drop()
+					return nil
+				}
+				return err
+			}
+		}
+		return errEOSHeld
+	}
 	if w.onEOS != nil {
 		if err := w.onEOS(ctx, w); err != nil {
 			return err
@@ -255,9 +490,27 @@ func (w *worker[T, U]) started(ctx actor.Context, s *slot[T]) {
 	if w.onStart != nil {
 		w.onStart(ctx, w, s)
 	}
+	// The previous incarnation's kRetry may be lost, or it may have
+	// failed retrying: look again.
+	w.arm(s)
 }
 
 func (w *worker[T, U]) sweep(s *slot[T]) {
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	for _, pb := range w.parked {
+		for i, e := range pb.b.remaining() {
+			attempts := 0
+			if i == 0 {
+				attempts = pb.b.attempts
+			}
+			w.st.deadLetter(e.seq, e.item, ReasonStopped, attempts, nil, nil)
+		}
+		s.in.pool.put(pb.b)
+	}
+	w.parked, w.keys, w.held = nil, nil, 0
 	if w.onSweep != nil {
 		w.onSweep(w)
 	}
@@ -335,7 +588,10 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 	}
 	st.spec = func() *supervisor.ChildSpec {
 		specs := inb.workerSpecs(func(i int) handler[T] {
-			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc}
+			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc, rnd: p.workerRand(st.name, i)}
+			if st.cfg.router.kind == routeKey {
+				w.keyOf = st.cfg.router.key.(func(T) uint64)
+			}
 			switch {
 			case ro != nil:
 				w.out = ro.workerOutlet(i)
@@ -374,4 +630,12 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 		}
 	}
 	return out
+}
+
+// workerRand returns the jitter generator of worker i of stage name,
+// seeded from the pipeline's seed (WithSeed), the name and i.
+func (p *Pipeline) workerRand(name string, i int) *rand.Rand {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(name))
+	return rand.New(rand.NewPCG(p.cfg.seed, h.Sum64()^uint64(i)*0x9e3779b97f4a7c15))
 }

@@ -119,11 +119,17 @@ func run(w io.Writer) error {
 	}, pipeline.Workers(3))
 
 	// The store; the writer is its only user (a sink has one worker).
+	// Every 4th new write fails once, and its retry succeeds. The retry
+	// comes after its backoff, so other writes may come first: the store
+	// knows a retry by its value.
 	store := map[string]Total{}
-	attempts := 0
+	writes, failed := 0, map[Total]int{}
 	pipeline.ToFunc(partials, "write", func(_ context.Context, t Total) error {
-		if attempts++; attempts%4 == 0 {
-			return errors.New("store unavailable") // every 4th attempt fails; the retry succeeds
+		if failed[t] > 0 {
+			failed[t]--
+		} else if writes++; writes%4 == 0 {
+			failed[t]++
+			return errors.New("store unavailable")
 		}
 		s := store[t.User]
 		s.Events, s.Amount = s.Events+t.Events, s.Amount+t.Amount
