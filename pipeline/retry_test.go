@@ -390,9 +390,9 @@ func TestRetryCheckpointHoldsWatermark(t *testing.T) {
 		const n, bad = 100, 10
 		cp := &memCP{}
 		p := pipeline.New(pipeline.WithBatchSize(4), pipeline.WithCheckpointEvery(time.Millisecond))
-		src := pipeline.FromResumable(p, "src", cp, func(ctx context.Context, from uint64, emit func(uint64, int) error) error {
+		src := pipeline.FromResumable(p, "src", cp, func(ctx context.Context, from uint64, emit func(int, uint64) error) error {
 			for pos := from; pos < n; pos++ {
-				if err := emit(pos, int(pos)); err != nil {
+				if err := emit(int(pos), pos+1); err != nil {
 					return err
 				}
 			}
