@@ -132,8 +132,10 @@ type ChildSpec struct {
 	// Significant children trigger auto shutdown (see AutoShutdown).
 	Significant bool
 
-	kind  Kind
-	spawn func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, error)
+	kind Kind
+	// spawn creates the child's actor; for a nested supervisor it also
+	// returns that supervisor's meters.
+	spawn func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, *meters, error)
 }
 
 // DefaultShutdown is the shutdown time of a worker whose spec leaves it 0.
@@ -146,13 +148,13 @@ func NewWorker[M any](id string, factory func() actor.Actor[M], opts ...actor.Sp
 	return ChildSpec{
 		ID:   id,
 		kind: KindWorker,
-		spawn: func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, error) {
+		spawn: func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, *meters, error) {
 			if factory == nil {
-				return nil, fmt.Errorf("%w: child %q has no factory", ErrInvalidSpec, id)
+				return nil, nil, fmt.Errorf("%w: child %q has no factory", ErrInvalidSpec, id)
 			}
 			all := append(append([]actor.SpawnOption(nil), opts...), actor.WithShutdown(shutdown))
 			_, c, err := actor.SpawnChild(ctx, id, factory, all...)
-			return c, err
+			return c, nil, err
 		},
 	}
 }
@@ -165,15 +167,18 @@ func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
 	return ChildSpec{
 		ID:   id,
 		kind: KindSupervisor,
-		spawn: func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, error) {
+		spawn: func(ctx actor.Context, id string, shutdown time.Duration) (actor.Child, *meters, error) {
 			cfg, err := buildConfig(opts)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			st := &state{}
-			_, c, err := actor.SpawnChild(ctx, id, func() actor.Actor[command] { return newSup(cfg, children, st, true) },
+			st, m := &state{}, newMeters(cfg)
+			_, c, err := actor.SpawnChild(ctx, id, func() actor.Actor[command] { return newSup(cfg, children, st, m, true) },
 				actor.WithShutdown(shutdown))
-			return c, err
+			if err != nil {
+				return nil, nil, err
+			}
+			return c, m, nil
 		},
 	}
 }
@@ -293,7 +298,9 @@ func WithRand(r strategy.Rand) Option {
 }
 
 // WithClock sets the clock used for restart intensity and backoff resets
-// (for tests; testing/synctest works with the default).
+// (for tests; testing/synctest works with the default). Supervisor.Stats
+// calls it too, on the caller's goroutine, so it must be safe for
+// concurrent use.
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(c *config) error { c.now = now; return nil })
 }
