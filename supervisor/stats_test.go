@@ -2,6 +2,7 @@ package supervisor_test
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -288,6 +289,7 @@ func TestStatsEscalation(t *testing.T) {
 			synctest.Wait()
 		}
 		await(t, started, "w started by the restarted inner")
+		synctest.Wait()
 		if isClosed(top.Done()) {
 			t.Fatalf("top stopped; want it to restart inner")
 		}
@@ -365,10 +367,11 @@ func TestStatsDoNotWait(t *testing.T) {
 				send(t, w, msg{failOnce: true})
 				synctest.Wait() // the supervisor is now stuck on the gate
 				which := make(chan []supervisor.ChildInfo, 1)
+				ctx := callCtx(t)
 				// Owner: this goroutine waits for WhichChildren, which the
 				// stuck supervisor serves once the gate opens.
 				go func() {
-					kids, _ := sup.WhichChildren(callCtx(t))
+					kids, _ := sup.WhichChildren(ctx)
 					which <- kids
 				}()
 				stats := make(chan supervisor.Stats, 1)
@@ -432,6 +435,7 @@ func TestStatsConcurrentReads(t *testing.T) {
 					return
 				}
 				last = st
+				runtime.Gosched()
 				select {
 				case <-stop:
 					done <- nil
@@ -452,6 +456,11 @@ func TestStatsConcurrentReads(t *testing.T) {
 		if err := within(t, 10*time.Second, done, "a reader"); err != nil {
 			t.Error(err)
 		}
+	}
+	// w's Start hook signals before its start is complete; WhichChildren
+	// is served after it.
+	if got := childRestarts(t, in)["w"]; got != n {
+		t.Errorf("WhichChildren restarts of w: got %d; want %d", got, n)
 	}
 	if st := in.Stats(); st.Restarts != n || st.IntensityUsed != n {
 		t.Errorf("inner Stats: got %+v; want %d restarts, all inside the window", st, n)
