@@ -772,7 +772,6 @@ func (p *proc[M]) defaultPolicy(e ending) {
 	var err error
 	for try := 0; try < p.cfg.maxAttempts; try++ {
 		if err = p.start(); err == nil {
-			p.r().restarts.Add(1)
 			p.sys.Emit(Event{Kind: EventRestarted, Path: p.path})
 			return
 		}
@@ -913,6 +912,9 @@ func (p *proc[M]) start() error {
 	p.state = stRunning
 	p.parked.Store(false)
 	p.inc.Store(inc)
+	if gen > 1 { // every start after the first is a restart, in place or by a supervisor
+		p.r().restarts.Add(1)
+	}
 	pending := p.hasCur || p.batchLeft()
 	p.mu.Unlock()
 	p.sys.Emit(Event{Kind: EventStarted, Path: p.path})
@@ -1279,8 +1281,10 @@ type Stats struct {
 	// InFlight counts accepted messages not yet resolved: queued, taken
 	// for handling, or awaiting redelivery.
 	InFlight int64
-	// Failures counts failed incarnations; Restarts counts restarts in
-	// place (by the default policy; supervisors count their own).
+	// Failures counts failed incarnations. Restarts counts incarnations
+	// started after the first: restarts in place (the default policy) and
+	// by a supervisor (after an exit, in a group restart, or by
+	// RestartChild). A start that fails is not counted.
 	Failures, Restarts     uint64
 	MailboxLen, MailboxCap int
 }

@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"math"
+	"sort"
 	"time"
 )
 
@@ -79,6 +80,25 @@ func (in *Intensity) Allow(now time.Time) bool {
 	in.ring[(in.head+in.n)%len(in.ring)] = now
 	in.n++
 	return in.n <= in.max
+}
+
+// Used returns how many of the recorded restarts are inside the window at
+// now (at or after now-period), without recording one or forgetting any:
+// the intensity usage, to compare with the maximum. After Allow refused a
+// restart the refused one is counted too, so Used exceeds the maximum
+// only then. As in Allow, a time earlier than the latest recorded restart
+// is taken as that latest time. Used reads the Intensity: it must not run
+// concurrently with Allow or Reset.
+func (in *Intensity) Used(now time.Time) int {
+	if in.n == 0 {
+		return 0
+	}
+	if last := in.at(in.n - 1); now.Before(last) {
+		now = last
+	}
+	cutoff := now.Add(-in.period)
+	// The recorded restarts are in time order: find the oldest inside.
+	return in.n - sort.Search(in.n, func(i int) bool { return !in.at(i).Before(cutoff) })
 }
 
 // Reset forgets every recorded restart.

@@ -132,10 +132,11 @@ type ChildSpec struct {
 	// Significant children trigger auto shutdown (see AutoShutdown).
 	Significant bool
 
-	kind  Kind
-	// spawn makes the child's actor; with keep it is one of the
-	// supervisor's initial children, which outlive its restarts.
-	spawn func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, error)
+	kind Kind
+	// spawn makes the child's actor (with keep it is one of the
+	// supervisor's initial children, which outlive its restarts); for a
+	// nested supervisor it also returns that supervisor's meters.
+	spawn func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, *meters, error)
 }
 
 // DefaultShutdown is the shutdown time of a worker whose spec leaves it 0.
@@ -150,16 +151,16 @@ func NewWorker[M any](id string, factory func() actor.Actor[M], opts ...actor.Sp
 	return ChildSpec{
 		ID:   id,
 		kind: KindWorker,
-		spawn: func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, error) {
+		spawn: func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, *meters, error) {
 			if factory == nil {
-				return nil, fmt.Errorf("%w: child %q has no factory", ErrInvalidSpec, id)
+				return nil, nil, fmt.Errorf("%w: child %q has no factory", ErrInvalidSpec, id)
 			}
 			all := append(append([]actor.SpawnOption(nil), opts...), actor.WithShutdown(shutdown))
 			if keep {
 				all = append(all, actor.WithKeepOnParentRestart())
 			}
 			_, c, err := actor.SpawnChild(ctx, id, factory, all...)
-			return c, err
+			return c, nil, err
 		},
 	}
 }
@@ -174,18 +175,24 @@ func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
 	return ChildSpec{
 		ID:   id,
 		kind: KindSupervisor,
-		spawn: func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, error) {
+		spawn: func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, *meters, error) {
 			cfg, err := buildConfig(opts)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			st := &state{}
+			st, m := &state{}, newMeters(cfg)
 			all := []actor.SpawnOption{actor.WithShutdown(shutdown)}
 			if keep {
 				all = append(all, actor.WithKeepOnParentRestart())
 			}
-			_, c, err := actor.SpawnChild(ctx, id, func() actor.Actor[command] { return newSup(cfg, children, st, true) }, all...)
-			return c, err
+			// When a kept child is taken over, SpawnChild returns it with
+			// the factory (and so the meters) it was first spawned with;
+			// the supervisor's addNested then keeps those meters.
+			_, c, err := actor.SpawnChild(ctx, id, func() actor.Actor[command] { return newSup(cfg, children, st, m, true) }, all...)
+			if err != nil {
+				return nil, nil, err
+			}
+			return c, m, nil
 		},
 	}
 }
@@ -305,7 +312,9 @@ func WithRand(r strategy.Rand) Option {
 }
 
 // WithClock sets the clock used for restart intensity and backoff resets
-// (for tests; testing/synctest works with the default).
+// (for tests; testing/synctest works with the default). Supervisor.Stats
+// calls it too, on the caller's goroutine, so it must be safe for
+// concurrent use.
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(c *config) error { c.now = now; return nil })
 }

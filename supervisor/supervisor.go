@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -54,6 +55,13 @@ type ChildInfo struct {
 	Kind   Kind
 	Status strategy.Status // Running, Down, or Restarting (restart pending)
 	PID    actor.PID       // nil if the child never started
+	// Restarts counts the child's restarts, as its Ref's
+	// Stats().Restarts: every start of its actor after the first, whether
+	// after its own exit, in a group restart, or by RestartChild. A start
+	// that fails is not counted (Stats.Restarts of the supervisor counts
+	// restart decisions instead). A child added again after DeleteChild
+	// is a new actor and counts from 0.
+	Restarts uint64
 }
 
 // Counts is OTP's count_children.
@@ -99,6 +107,7 @@ type sup struct {
 	cfg       *config
 	specs     []ChildSpec
 	st        *state
+	m         *meters // shared with the handles, across incarnations
 	children  []*child
 	intensity *strategy.Intensity
 	ctx       actor.Context
@@ -106,8 +115,8 @@ type sup struct {
 	nested    bool // a child of another supervisor (NewSupervisor)
 }
 
-func newSup(cfg *config, specs []ChildSpec, st *state, nested bool) *sup {
-	return &sup{cfg: cfg, specs: specs, st: st, nested: nested}
+func newSup(cfg *config, specs []ChildSpec, st *state, m *meters, nested bool) *sup {
+	return &sup{cfg: cfg, specs: specs, st: st, m: m, nested: nested}
 }
 
 var bg = context.Background()
@@ -117,7 +126,7 @@ var bg = context.Background()
 func (s *sup) Start(ctx actor.Context) error {
 	s.ctx = ctx
 	s.self, _ = actor.Self[command](ctx)
-	s.intensity = strategy.NewIntensity(s.cfg.intensity, s.cfg.period)
+	s.intensity = s.m.newIntensity()
 	if s.cfg.init != nil {
 		if err := s.cfg.init(ctx); err != nil {
 			return err
@@ -167,11 +176,14 @@ func (s *sup) startFn(c *child) error {
 		// actor.WithKeepOnParentRestart); children added by StartChild
 		// end with the incarnation, as in OTP, which restarts only the
 		// children its init returns.
-		h, err := c.spec.spawn(s.ctx, c.spec.ID, c.spec.shutdown(), c.initial)
+		h, sub, err := c.spec.spawn(s.ctx, c.spec.ID, c.spec.shutdown(), c.initial)
 		if err != nil {
 			return err
 		}
 		c.h = h
+		if sub != nil {
+			s.m.addNested(h, sub)
+		}
 	}
 	if err := c.h.Start(bg); err != nil {
 		return err
@@ -319,7 +331,7 @@ func (s *sup) giveUp(c *child, auto bool) error {
 // the strategy. A failed start retries (with the failed child as c) until
 // a start succeeds or the intensity is exceeded.
 func (s *sup) restart(c *child) error {
-	if !s.intensity.Allow(s.cfg.now()) {
+	if !s.m.allow(s.intensity, s.cfg.now()) {
 		c.status = strategy.Down
 		return s.giveUp(c, false)
 	}
@@ -459,6 +471,7 @@ func (s *sup) Receive(ctx actor.Context, m command) error {
 			out[i] = ChildInfo{ID: c.spec.ID, Kind: c.spec.kind, Status: c.status}
 			if c.h != nil {
 				out[i].PID = c.h
+				out[i].Restarts = c.h.Stats().Restarts
 			}
 		}
 		_ = m.reply.Send(ctx, out)
@@ -543,11 +556,14 @@ func (s *sup) idCall(op idOp, id string) error {
 // goroutine in turn, so it waits while the supervisor is busy (for
 // example stopping a child within its shutdown time). A call on a
 // supervisor that stopped, or that stops before serving it, returns an
-// error matching ErrStopped.
+// error matching ErrStopped. Stats, like PID, Path and Done, does not
+// wait for the supervisor.
 type Supervisor struct {
-	ref  actor.Ref[command]
-	st   *state
-	root bool // made by Start: Wait also reports a failure
+	ref    actor.Ref[command]
+	st     *state
+	root   bool                   // made by Start: Wait also reports a failure
+	m      atomic.Pointer[meters] // its counters; for LookupSupervisor found through parent on first use
+	parent *Supervisor            // set by LookupSupervisor
 }
 
 // Start starts a supervisor named name under parent with the given
@@ -561,8 +577,8 @@ func Start(parent actor.Spawner, name string, children []ChildSpec, opts ...Opti
 		return nil, err
 	}
 	children = slices.Clone(children)
-	st := &state{}
-	ref, err := actor.Spawn(parent, name, func() actor.Actor[command] { return newSup(cfg, children, st, false) },
+	st, m := &state{}, newMeters(cfg)
+	ref, err := actor.Spawn(parent, name, func() actor.Actor[command] { return newSup(cfg, children, st, m, false) },
 		actor.WithShutdown(cfg.shutdown))
 	if err != nil {
 		var se *actor.StartError
@@ -571,7 +587,9 @@ func Start(parent actor.Spawner, name string, children []ChildSpec, opts ...Opti
 		}
 		return nil, err
 	}
-	return &Supervisor{ref: ref, st: st, root: true}, nil
+	s := &Supervisor{ref: ref, st: st, root: true}
+	s.m.Store(m)
+	return s, nil
 }
 
 // PID returns the supervisor's actor handle.
@@ -656,13 +674,14 @@ func (s *Supervisor) Wait(ctx context.Context) error {
 
 // LookupSupervisor returns a handle on the nested supervisor child id of
 // s. The handle's Wait reports only that it stopped (nil cause); its
-// parent reacts to why.
+// parent reacts to why. Its Stats are the nested supervisor's own, over
+// that child's life.
 func LookupSupervisor(s *Supervisor, id string) (*Supervisor, bool) {
 	ref, ok := actor.LookupChild[command](s.ref.PID(), id)
 	if !ok {
 		return nil, false
 	}
-	return &Supervisor{ref: ref, st: &state{}}, true
+	return &Supervisor{ref: ref, st: &state{}, parent: s}, true
 }
 
 // LookupChild returns the Ref of the child id of sup, if its message type
