@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"go.uber.org/zap"
+
+	"github.com/troupe-go/troupe/observe"
 )
 
 // An Actor handles messages of type M, one at a time.
@@ -129,6 +131,8 @@ type Exit struct {
 	Generation uint64
 	// Final is true when the child stopped for good (its Ref is dead).
 	Final bool
+	// FailureID is the failure that ended the incarnation (0 if none).
+	FailureID observe.FailureID
 }
 
 // ExitHandler is implemented by parent actors that manage their children

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/troupe-go/troupe/observe"
 )
 
 // Errors returned by the actor runtime. They are sentinels: compare with
@@ -138,8 +140,13 @@ type Failure struct {
 	Err     error
 	Message any
 	Attempt int
-	stuck   []byte // stacks of a handler that overran its deadline
+	// ID names this failure; everything it causes carries it.
+	ID    observe.FailureID
+	stuck []byte // stacks of a handler that overran its deadline
 }
+
+// FailureID returns f.ID.
+func (f *Failure) FailureID() observe.FailureID { return f.ID }
 
 // Stack returns the stack of the failing goroutine for a panic, or the
 // stacks found running the actor's code for a handler that overran its
@@ -166,7 +173,12 @@ func (f *Failure) Unwrap() error { return f.Err }
 type StartError struct {
 	Path string
 	Err  error
+	// ID names this failure; everything it causes carries it.
+	ID observe.FailureID
 }
+
+// FailureID returns e.ID.
+func (e *StartError) FailureID() observe.FailureID { return e.ID }
 
 func (e *StartError) Error() string { return fmt.Sprintf("actor %s: start failed: %v", e.Path, e.Err) }
 

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/troupe-go/troupe/mailbox"
+	"github.com/troupe-go/troupe/observe"
 )
 
 // Lifecycle states of a proc, guarded by proc.mu.
@@ -66,6 +67,8 @@ type ending struct {
 	// requested: the parent (or a final stop) asked for it, so the parent
 	// is not told and no restart policy runs.
 	requested bool
+	// fid is the failure this end is, or follows from (0 if none).
+	fid observe.FailureID
 }
 
 // proc is an actor: the part that survives restarts (identity, mailbox,
@@ -535,7 +538,7 @@ func (p *proc[M]) resolve() {
 func (p *proc[M]) poison() {
 	r := p.r()
 	r.deadLettered.Add(1)
-	p.undeliverable(p.cur, DeadPoison, r.lastErr, p.attempts)
+	p.undeliverable(p.cur, DeadPoison, r.lastErr, p.attempts, failureIDOf(r.lastErr))
 	p.resolve()
 }
 
@@ -551,8 +554,8 @@ func (p *proc[M]) expire() {
 // undeliverable dead-letters env for reason r and, if it is a request,
 // ends its Ask at once with an *UndeliveredError saying why. The caller
 // counts it.
-func (p *proc[M]) undeliverable(env envelope[M], r DeadLetterReason, err error, attempts int) {
-	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: env.m, Reason: r, Err: err, Attempts: attempts})
+func (p *proc[M]) undeliverable(env envelope[M], r DeadLetterReason, err error, attempts int, fid observe.FailureID) {
+	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: env.m, Reason: r, Err: err, Attempts: attempts, FailureID: fid})
 	if env.rq != nil {
 		env.rq.f.abandon(&UndeliveredError{Path: p.path, Reason: r, Attempts: attempts, Err: err})
 	}
@@ -574,22 +577,24 @@ func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
 			p.resolve()
 			p.processed.Add(1)
 		}
-		p.endInc(inc, ending{reason: Shutdown})
+		// A supervisor that gives up says which failure made it.
+		p.endInc(inc, ending{reason: Shutdown, fid: failureIDOf(err)})
 		return false
 	}
-	f := &Failure{Path: p.path, Err: err}
+	f := &Failure{Path: p.path, Err: err, ID: p.sys.newFailureID()}
 	if withMsg {
 		f.Message, f.Attempt = p.cur.m, p.attempts
 		p.r().lastErr = f
 	}
 	p.r().failures.Add(1)
-	if ce := p.sys.log.Check(zap.DebugLevel, "actor failed"); ce != nil {
-		ce.Write(zap.String("actor", p.path), zap.Error(err))
+	if ce := p.sys.log.Check(zap.WarnLevel, "actor failed"); ce != nil {
+		ce.Write(zap.String("actor", p.path), zap.String("error.type", ErrorType(err)),
+			zap.Stringer("failure_id", f.ID), zap.Int("attempt", f.Attempt), zap.Error(err))
 	}
 	if withMsg && p.attempts >= p.cfg.maxAttempts {
 		p.poison()
 	}
-	p.endInc(inc, ending{reason: Failed, err: f})
+	p.endInc(inc, ending{reason: Failed, err: f, fid: f.ID})
 	return false
 }
 
@@ -719,7 +724,7 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 		p.inc.Store(nil)
 	}
 	inc.endReason = e.reason
-	p.r().lastEnd = ending{reason: e.reason, err: e.err}
+	p.r().lastEnd = ending{reason: e.reason, err: e.err, fid: e.fid}
 	closing := p.state == stClosing
 	if !closing {
 		p.state = stWaiting
@@ -727,8 +732,8 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 	gen := inc.gen
 	p.mu.Unlock()
 
-	if p.sys.events != nil {
-		ev := Event{Kind: EventStopped, Path: p.path, Reason: e.reason, Err: e.err}
+	if p.sys.observed() {
+		ev := Event{Kind: EventStopped, Path: p.path, Reason: e.reason, Err: e.err, FailureID: e.fid}
 		switch e.reason {
 		case Failed:
 			ev.Kind = EventFailed
@@ -755,7 +760,7 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 		p.finish(ending{reason: e.reason, err: e.err, requested: true})
 	case e.requested:
 	case p.managed:
-		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen})
+		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen, FailureID: e.fid})
 	default:
 		p.defaultPolicy(e)
 	}
@@ -772,7 +777,10 @@ func (p *proc[M]) defaultPolicy(e ending) {
 	var err error
 	for try := 0; try < p.cfg.maxAttempts; try++ {
 		if err = p.start(); err == nil {
-			p.sys.Emit(Event{Kind: EventRestarted, Path: p.path})
+			p.sys.Emit(Event{Kind: EventRestarted, Path: p.path, FailureID: e.fid})
+			if ce := p.sys.log.Check(zap.InfoLevel, "actor restarted"); ce != nil {
+				ce.Write(zap.String("actor", p.path), zap.Stringer("failure_id", e.fid))
+			}
 			return
 		}
 		if errors.Is(err, ErrStopped) {
@@ -801,10 +809,11 @@ func (p *proc[M]) finish(e ending) {
 	p.node.stopChildren(context.Background())
 	rest := p.mb.Close()
 	defer p.drainSystem()
+	fid := e.fid
 	n := 0
 	dl := func(env envelope[M]) {
 		n++
-		p.undeliverable(env, DeadStopped, nil, 0)
+		p.undeliverable(env, DeadStopped, nil, 0, fid)
 	}
 	if p.hasCur {
 		dl(p.cur)
@@ -847,7 +856,7 @@ func (p *proc[M]) finish(e ending) {
 	}
 	p.mu.Unlock()
 	if p.managed && notify {
-		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen, Final: true})
+		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen, Final: true, FailureID: e.fid})
 	}
 }
 
@@ -894,10 +903,14 @@ func (p *proc[M]) start() error {
 			p.state = prev
 		}
 		p.mu.Unlock()
-		err = &StartError{Path: p.path, Err: err}
-		p.sys.Emit(Event{Kind: EventFailed, Path: p.path, Reason: Failed, Err: err})
+		se := &StartError{Path: p.path, Err: err, ID: p.sys.newFailureID()}
+		err = se
+		if ce := p.sys.log.Check(zap.WarnLevel, "actor start failed"); ce != nil {
+			ce.Write(zap.String("actor", p.path), zap.String("error.type", observe.ErrorStart), zap.Stringer("failure_id", se.ID), zap.Error(se.Err))
+		}
+		p.sys.Emit(Event{Kind: EventFailed, Path: p.path, Reason: Failed, Err: err, FailureID: se.ID})
 		if closing {
-			p.finish(ending{reason: Failed, err: err, requested: true})
+			p.finish(ending{reason: Failed, err: err, requested: true, fid: se.ID})
 		}
 		return err
 	}
@@ -1009,7 +1022,14 @@ func (p *proc[M]) endIdle(inc *incarnation[M], e ending) bool {
 // killCurrent kills the current incarnation, as OTP's exit(Pid, kill).
 func (p *proc[M]) killCurrent(requested bool) {
 	if inc := p.inc.Load(); inc != nil {
-		p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: requested})
+		e := ending{reason: Killed, err: ErrKilled, requested: requested}
+		if !requested {
+			e.fid = p.sys.newFailureID() // a kill from outside is a failure
+			if ce := p.sys.log.Check(zap.WarnLevel, "actor killed"); ce != nil {
+				ce.Write(zap.String("actor", p.path), zap.String("error.type", observe.ErrorKilled), zap.Stringer("failure_id", e.fid))
+			}
+		}
+		p.kill(inc, e)
 	}
 }
 
@@ -1073,7 +1093,11 @@ func (p *proc[M]) expired(inc *incarnation[M], entry uint64) {
 		return
 	}
 	stack := stacksMentioning(allStacks(), typeName(inc.actor))
-	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur.m, Attempt: p.attempts, stuck: []byte(stack)}
+	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur.m, Attempt: p.attempts, stuck: []byte(stack), ID: p.sys.newFailureID()}
+	if ce := p.sys.log.Check(zap.WarnLevel, "actor failed"); ce != nil {
+		ce.Write(zap.String("actor", p.path), zap.String("error.type", observe.ErrorTimeout),
+			zap.Stringer("failure_id", f.ID), zap.Int("attempt", f.Attempt), zap.Error(f.Err))
+	}
 	p.r().failures.Add(1)
 	p.r().lastErr = f
 	if p.attempts >= p.cfg.maxAttempts {
@@ -1084,7 +1108,7 @@ func (p *proc[M]) expired(inc *incarnation[M], entry uint64) {
 	// follows (parent notification or restart); counted in sys.gos.
 	go func() {
 		defer p.sys.goExit()
-		p.abandon(inc, ending{reason: Failed, err: f})
+		p.abandon(inc, ending{reason: Failed, err: f, fid: f.ID})
 	}()
 }
 
@@ -1123,10 +1147,14 @@ func (p *proc[M]) Park() {
 	p.parked.Store(true)
 	p.mu.Unlock()
 	// No goroutine owns the mailbox while waiting: drain it here.
+	var fid observe.FailureID
+	if r := p.rare.Load(); r != nil {
+		fid = r.lastEnd.fid // read without mu: Park runs on the parent's goroutine after the end
+	}
 	n := 0
 	dl := func(env envelope[M]) {
 		n++
-		p.undeliverable(env, DeadStopped, nil, 0)
+		p.undeliverable(env, DeadStopped, nil, 0, fid)
 	}
 	if p.hasCur {
 		dl(p.cur)
@@ -1190,7 +1218,7 @@ func (p *proc[M]) stopFinal(ctx context.Context, kill, notify bool) error {
 		// a restart): it ends for good as its last incarnation ended, so
 		// watchers see the real reason, as OTP monitors do.
 		if last.reason != 0 {
-			e.reason, e.err = last.reason, last.err
+			e.reason, e.err, e.fid = last.reason, last.err, last.fid
 		}
 		p.finish(e)
 	case kill:

@@ -389,7 +389,7 @@ func (p *proc[M]) posted(m M, dropped envelope[M], was bool, err error) error {
 		if was {
 			// Counted by the mailbox (Stats.Dropped); a dropped request
 			// ends its Ask at once.
-			p.undeliverable(dropped, DeadDropped, nil, 0)
+			p.undeliverable(dropped, DeadDropped, nil, 0, 0)
 		}
 		return nil
 	case err == mailbox.ErrClosed:

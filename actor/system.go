@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/troupe-go/troupe/mailbox"
+	"github.com/troupe-go/troupe/observe"
 )
 
 var errFull = mailbox.ErrFull
@@ -50,6 +51,15 @@ type System struct {
 
 	leakMu sync.Mutex
 	leaked map[*leakRec]struct{} // abandoned incarnations still running
+
+	failSeq       atomic.Uint64 // failure IDs
+	subMu         sync.Mutex    // guards changes of subs, subsClosed
+	subs          atomic.Pointer[[]*subscription]
+	subsClosed    bool
+	eventsDropped atomic.Uint64
+	dlSince       atomic.Uint64 // dead letters since the last log line
+	dlLogged      atomic.Int64  // unix nanos of the last dead-letter log line
+	deadBy        [deadReasons]atomic.Uint64
 }
 
 type leakRec struct {
@@ -139,26 +149,18 @@ func (s *System) Logger() *zap.Logger { return s.log }
 // DeadLetters returns how many messages went to dead letters.
 func (s *System) DeadLetters() uint64 { return s.deadCount.Load() }
 
-// Emit sends e to the event sink, filling in its time. Supervisors and
-// pipelines built on the runtime use it for their own events.
-func (s *System) Emit(e Event) {
-	if s.events == nil {
-		return
-	}
-	if e.Time.IsZero() {
-		e.Time = s.now()
-	}
-	s.events(e)
-}
-
 func (s *System) deadLetter(d DeadLetter) {
 	s.deadCount.Add(1)
+	if int(d.Reason) < len(s.deadBy) {
+		s.deadBy[d.Reason].Add(1)
+	}
 	if s.dead != nil {
 		s.dead(d)
 	}
-	if s.events != nil {
-		s.Emit(Event{Kind: EventDeadLetter, Path: d.Recipient, Err: d.Err})
+	if s.observed() {
+		s.Emit(Event{Kind: EventDeadLetter, Path: d.Recipient, Err: d.Err, FailureID: d.FailureID, DeadReason: d.Reason})
 	}
+	s.logDeadLetter(d)
 }
 
 // runner is an actor whose mailbox needs draining.
@@ -287,6 +289,7 @@ func (s *System) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.root.stopChildren(ctx)
 	s.closePool()
+	defer s.closeSubscriptions()
 	for {
 		s.zeroMu.Lock()
 		if s.gos.Load() == 0 {
@@ -368,6 +371,8 @@ const (
 	// DeadExpired: a request (made by Ask) whose asker had given up by
 	// the time it was due to be handled; it was not handled.
 	DeadExpired
+
+	deadReasons = iota + 1 // size of a table indexed by reason
 )
 
 // String returns the reason's name.
@@ -396,6 +401,10 @@ type DeadLetter struct {
 	// ctx.Err() for an expired request, else nil.
 	Err      error
 	Attempts int
+	// FailureID is the failure that sent the message to dead letters: the
+	// last failure of a poison message, or the failure that stopped the
+	// actor for good; 0 if none.
+	FailureID observe.FailureID
 }
 
 // EventKind identifies an Event.
@@ -439,6 +448,17 @@ type Event struct {
 	// Delay is the backoff delay of an EventBackoff.
 	Delay time.Duration
 	Time  time.Time
+	// FailureID is the failure this event is, or follows from: a
+	// restart, backoff, escalation, give-up or dead letter caused by a
+	// failure carries that failure's ID. 0 if none.
+	FailureID observe.FailureID
+	// ErrorType classifies Err (see ErrorType).
+	ErrorType string
+	// DeadReason is the reason of an EventDeadLetter.
+	DeadReason DeadLetterReason
+	// Trace is what the Propagator carried with the message that was
+	// being handled when a failure happened; nil otherwise.
+	Trace any
 }
 
 func (e Event) String() string {
