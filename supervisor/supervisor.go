@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -122,14 +123,7 @@ func (s *sup) Start(ctx actor.Context) error {
 			return err
 		}
 	}
-	ids := make([]strategy.Child, len(s.specs))
-	for i, sp := range s.specs {
-		if err := sp.Validate(); err != nil {
-			return err
-		}
-		ids[i] = sp.strategyChild(strategy.Down)
-	}
-	if err := strategy.ValidateSpecs(s.cfg.auto, ids); err != nil {
+	if err := validateSpecs(s.cfg.auto, s.specs); err != nil {
 		return err
 	}
 	for _, sp := range s.specs {
@@ -545,14 +539,18 @@ type Supervisor struct {
 // Start starts a supervisor named name under parent with the given
 // children, started in order. It returns when all of them started; if one
 // fails, those already started stop in reverse order and Start returns a
-// *ChildStartError (or ErrBadCombination/ErrDuplicateID/ErrInvalidSpec for
-// invalid specs, before anything starts).
+// *ChildStartError. Invalid options and specs (see ChildSpec.Validate)
+// are reported before anything starts, with an error matching
+// ErrInvalidSpec, ErrBadCombination or ErrDuplicateID.
 func Start(parent actor.Spawner, name string, children []ChildSpec, opts ...Option) (*Supervisor, error) {
 	cfg, err := buildConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	children = slices.Clone(children)
+	if err := validateSpecs(cfg.auto, children); err != nil {
+		return nil, err
+	}
 	st := &state{}
 	ref, err := actor.Spawn(parent, name, func() actor.Actor[command] { return newSup(cfg, children, st, false) },
 		actor.WithShutdown(cfg.shutdown))
@@ -615,8 +613,9 @@ func (s *Supervisor) CountChildren(ctx context.Context) (Counts, error) {
 }
 
 // Stop stops the supervisor: its children stop last started first, each
-// within its shutdown time. It waits until done or ctx ends.
-func (s *Supervisor) Stop(ctx context.Context) error { return s.ref.Stop(ctx) }
+// within its shutdown time. It waits until done or ctx ends (a nil ctx
+// waits as long as it takes).
+func (s *Supervisor) Stop(ctx context.Context) error { return s.ref.Stop(orBackground(ctx)) }
 
 // Done returns a channel closed when the supervisor stopped.
 func (s *Supervisor) Done() <-chan struct{} { return s.ref.PID().Done() }
@@ -625,8 +624,9 @@ func (s *Supervisor) Done() <-chan struct{} { return s.ref.PID().Done() }
 // a *GaveUpError (matching ErrGaveUp or ErrAutoShutdown) if it stopped by
 // itself, the failure if it failed and could not be restarted in place
 // (for example WithInit failing after it was killed), or ctx.Err() if ctx
-// ended first.
+// ended first. A nil ctx waits as long as it takes.
 func (s *Supervisor) Wait(ctx context.Context) error {
+	ctx = orBackground(ctx)
 	select {
 	case <-s.Done():
 	case <-ctx.Done():
@@ -646,21 +646,76 @@ func (s *Supervisor) Wait(ctx context.Context) error {
 	return err
 }
 
-// LookupSupervisor returns a handle on the nested supervisor child id of
-// s. The handle's Wait reports only that it stopped (nil cause); its
-// parent reacts to why.
+// LookupSupervisor is FindSupervisor with a bool: it reports false both
+// when there is no such child and when the child is a worker.
 func LookupSupervisor(s *Supervisor, id string) (*Supervisor, bool) {
-	ref, ok := actor.LookupChild[command](s.ref.PID(), id)
-	if !ok {
-		return nil, false
-	}
-	return &Supervisor{ref: ref, st: &state{}}, true
+	sup, err := FindSupervisor(s, id)
+	return sup, err == nil
 }
 
-// LookupChild returns the Ref of the child id of sup, if its message type
-// is M. The Ref stays valid across the child's restarts by sup. It does not
-// survive a restart of sup itself (by its own parent): a restarted
-// supervisor builds its children afresh, as OTP does, so look them up again.
+// FindSupervisor returns a handle on the nested supervisor child id of s.
+// The handle's Wait reports only that it stopped (nil cause); its parent
+// reacts to why. It returns an error matching ErrNotFound if s has no
+// child id (or s is nil), and a *actor.TypeError matching ErrWrongType if
+// child id is a worker.
+func FindSupervisor(s *Supervisor, id string) (*Supervisor, error) {
+	ref, err := findChild[command](s, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Supervisor{ref: ref, st: &state{}}, nil
+}
+
+// LookupChild is FindChild with a bool: it reports false both when there
+// is no such child and when its message type is not M.
 func LookupChild[M any](s *Supervisor, id string) (actor.Ref[M], bool) {
-	return actor.LookupChild[M](s.ref.PID(), id)
+	ref, err := FindChild[M](s, id)
+	return ref, err == nil
+}
+
+// FindChild returns the Ref of the child id of s. The Ref stays valid
+// across the child's restarts by s. It does not survive a restart of s
+// itself (by its own parent): a restarted supervisor builds its children
+// afresh, as OTP does, so look them up again. It returns an error
+// matching ErrNotFound if s has no child id (or s is nil), and a
+// *actor.TypeError matching ErrWrongType, naming both types, if the
+// child's message type is not M (a nested supervisor's type is named
+// "supervisor").
+func FindChild[M any](s *Supervisor, id string) (actor.Ref[M], error) {
+	return findChild[M](s, id)
+}
+
+var commandType = reflect.TypeFor[command]().String()
+
+func findChild[M any](s *Supervisor, id string) (actor.Ref[M], error) {
+	if s == nil {
+		return actor.Ref[M]{}, fmt.Errorf("supervisor: nil supervisor: %w", ErrNotFound)
+	}
+	ref, err := actor.FindChild[M](s.ref.PID(), id)
+	var te *actor.TypeError
+	switch {
+	case err == nil:
+		return ref, nil
+	case errors.Is(err, actor.ErrNoChild):
+		return ref, fmt.Errorf("supervisor %s: child %q: %w", s.Path(), id, ErrNotFound)
+	case errors.As(err, &te):
+		e := *te
+		if e.Have == commandType {
+			e.Have = "supervisor"
+		}
+		if e.Want == commandType {
+			e.Want = "supervisor"
+		}
+		return ref, &e
+	}
+	return ref, err
+}
+
+// orBackground is the package's rule for a nil context: it is
+// context.Background().
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }
