@@ -1,6 +1,6 @@
 // Package supervisor provides Erlang/OTP-style supervisors on troupe's
 // actors. A supervisor starts its children (workers and nested
-// supervisors, described by [ChildSpec]s built with [NewWorker] and
+// supervisors, each described by a [ChildSpec] built with [NewWorker] or
 // [NewSupervisor]) in order, restarts them by strategy (OneForOne,
 // OneForAll, RestForOne) within a restart intensity and with optional
 // backoff, stops them in reverse start order, and gives up to its own
