@@ -41,9 +41,15 @@ type Func[M any] func(ctx Context, msg M) error
 func (f Func[M]) Receive(ctx Context, msg M) error { return f(ctx, msg) }
 
 // Starter is implemented by actors that need to initialise each
-// incarnation. Start runs before the first message of an incarnation, on
-// the goroutine that starts it (the spawner, or the supervisor); an error
-// or panic fails the start.
+// incarnation. Start (and the factory before it) runs before the first
+// message of an incarnation, on the goroutine that starts the
+// incarnation: the caller of Spawn for the first one; the caller of
+// Child.Start for a managed child (a supervisor starts its children on
+// its own goroutine); and for the restart in place of an actor without a
+// managing parent, the goroutine that ended the previous incarnation: the
+// runtime goroutine that ran the failed Receive, the one the runtime
+// starts for an overrun deadline, or the caller of PID.Kill. An error or
+// panic fails the start.
 type Starter interface {
 	Start(ctx Context) error
 }

@@ -59,7 +59,28 @@ var (
 	// ErrDropped matches the *UndeliveredError of an Ask whose request a
 	// mailbox drop policy discarded.
 	ErrDropped = errors.New("actor: dropped by the mailbox policy")
+	// ErrNoChild is returned by Find and FindChild when the parent has no
+	// child of that name.
+	ErrNoChild = errors.New("actor: no such child")
+	// ErrWrongType is matched by the *TypeError that Find and FindChild
+	// return when the child exists but handles another message type.
+	ErrWrongType = errors.New("actor: wrong message type")
 )
+
+// A TypeError is returned by Find and FindChild when the child exists but
+// its message type is not the one asked for. It matches ErrWrongType.
+type TypeError struct {
+	Path string // the child
+	Want string // the message type asked for, like "main.Job"
+	Have string // the child's message type
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("actor %s: handles %s, not %s", e.Path, e.Have, e.Want)
+}
+
+// Is reports whether target is ErrWrongType.
+func (e *TypeError) Is(target error) bool { return target == ErrWrongType }
 
 // Sentinels a Receive returns to stop its actor by itself, without a
 // failure. They map to the exit reasons Normal and Shutdown (OTP's exit

@@ -278,7 +278,7 @@ func (p *proc[M]) Generation() uint64       { p.mu.Lock(); defer p.mu.Unlock(); 
 // run p.run (see System.schedule for who owns it).
 func (p *proc[M]) Schedule()                           { p.sys.schedule(p) }
 func (p *proc[M]) Kill()                               { p.killCurrent(false) }
-func (p *proc[M]) Shutdown(ctx context.Context) Reason { return p.shutdownCurrent(ctx) }
+func (p *proc[M]) Shutdown(ctx context.Context) Reason { return p.shutdownCurrent(orBackground(ctx)) }
 
 // adoptable reports whether a kept child can be taken over by a new
 // incarnation of its parent: it has no incarnation and has not stopped.
@@ -937,7 +937,7 @@ func (p *proc[M]) start() error {
 
 // Start implements Child.
 func (p *proc[M]) Start(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := orBackground(ctx).Err(); err != nil {
 		return err
 	}
 	return p.start()
@@ -1170,10 +1170,12 @@ func (p *proc[M]) Park() {
 }
 
 // Close implements Child: stop for good without telling the parent.
-func (p *proc[M]) Close(ctx context.Context) error { return p.stopFinal(ctx, false, false) }
+func (p *proc[M]) Close(ctx context.Context) error {
+	return p.stopFinal(orBackground(ctx), false, false)
+}
 
 // Stop implements PID.
-func (p *proc[M]) Stop(ctx context.Context) error { return p.stopFinal(ctx, false, true) }
+func (p *proc[M]) Stop(ctx context.Context) error { return p.stopFinal(orBackground(ctx), false, true) }
 
 // StopNow implements PID.
 func (p *proc[M]) StopNow() { _ = p.stopFinal(context.Background(), true, true) }

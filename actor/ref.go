@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,8 @@ type PID interface {
 	// exit(Pid, kill): no Stop hook runs, and a goroutine stuck in user
 	// code is abandoned. Its parent treats it as a failure with reason
 	// Killed (a supervisor applies its strategy; the default restarts it).
+	// Without a managing parent, that restart (factory and Start hook)
+	// can run on the caller's goroutine before Kill returns.
 	Kill()
 	// Done returns a channel closed when the actor stopped for good.
 	Done() <-chan struct{}
@@ -422,12 +425,22 @@ func (r Ref[M]) PID() PID {
 	return r.p
 }
 
-// Stop stops the actor for good; see PID.Stop.
+// Stop stops the actor for good; see PID.Stop. A nil ctx waits as long as
+// the stop takes.
 func (r Ref[M]) Stop(ctx context.Context) error {
 	if r.p == nil {
 		return ErrNilRef
 	}
-	return r.p.Stop(ctx)
+	return r.p.Stop(orBackground(ctx))
+}
+
+// orBackground is the package's rule for a nil context: it is
+// context.Background().
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }
 
 // StopNow stops the actor for good without waiting; see PID.StopNow.
@@ -475,28 +488,62 @@ func (r Ref[M]) Urgent(m M) error {
 	return nil
 }
 
-// LookupChild finds the child name of the actor behind parent and returns
-// its Ref if its message type is M.
+// LookupChild is FindChild with a bool: it reports false both when there
+// is no such child and when its message type is not M.
 func LookupChild[M any](parent PID, name string) (Ref[M], bool) {
-	sp, ok := parent.(Spawner)
-	if !ok {
-		return Ref[M]{}, false
-	}
-	return Lookup[M](sp, name)
+	ref, err := FindChild[M](parent, name)
+	return ref, err == nil
 }
 
-// Lookup finds the child name of parent and returns its Ref if its message
-// type is M. Actors spawned with an empty (automatic) name are not found.
+// Lookup is Find with a bool: it reports false both when there is no such
+// child and when its message type is not M.
 func Lookup[M any](parent Spawner, name string) (Ref[M], bool) {
-	if parent == nil {
-		return Ref[M]{}, false
+	ref, err := Find[M](parent, name)
+	return ref, err == nil
+}
+
+// FindChild finds the child name of the actor behind parent; see Find.
+func FindChild[M any](parent PID, name string) (Ref[M], error) {
+	sp, ok := parent.(Spawner)
+	if !ok {
+		return Ref[M]{}, fmt.Errorf("actor: nil parent: %w", ErrNilRef)
 	}
-	n := parent.parentNode().child(name)
+	return Find[M](sp, name)
+}
+
+// Find finds the child name of parent and returns its Ref. It returns an
+// error matching ErrNoChild if parent has no child of that name (actors
+// spawned with an empty, automatic name are never found), and a
+// *TypeError matching ErrWrongType, naming both types, if the child's
+// message type is not M. A nil parent gives an error matching ErrNilRef.
+func Find[M any](parent Spawner, name string) (Ref[M], error) {
+	if parent == nil {
+		return Ref[M]{}, fmt.Errorf("actor: nil parent: %w", ErrNilRef)
+	}
+	pn := parent.parentNode()
+	n := pn.child(name)
 	if n == nil {
-		return Ref[M]{}, false
+		return Ref[M]{}, fmt.Errorf("actor %s: child %q: %w", pathOrRoot(pn.path), name, ErrNoChild)
 	}
 	p, ok := n.cell.(*proc[M])
-	return Ref[M]{p: p}, ok
+	if !ok {
+		have := "?"
+		if t, ok := n.cell.(interface{ msgType() string }); ok {
+			have = t.msgType()
+		}
+		return Ref[M]{}, &TypeError{Path: n.path, Want: reflect.TypeFor[M]().String(), Have: have}
+	}
+	return Ref[M]{p: p}, nil
+}
+
+// msgType names the actor's message type, for TypeError.
+func (p *proc[M]) msgType() string { return reflect.TypeFor[M]().String() }
+
+func pathOrRoot(path string) string {
+	if path == "" {
+		return "/"
+	}
+	return path
 }
 
 // Len returns the number of messages queued in the actor's mailbox, read

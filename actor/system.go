@@ -87,14 +87,22 @@ func WithLogger(l *zap.Logger) Option {
 // the goroutine that dead-letters the message, so it must be fast and must
 // not block; it may be called concurrently. The default only counts them.
 func WithDeadLetters(f func(DeadLetter)) Option {
-	return optionFunc(func(s *System) { s.dead = f })
+	return optionFunc(func(s *System) {
+		if f != nil {
+			s.dead = f
+		}
+	})
 }
 
 // WithEvents sets the event sink. It is called synchronously, in causal
 // order for each actor, on the goroutine where the event happens, so it
 // must be fast and must not block; it may be called concurrently.
 func WithEvents(f func(Event)) Option {
-	return optionFunc(func(s *System) { s.events = f })
+	return optionFunc(func(s *System) {
+		if f != nil {
+			s.events = f
+		}
+	})
 }
 
 // WithClock sets the time source used for event timestamps. Tests use it;
@@ -110,8 +118,10 @@ func WithClock(now func() time.Time) Option {
 // A FaultInjector is consulted by the runtime before every Receive and
 // every start of an incarnation, when set with WithFaultInjector. Chaos
 // tests use it (see package chaos) to kill, slow down or stall actors
-// chosen by path. Both methods run on the actor's goroutine as part of the
-// user code that follows them and must be safe for concurrent use.
+// chosen by path. Each runs on the goroutine that runs the user code that
+// follows it (BeforeReceive on the goroutine draining the actor,
+// BeforeStart on the one that starts the incarnation; see Starter), as
+// part of that user code, and both must be safe for concurrent use.
 type FaultInjector interface {
 	// BeforeReceive runs just before Receive. A returned error or a panic
 	// is a failure of that message, exactly as if Receive had failed;
@@ -126,10 +136,14 @@ type FaultInjector interface {
 // WithFaultInjector installs a FaultInjector. Without one (the default)
 // the runtime pays one nil check per message.
 func WithFaultInjector(f FaultInjector) Option {
-	return optionFunc(func(s *System) { s.faults = f })
+	return optionFunc(func(s *System) {
+		if f != nil {
+			s.faults = f
+		}
+	})
 }
 
-// NewSystem returns a running System.
+// NewSystem returns a running System. Nil options are skipped.
 func NewSystem(opts ...Option) *System {
 	s := &System{
 		log:     zap.NewNop(),
@@ -137,7 +151,9 @@ func NewSystem(opts ...Option) *System {
 		maxIdle: 4 * runtime.GOMAXPROCS(0),
 	}
 	for _, o := range opts {
-		o.apply(s)
+		if o != nil {
+			o.apply(s)
+		}
 	}
 	s.root.sys = s
 	return s
@@ -284,8 +300,10 @@ func (s *System) Leaked() []Stuck {
 // returns a *ShutdownError listing what is still running (errors.Is(err,
 // context.DeadlineExceeded) holds for a deadline). Spawn fails with
 // ErrSystemStopped once Shutdown has begun. Shutdown is safe to call more
-// than once and from several goroutines.
+// than once and from several goroutines. A nil ctx waits as long as it
+// takes.
 func (s *System) Shutdown(ctx context.Context) error {
+	ctx = orBackground(ctx)
 	s.closing.Store(true)
 	s.root.stopChildren(ctx)
 	s.closePool()

@@ -139,10 +139,17 @@ func WithGoroutineBaseline(n int) CheckOption {
 }
 
 // WithGoleak makes Check look for leaked goroutines with goleak.Find and
-// these options (goleak retries for a while before it reports). Use it in
-// tests that do not run in parallel with others.
+// these options (goleak retries for a while before it reports); nil
+// options are skipped. Use it in tests that do not run in parallel with
+// others.
 func WithGoleak(opts ...goleak.Option) CheckOption {
-	return checkOptionFunc(func(c *checkConfig) { c.goleak, c.goleakOptions = true, opts })
+	var kept []goleak.Option
+	for _, o := range opts {
+		if o != nil {
+			kept = append(kept, o)
+		}
+	}
+	return checkOptionFunc(func(c *checkConfig) { c.goleak, c.goleakOptions = true, kept })
 }
 
 // NewChecker returns an empty Checker.
@@ -302,9 +309,11 @@ const (
 )
 
 // Check computes the report. m is the monkey of the run (nil if none).
-// ctx bounds the wait for goroutines to exit (WithGoroutineBaseline).
-// Call it after the run stopped and its event sink went quiet.
+// ctx bounds the wait for goroutines to exit (WithGoroutineBaseline; a
+// nil ctx waits as long as it takes). Call it after the run stopped and
+// its event sink went quiet.
 func (c *Checker[K]) Check(ctx context.Context, m *Monkey) Report[K] {
+	ctx = orBackground(ctx)
 	var r Report[K]
 	if c.cfg.allowDead {
 		r.flags |= flagAllowDead
@@ -462,8 +471,10 @@ func (c *Checker[K]) checkLeaks(ctx context.Context, r *Report[K]) {
 // WaitGoroutines waits until at most baseline goroutines run, or until
 // ctx ends, and returns the excess (0 if the count came back). It polls
 // runtime.NumGoroutine; goroutines that end late (timers, abandoned
-// incarnations finishing) get until ctx ends.
+// incarnations finishing) get until ctx ends; with a nil ctx, as long as
+// it takes.
 func WaitGoroutines(ctx context.Context, baseline int) int {
+	ctx = orBackground(ctx)
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {

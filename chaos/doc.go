@@ -23,9 +23,11 @@
 // Without a fault injector the runtime pays one nil check per message;
 // a nil *Monkey is also valid everywhere and injects nothing.
 //
-// Where the system is not yours to configure (a pipeline builds its own),
-// call [Monkey.Inject] or [Monkey.InjectItem] inside your own code, at the
-// point where a crash would hurt:
+// A pipeline builds its own system: give it the monkey with
+// pipeline.WithFaultInjector(m), and rules match its workers by path
+// ("/<pipeline>/<stage>/w<i>"). To fault a chosen point of your own code,
+// and to make the decision depend on the item rather than on the order of
+// hits, call [Monkey.Inject] or [Monkey.InjectItem] there:
 //
 //	pipeline.Map(in, "decode", func(ctx context.Context, r Raw) (Event, error) {
 //		if err := m.InjectItem(ctx, "decode", r.ID); err != nil {
@@ -51,4 +53,15 @@
 // dead-lettered and the event stream, then [Checker.Check] compares them
 // with each other and with the monkey's record. It works for any id type
 // and needs nothing from the code under test but those calls.
+//
+// # Nil contexts and options
+//
+// A nil [context.Context] is treated as [context.Background]: no call
+// panics or fails because of it, and a call that waits for its context
+// waits as long as it takes. A nil option in an option list is skipped,
+// and so is an option given a nil value (a nil logger, clock, function,
+// store or injector), as if it were left out. Here that means a Slow hit
+// with a nil ctx sleeps its whole Delay and a Stall hit blocks for good;
+// BeforeReceive and BeforeStart, which the runtime calls with the actor's
+// Context, inject nothing for a nil one.
 package chaos

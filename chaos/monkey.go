@@ -296,16 +296,29 @@ func New(seed uint64, rules ...Rule) (*Monkey, error) {
 	return m, nil
 }
 
-// Seed returns the monkey's seed.
-func (m *Monkey) Seed() uint64 { return m.seed }
+// Seed returns the monkey's seed (0 for a nil monkey).
+func (m *Monkey) Seed() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.seed
+}
 
 // Arm makes the monkey inject faults (a new monkey is armed).
-func (m *Monkey) Arm() { m.armed.Store(true) }
+func (m *Monkey) Arm() {
+	if m != nil {
+		m.armed.Store(true)
+	}
+}
 
 // Disarm makes the monkey inject nothing until Arm; a hit meanwhile
 // neither gets a fault nor counts toward a rule's ranks. Faults already
 // injected are kept. Disarm before a final shutdown to leave it alone.
-func (m *Monkey) Disarm() { m.armed.Store(false) }
+func (m *Monkey) Disarm() {
+	if m != nil {
+		m.armed.Store(false)
+	}
+}
 
 // Faults returns a copy of the faults injected so far, in ID order.
 func (m *Monkey) Faults() []Fault {
@@ -332,6 +345,9 @@ func (m *Monkey) Count(k Kind) int {
 // takes effect (before a Kill panics, a Stall blocks...), so it sees a
 // fault before its consequences; it must be fast and must not block.
 func (m *Monkey) OnFault(f func(Fault)) {
+	if m == nil {
+		return
+	}
 	if f == nil {
 		m.onFault.Store(nil)
 		return
@@ -343,8 +359,13 @@ func (m *Monkey) OnFault(f func(Fault)) {
 // Cancel fault fires (context.Cause then returns the *Fault), and a
 // function that cancels it and stops the monkey from tracking it. Pass the
 // context to pipeline.Run (or anything that stops when its context ends) to
-// let a Cancel rule abort it.
+// let a Cancel rule abort it. A nil parent is context.Background(); a nil
+// monkey returns a plain context.WithCancel(parent).
 func (m *Monkey) WithCancel(parent context.Context) (context.Context, context.CancelFunc) {
+	parent = orBackground(parent)
+	if m == nil {
+		return context.WithCancel(parent)
+	}
 	ctx, cancel := context.WithCancelCause(parent)
 	m.mu.Lock()
 	m.nextCancel++
@@ -360,18 +381,20 @@ func (m *Monkey) WithCancel(parent context.Context) (context.Context, context.Ca
 }
 
 // BeforeReceive implements [actor.FaultInjector]: Kill, Slow, Stall and
-// Cancel rules whose Pattern matches ctx.Path() apply to each receive.
+// Cancel rules whose Pattern matches ctx.Path() apply to each receive. A
+// nil ctx (no actor) gets no fault.
 func (m *Monkey) BeforeReceive(ctx actor.Context) error {
-	if m == nil || m.kinds&^(1<<FailStart) == 0 || !m.armed.Load() {
+	if m == nil || ctx == nil || m.kinds&^(1<<FailStart) == 0 || !m.armed.Load() {
 		return nil
 	}
 	return m.hit(ctx, hook{path: ctx.Path(), target: ctx.Path(), attempt: ctx.Attempt(), receive: true})
 }
 
 // BeforeStart implements [actor.FaultInjector]: FailStart rules whose
-// Pattern matches ctx.Path() apply to each start of an incarnation.
+// Pattern matches ctx.Path() apply to each start of an incarnation. A nil
+// ctx (no actor) gets no fault.
 func (m *Monkey) BeforeStart(ctx actor.Context) error {
-	if m == nil || m.kinds&(1<<FailStart) == 0 || !m.armed.Load() {
+	if m == nil || ctx == nil || m.kinds&(1<<FailStart) == 0 || !m.armed.Load() {
 		return nil
 	}
 	return m.hit(ctx, hook{path: ctx.Path(), target: ctx.Path(), start: true})
@@ -385,10 +408,13 @@ func (m *Monkey) BeforeStart(ctx actor.Context) error {
 // monkey's contexts. Inject returns nil when no fault fires.
 //
 // If ctx is an actor's actor.Context, the fault records the actor's path.
+// A Slow or a Stall ends early when ctx ends; a nil ctx is
+// context.Background(), so a Stall then blocks for good.
 func (m *Monkey) Inject(ctx context.Context, site string) error {
 	if m == nil || !m.armed.Load() {
 		return nil
 	}
+	ctx = orBackground(ctx)
 	return m.hit(ctx, hook{path: pathOf(ctx), target: site, site: site})
 }
 
@@ -400,7 +426,17 @@ func (m *Monkey) InjectItem(ctx context.Context, site string, id uint64) error {
 	if m == nil || !m.armed.Load() {
 		return nil
 	}
+	ctx = orBackground(ctx)
 	return m.hit(ctx, hook{path: pathOf(ctx), target: site, site: site, item: id, hasItem: true})
+}
+
+// orBackground is the package's rule for a nil context: it is
+// context.Background().
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }
 
 func pathOf(ctx context.Context) string {

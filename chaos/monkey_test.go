@@ -345,9 +345,28 @@ func TestDisarmAndNil(t *testing.T) {
 	if err := m.Inject(context.Background(), "s"); err == nil {
 		t.Fatal("armed monkey injected nothing")
 	}
+	// A nil monkey is valid everywhere (package doc): every method works
+	// and injects nothing.
 	var nilM *chaos.Monkey
 	if err := nilM.InjectItem(context.Background(), "s", 1); err != nil || nilM.Count(chaos.Kill) != 0 || nilM.Faults() != nil {
 		t.Fatal("nil monkey is not inert")
+	}
+	nilM.Arm()
+	nilM.Disarm()
+	nilM.OnFault(func(chaos.Fault) { t.Error("nil monkey reported a fault") })
+	if err := nilM.Inject(context.Background(), "s"); err != nil || nilM.Seed() != 0 {
+		t.Fatalf("nil monkey: Inject %v, Seed %d; want nil, 0", err, nilM.Seed())
+	}
+	if err := nilM.BeforeReceive(nil); err != nil {
+		t.Fatalf("nil monkey BeforeReceive: %v", err)
+	}
+	if err := nilM.BeforeStart(nil); err != nil {
+		t.Fatalf("nil monkey BeforeStart: %v", err)
+	}
+	ctx, cancel := nilM.WithCancel(context.Background())
+	cancel()
+	if ctx.Err() == nil {
+		t.Fatal("nil monkey WithCancel: its cancel did not cancel")
 	}
 }
 

@@ -121,6 +121,11 @@ func repeat(n int, ops ...byte) []byte {
 	return out
 }
 
+// FuzzQueue runs fuzz programs (see above) on a Queue and on a model of
+// it and compares their results, operation by operation. An input that
+// finds a bug is kept as go test -fuzz wrote it, under
+// testdata/fuzz/FuzzQueue, and committed with the fix, so plain go test
+// replays it.
 func FuzzQueue(f *testing.F) {
 	pushes := []byte{opPush | 0, opPush | 1, opPush | 2, opPush | 3}
 	f.Add(program(0, mailbox.Block, 0, 0, append(repeat(20, pushes...), opPop|3, opPop|0, opStats)...))

@@ -13,6 +13,16 @@
 // A Queue is FIFO. Pushes made by one goroutine are dequeued in the order
 // they were made (per-sender FIFO); pushes from different goroutines are
 // ordered by the queue's lock.
+//
+// # Nil contexts and options
+//
+// A nil [context.Context] is treated as [context.Background]: no call
+// panics or fails because of it, and a call that waits for its context
+// waits as long as it takes. A nil option in an option list is skipped,
+// and so is an option given a nil value (a nil logger, clock, function,
+// store or injector), as if it were left out. Here that means Push and Post
+// with a nil ctx wait for space without a deadline; a nil *Config is the
+// zero Config.
 package mailbox
 
 import (
@@ -45,11 +55,12 @@ const (
 	// Reject makes Push and TryPush return ErrFull at once.
 	Reject
 	// DropNewest accepts the push and discards the new item. The item is
-	// counted in Stats.DroppedNewest and handed to the drop hook.
+	// counted in Stats.DroppedNewest and returned to the pusher as the
+	// dropped result of Push or TryPush, to dispose of.
 	DropNewest
 	// DropOldest accepts the push, discards the oldest queued item to make
-	// room and counts it in Stats.DroppedOldest (and hands it to the drop
-	// hook).
+	// room, counts it in Stats.DroppedOldest and returns it to the pusher
+	// as the dropped result of Push or TryPush.
 	DropOldest
 )
 
@@ -119,7 +130,8 @@ type Stats struct {
 	// Enqueued counts accepted pushes, including those a drop policy then
 	// discarded.
 	Enqueued uint64
-	// Dequeued counts items handed out by PopBatch.
+	// Dequeued counts items handed out by PopBatch and PopOne (not those
+	// a DropOldest push discarded, nor those Close returned).
 	Dequeued uint64
 	// DroppedNewest and DroppedOldest count items discarded by the
 	// DropNewest and DropOldest policies.

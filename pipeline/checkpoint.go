@@ -65,9 +65,10 @@ func (f *FileCheckpointer) Load(ctx context.Context) (uint64, bool, error) {
 }
 
 // Save writes pos atomically and durably (temporary file, fsync, rename,
-// directory fsync).
+// directory fsync). It returns ctx.Err() without writing if ctx already
+// ended.
 func (f *FileCheckpointer) Save(ctx context.Context, pos uint64) error {
-	if err := ctx.Err(); err != nil {
+	if err := orBackground(ctx).Err(); err != nil {
 		return err
 	}
 	f.mu.Lock()

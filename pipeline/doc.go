@@ -170,8 +170,26 @@
 // # Goroutines
 //
 // The actors run on the actor system's goroutines. The pipeline adds one
-// goroutine per source (and per Dynamic input) that ends with its input
-// or when the pipeline stops, one that ends the pipeline, and, when used,
-// one checkpoint and one autoscaler goroutine per stage; timers only post
-// messages. All of them end before Wait returns.
+// goroutine per source (and per Dynamic input), which ends with its input
+// or when the pipeline stops its sources; one goroutine per running
+// pipeline that ends it and closes Done as its last step; one checkpoint
+// goroutine per pipeline that has a FromResumable source; and one
+// autoscaler goroutine per stage with Autoscale. Timers only post
+// messages. The checkpoint and autoscaler goroutines end before Wait
+// returns. A source that does not return when the pipeline stops (a
+// FromFunc or FromResumable function that ignores its context, a FromSeq
+// iterator that blocks without yielding) is waited for
+// WithShutdownTimeout, then abandoned with a warning in the log: Wait
+// returns while it still runs (and one more goroutine waits for it), and
+// both end whenever the function returns.
+//
+// # Nil contexts and options
+//
+// A nil [context.Context] is treated as [context.Background]: no call
+// panics or fails because of it, and a call that waits for its context
+// waits as long as it takes. A nil option in an option list is skipped,
+// and so is an option given a nil value (a nil logger, clock, function,
+// store or injector), as if it were left out. Here that means Start and
+// Run with a nil ctx run until the input ends or Stop, and Stop with a
+// nil ctx drains for as long as it takes.
 package pipeline

@@ -501,8 +501,10 @@ func (d *Inputs[T]) inputEnded(in *dynInput[T]) {
 
 // Remove stops reading the input named name: what it already read is
 // passed on, what is left in its channel stays there. It waits until the
-// input's goroutine ended or ctx ends.
+// input's goroutine ended or ctx ends (a nil ctx waits as long as it
+// takes).
 func (d *Inputs[T]) Remove(ctx context.Context, name string) error {
+	ctx = orBackground(ctx)
 	if d.p == nil {
 		return invalidf("detached Inputs")
 	}

@@ -89,19 +89,19 @@ func WithBatchSize(n int) Option {
 }
 
 // WithDeadLetterStore sets where dead-lettered items go. Default: a
-// [MemoryStore] holding the newest DefaultDeadLetters entries.
+// [MemoryStore] holding the newest DefaultDeadLetters entries. A nil s is
+// skipped.
 func WithDeadLetterStore(s DeadLetterStore) Option {
 	return optionFunc(func(c *config) error {
-		if s == nil {
-			return invalidf("nil dead-letter store")
+		if s != nil {
+			c.dlq = s
 		}
-		c.dlq = s
 		return nil
 	})
 }
 
 // WithLogger sets the logger of the pipeline and its actor system.
-// Default no-op.
+// Default no-op. A nil l is skipped.
 func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(c *config) error {
 		if l != nil {
@@ -113,9 +113,14 @@ func WithLogger(l *zap.Logger) Option {
 
 // WithEvents sets a sink for the lifecycle events of the pipeline's
 // actors and supervisors (see [actor.WithEvents]: it must be fast and
-// must not block).
+// must not block). A nil f is skipped.
 func WithEvents(f func(actor.Event)) Option {
-	return optionFunc(func(c *config) error { c.events = f; return nil })
+	return optionFunc(func(c *config) error {
+		if f != nil {
+			c.events = f
+		}
+		return nil
+	})
 }
 
 // WithStageRestarts sets how often the pipeline's root supervisor
@@ -148,10 +153,12 @@ func WithShutdownTimeout(d time.Duration) Option {
 // WithFaultInjector installs a fault injector (see actor.FaultInjector
 // and package chaos) in the actor system the pipeline runs on, so chaos
 // tests can kill, slow or stall its workers by path
-// ("/<pipeline>/<stage>/w<i>").
+// ("/<pipeline>/<stage>/w<i>"). A nil f is skipped.
 func WithFaultInjector(f actor.FaultInjector) Option {
 	return optionFunc(func(c *config) error {
-		c.faults = f
+		if f != nil {
+			c.faults = f
+		}
 		return nil
 	})
 }

@@ -204,11 +204,11 @@ func usable[T any](s *Stream[T]) bool { return s != nil && s.p != nil }
 // its sources. It returns at once; use Wait for the outcome. Cancelling
 // ctx aborts the pipeline (see the package doc for what happens to items
 // in flight). Start returns an error wrapping ErrInvalid for a pipeline
-// built wrong, ErrClosed if it was already started, or ctx.Err().
+// built wrong, ErrClosed if it was already started, or ctx.Err(). A nil
+// ctx is context.Background(): the pipeline runs until its input ends or
+// Stop.
 func (p *Pipeline) Start(ctx context.Context) error {
-	if ctx == nil {
-		return invalidf("nil context")
-	}
+	ctx = orBackground(ctx)
 	p.mu.Lock()
 	if p.state != building {
 		p.mu.Unlock()
@@ -412,7 +412,8 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 // the end of every input was delivered (or after a graceful Stop), the
 // first fatal error (a *StageError, a context error if the Start context
 // was cancelled, ErrDrainTimeout), or ErrNotRunning before Start. If ctx
-// ends first Wait returns ctx.Err() and the pipeline goes on.
+// ends first Wait returns ctx.Err() and the pipeline goes on. A nil ctx
+// waits as long as it takes.
 func (p *Pipeline) Wait(ctx context.Context) error {
 	p.mu.Lock()
 	st := p.state
@@ -420,9 +421,7 @@ func (p *Pipeline) Wait(ctx context.Context) error {
 	if st == building {
 		return ErrNotRunning
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	select {
 	case <-p.done:
 		return p.result
@@ -442,6 +441,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return p.result
 }
 
+// orBackground is the package's rule for a nil context: it is
+// context.Background().
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
 // Done returns a channel closed when the pipeline has stopped.
 func (p *Pipeline) Done() <-chan struct{} { return p.done }
 
@@ -458,9 +466,7 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 	if st == building {
 		return ErrNotRunning
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	if p.srcCancel != nil {
 		p.srcCancel()
 	}
@@ -525,9 +531,7 @@ func (p *Pipeline) Replay(ctx context.Context, keep func(DeadLetter) bool) (int,
 		return 0, ErrClosed
 	default:
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx = orBackground(ctx)
 	byName := map[string]*stage{}
 	for _, st := range stages {
 		byName[st.name] = st

@@ -53,4 +53,10 @@
 // The String methods of [Kind], [Restart], [AutoShutdown] and [ExitReason]
 // return the OTP atoms (one_for_all, transient, any_significant, shutdown,
 // ...), and [ParseKind], [ParseRestart] and [ParseAutoShutdown] accept them.
+//
+// # Nil contexts and options
+//
+// Nothing here takes a context or options (the rule the other packages
+// state for them does not arise); a nil [Rand] gives a backoff without
+// jitter.
 package strategy

@@ -13,7 +13,8 @@ import (
 // Errors of the dynamic API, matching OTP's results. They are sentinels:
 // compare with errors.Is.
 var (
-	// ErrNotFound: no child has that id ({error,not_found}).
+	// ErrNotFound: no child has that id ({error,not_found}); also
+	// returned by FindChild and FindSupervisor.
 	ErrNotFound = errors.New("supervisor: child not found")
 	// ErrRunning: the child runs ({error,running}).
 	ErrRunning = errors.New("supervisor: child running")
@@ -41,6 +42,9 @@ var (
 	ErrAutoShutdown = errors.New("supervisor: auto shutdown")
 	// ErrStopped: the supervisor is not running.
 	ErrStopped = actor.ErrStopped
+	// ErrWrongType: FindChild found the child but it handles another
+	// message type (it returns a *actor.TypeError that matches this).
+	ErrWrongType = actor.ErrWrongType
 )
 
 // A ChildStartError says which child failed to start while the supervisor
@@ -137,6 +141,7 @@ type ChildSpec struct {
 	// supervisor's initial children, which outlive its restarts); for a
 	// nested supervisor it also returns that supervisor's meters.
 	spawn func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, *meters, error)
+	err   error // what NewWorker found wrong; Validate reports it
 }
 
 // DefaultShutdown is the shutdown time of a worker whose spec leaves it 0.
@@ -146,14 +151,21 @@ const DefaultShutdown = 5 * time.Second
 // factory (called for every start, so each restart gets fresh state). The
 // child's Ref, found with LookupChild, stays the same across its restarts
 // and, for a child given to Start or NewSupervisor (not StartChild),
-// across restarts of its supervisor and of that supervisor's ancestors.
+// across restarts of its supervisor and of that supervisor's ancestors. A
+// nil factory makes the spec invalid: Validate, Start and StartChild
+// report it (ErrInvalidSpec) before any child starts.
 func NewWorker[M any](id string, factory func() actor.Actor[M], opts ...actor.SpawnOption) ChildSpec {
+	var bad error
+	if factory == nil {
+		bad = fmt.Errorf("%w: child %q has a nil factory", ErrInvalidSpec, id)
+	}
 	return ChildSpec{
 		ID:   id,
 		kind: KindWorker,
+		err:  bad,
 		spawn: func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, *meters, error) {
 			if factory == nil {
-				return nil, nil, fmt.Errorf("%w: child %q has no factory", ErrInvalidSpec, id)
+				return nil, nil, fmt.Errorf("%w: child %q has a nil factory", ErrInvalidSpec, id)
 			}
 			all := append(append([]actor.SpawnOption(nil), opts...), actor.WithShutdown(shutdown))
 			if keep {
@@ -169,7 +181,10 @@ func NewWorker[M any](id string, factory func() actor.Actor[M], opts ...actor.Sp
 // of it builds a fresh supervisor with these children and options (and an
 // empty restart history), as OTP does; the children's actors, and so their
 // Refs and queued messages, are kept from one start to the next (see
-// LookupChild).
+// LookupChild). Its options and children are checked when it starts, as
+// OTP checks them in the nested supervisor's init: to its parent an
+// invalid one is an ordinary start failure (ErrStartFailed), after the
+// children before it started.
 func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
 	children = append([]ChildSpec(nil), children...)
 	return ChildSpec{
@@ -210,11 +225,19 @@ func (c ChildSpec) shutdown() time.Duration {
 	return DefaultShutdown
 }
 
-// Validate reports a spec that cannot be used.
+// Validate reports a spec that cannot be used, with an error matching
+// ErrInvalidSpec: an empty id, a spec not built with NewWorker or
+// NewSupervisor, a nil factory, an invalid restart type or shutdown. Start
+// and StartChild run the same checks on every spec they are given, and
+// check the list (ErrBadCombination, ErrDuplicateID), before they start
+// any child. (The options and children of a nested supervisor are the
+// nested supervisor's own: see NewSupervisor.)
 func (c ChildSpec) Validate() error {
 	switch {
 	case c.ID == "":
 		return fmt.Errorf("%w: empty child id", ErrInvalidSpec)
+	case c.err != nil:
+		return c.err
 	case c.spawn == nil:
 		return fmt.Errorf("%w: child %q has no start (build specs with NewWorker or NewSupervisor)", ErrInvalidSpec, c.ID)
 	case c.Restart < strategy.Permanent || c.Restart > strategy.Temporary:
@@ -223,6 +246,19 @@ func (c ChildSpec) Validate() error {
 		return fmt.Errorf("%w: child %q has shutdown %v", ErrInvalidSpec, c.ID, c.Shutdown)
 	}
 	return nil
+}
+
+// validateSpecs checks each spec and then the list (significant children
+// against auto shutdown, duplicate ids).
+func validateSpecs(auto strategy.AutoShutdown, specs []ChildSpec) error {
+	ids := make([]strategy.Child, len(specs))
+	for i, sp := range specs {
+		if err := sp.Validate(); err != nil {
+			return err
+		}
+		ids[i] = sp.strategyChild(strategy.Down)
+	}
+	return strategy.ValidateSpecs(auto, ids)
 }
 
 func (c ChildSpec) strategyChild(st strategy.Status) strategy.Child {
@@ -306,24 +342,40 @@ func WithBackoff(b strategy.Backoff) Option {
 	})
 }
 
-// WithRand sets the random source of the backoff jitter (for tests).
+// WithRand sets the random source of the backoff jitter (for tests). A
+// nil r is skipped.
 func WithRand(r strategy.Rand) Option {
-	return optionFunc(func(c *config) error { c.rnd = r; return nil })
+	return optionFunc(func(c *config) error {
+		if r != nil {
+			c.rnd = r
+		}
+		return nil
+	})
 }
 
 // WithClock sets the clock used for restart intensity and backoff resets
 // (for tests; testing/synctest works with the default). Supervisor.Stats
 // calls it too, on the caller's goroutine, so it must be safe for
-// concurrent use.
+// concurrent use. A nil now is skipped.
 func WithClock(now func() time.Time) Option {
-	return optionFunc(func(c *config) error { c.now = now; return nil })
+	return optionFunc(func(c *config) error {
+		if now != nil {
+			c.now = now
+		}
+		return nil
+	})
 }
 
 // WithInit runs f at the start of every incarnation of the supervisor,
 // before its children start; an error fails the start (OTP init/1
-// returning an error).
+// returning an error). A nil f is skipped.
 func WithInit(f func(actor.Context) error) Option {
-	return optionFunc(func(c *config) error { c.init = f; return nil })
+	return optionFunc(func(c *config) error {
+		if f != nil {
+			c.init = f
+		}
+		return nil
+	})
 }
 
 // WithShutdown sets the shutdown time of a top-level supervisor started

@@ -137,7 +137,16 @@ func TestStartInvalid(t *testing.T) {
 			specs: func(r *rig) []supervisor.ChildSpec {
 				return []supervisor.ChildSpec{supervisor.NewWorker[msg]("a", nil)}
 			},
-			want: []error{supervisor.ErrInvalidSpec, supervisor.ErrStartFailed},
+			want: []error{supervisor.ErrInvalidSpec},
+		},
+		{
+			// A spec error after a good child: nothing starts (it used to
+			// start and stop "a", then fail with ErrStartFailed).
+			name: "nil factory after a good child",
+			specs: func(r *rig) []supervisor.ChildSpec {
+				return []supervisor.ChildSpec{r.spec("a", hooks{}), supervisor.NewWorker[msg]("b", nil)}
+			},
+			want: []error{supervisor.ErrInvalidSpec},
 		},
 	}
 	for _, tc := range cases {
@@ -192,6 +201,7 @@ func TestValidate(t *testing.T) {
 		{"zero spec", supervisor.ChildSpec{}, false},
 		{"no start", supervisor.ChildSpec{ID: "x"}, false},
 		{"empty id", supervisor.NewWorker("", func() actor.Actor[msg] { return &kid{} }), false},
+		{"nil factory", supervisor.NewWorker[msg]("w", nil), false},
 	}
 	for _, tc := range cases {
 		err := tc.spec.Validate()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -132,14 +133,7 @@ func (s *sup) Start(ctx actor.Context) error {
 			return err
 		}
 	}
-	ids := make([]strategy.Child, len(s.specs))
-	for i, sp := range s.specs {
-		if err := sp.Validate(); err != nil {
-			return err
-		}
-		ids[i] = sp.strategyChild(strategy.Down)
-	}
-	if err := strategy.ValidateSpecs(s.cfg.auto, ids); err != nil {
+	if err := validateSpecs(s.cfg.auto, s.specs); err != nil {
 		return err
 	}
 	for _, sp := range s.specs {
@@ -569,14 +563,18 @@ type Supervisor struct {
 // Start starts a supervisor named name under parent with the given
 // children, started in order. It returns when all of them started; if one
 // fails, those already started stop in reverse order and Start returns a
-// *ChildStartError (or ErrBadCombination/ErrDuplicateID/ErrInvalidSpec for
-// invalid specs, before anything starts).
+// *ChildStartError. Invalid options and specs (see ChildSpec.Validate)
+// are reported before anything starts, with an error matching
+// ErrInvalidSpec, ErrBadCombination or ErrDuplicateID.
 func Start(parent actor.Spawner, name string, children []ChildSpec, opts ...Option) (*Supervisor, error) {
 	cfg, err := buildConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	children = slices.Clone(children)
+	if err := validateSpecs(cfg.auto, children); err != nil {
+		return nil, err
+	}
 	st, m := &state{}, newMeters(cfg)
 	ref, err := actor.Spawn(parent, name, func() actor.Actor[command] { return newSup(cfg, children, st, m, false) },
 		actor.WithShutdown(cfg.shutdown))
@@ -641,8 +639,9 @@ func (s *Supervisor) CountChildren(ctx context.Context) (Counts, error) {
 }
 
 // Stop stops the supervisor: its children stop last started first, each
-// within its shutdown time. It waits until done or ctx ends.
-func (s *Supervisor) Stop(ctx context.Context) error { return s.ref.Stop(ctx) }
+// within its shutdown time. It waits until done or ctx ends (a nil ctx
+// waits as long as it takes).
+func (s *Supervisor) Stop(ctx context.Context) error { return s.ref.Stop(orBackground(ctx)) }
 
 // Done returns a channel closed when the supervisor stopped.
 func (s *Supervisor) Done() <-chan struct{} { return s.ref.PID().Done() }
@@ -651,8 +650,9 @@ func (s *Supervisor) Done() <-chan struct{} { return s.ref.PID().Done() }
 // a *GaveUpError (matching ErrGaveUp or ErrAutoShutdown) if it stopped by
 // itself, the failure if it failed and could not be restarted in place
 // (for example WithInit failing after it was killed), or ctx.Err() if ctx
-// ended first.
+// ended first. A nil ctx waits as long as it takes.
 func (s *Supervisor) Wait(ctx context.Context) error {
+	ctx = orBackground(ctx)
 	select {
 	case <-s.Done():
 	case <-ctx.Done():
@@ -672,27 +672,81 @@ func (s *Supervisor) Wait(ctx context.Context) error {
 	return err
 }
 
-// LookupSupervisor returns a handle on the nested supervisor child id of
-// s. The handle's Wait reports only that it stopped (nil cause); its
-// parent reacts to why. Its Stats are the nested supervisor's own, over
-// that child's life.
+// LookupSupervisor is FindSupervisor with a bool: it reports false both
+// when there is no such child and when the child is a worker.
 func LookupSupervisor(s *Supervisor, id string) (*Supervisor, bool) {
-	ref, ok := actor.LookupChild[command](s.ref.PID(), id)
-	if !ok {
-		return nil, false
-	}
-	return &Supervisor{ref: ref, st: &state{}, parent: s}, true
+	sup, err := FindSupervisor(s, id)
+	return sup, err == nil
 }
 
-// LookupChild returns the Ref of the child id of sup, if its message type
-// is M. The Ref stays valid across the child's restarts by sup and, for a
-// child sup was started with (not one added by StartChild), across
-// restarts of sup itself and of its ancestors: the child's mailbox keeps
-// its queued messages while the subtree restarts (a bounded one pushes
-// back on senders meanwhile). A child added by StartChild ends with the
-// incarnation of sup that added it, as in OTP. A Ref to a child that was
-// deleted (DeleteChild) or stopped for good refuses messages with
-// actor.ErrStopped.
+// FindSupervisor returns a handle on the nested supervisor child id of s.
+// The handle's Wait reports only that it stopped (nil cause); its parent
+// reacts to why. Its Stats are the nested supervisor's own, over that
+// child's life. It returns an error matching ErrNotFound if s has no
+// child id (or s is nil), and a *actor.TypeError matching ErrWrongType if
+// child id is a worker.
+func FindSupervisor(s *Supervisor, id string) (*Supervisor, error) {
+	ref, err := findChild[command](s, id)
+	if err != nil {
+		return nil, err
+	}
+	return &Supervisor{ref: ref, st: &state{}, parent: s}, nil
+}
+
+// LookupChild is FindChild with a bool: it reports false both when there
+// is no such child and when its message type is not M.
 func LookupChild[M any](s *Supervisor, id string) (actor.Ref[M], bool) {
-	return actor.LookupChild[M](s.ref.PID(), id)
+	ref, err := FindChild[M](s, id)
+	return ref, err == nil
+}
+
+// FindChild returns the Ref of the child id of s. The Ref stays valid
+// across the child's restarts by s and, for a child s was started with
+// (not one added by StartChild), across restarts of s itself and of its
+// ancestors: the child's mailbox keeps its queued messages while the
+// subtree restarts (a bounded one pushes back on senders meanwhile). A
+// child added by StartChild ends with the incarnation of s that added it,
+// as in OTP. A Ref to a child that was deleted (DeleteChild) or stopped
+// for good refuses messages with actor.ErrStopped. It returns an error
+// matching ErrNotFound if s has no child id (or s is nil), and a
+// *actor.TypeError matching ErrWrongType, naming both types, if the
+// child's message type is not M (a nested supervisor's type is named
+// "supervisor").
+func FindChild[M any](s *Supervisor, id string) (actor.Ref[M], error) {
+	return findChild[M](s, id)
+}
+
+var commandType = reflect.TypeFor[command]().String()
+
+func findChild[M any](s *Supervisor, id string) (actor.Ref[M], error) {
+	if s == nil {
+		return actor.Ref[M]{}, fmt.Errorf("supervisor: nil supervisor: %w", ErrNotFound)
+	}
+	ref, err := actor.FindChild[M](s.ref.PID(), id)
+	var te *actor.TypeError
+	switch {
+	case err == nil:
+		return ref, nil
+	case errors.Is(err, actor.ErrNoChild):
+		return ref, fmt.Errorf("supervisor %s: child %q: %w", s.Path(), id, ErrNotFound)
+	case errors.As(err, &te):
+		e := *te
+		if e.Have == commandType {
+			e.Have = "supervisor"
+		}
+		if e.Want == commandType {
+			e.Want = "supervisor"
+		}
+		return ref, &e
+	}
+	return ref, err
+}
+
+// orBackground is the package's rule for a nil context: it is
+// context.Background().
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }

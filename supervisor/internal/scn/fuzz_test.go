@@ -11,7 +11,10 @@ import (
 
 // FuzzParse checks that Parse never panics, that it fails only with a
 // *SyntaxError on in-memory input, and that every scenario it accepts
-// prints back (String) to text that parses to the same scenario.
+// prints back (String) to text that parses to the same scenario. An input
+// that finds a bug is kept as go test -fuzz wrote it, under
+// testdata/fuzz/FuzzParse, and committed with the fix, so plain go test
+// replays it.
 func FuzzParse(f *testing.F) {
 	for _, file := range scenarioFiles(f) {
 		data, err := os.ReadFile(file)
