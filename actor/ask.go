@@ -26,11 +26,11 @@ const (
 )
 
 type future[T any] struct {
-	request        // what the asked actor's runtime sees of the Ask
+	request         // what the asked actor's runtime sees of the Ask
 	sys     *System // for dead-lettering a late reply
-	path  string  // the asked actor
-	state atomic.Int32
-	ch    chan result[T] // cap 1; written once, by the winner of the state CAS
+	path    string  // the asked actor
+	state   atomic.Int32
+	ch      chan result[T] // cap 1; written once, by the winner of the state CAS
 }
 
 // Send delivers v to the asker. It returns ErrAlreadyReplied for a second

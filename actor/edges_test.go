@@ -9,6 +9,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/internal/apiedge"
+	"github.com/troupe-go/troupe/observe"
 )
 
 // An edge is one exported entry point that takes a context or options,
@@ -32,6 +33,14 @@ var nilEdges = []edge{
 	{"FaultInjector.BeforeStart", "implemented by users; the runtime passes the actor's Context", nil},
 	{"Starter.Start", "implemented by users; the runtime passes the incarnation's Context", nil},
 	{"Stopper.Stop", "implemented by users; the runtime passes the incarnation's Context", nil},
+	{"Describer.Describe", "implemented by supervisors; Snapshot passes its own (non-nil) ctx", nil},
+	{"System.Snapshot", "a nil ctx is Background", func(t *testing.T) {
+		h := newHarness(t)
+		mustSpawn(t, h.sys, "a", echo)
+		if snap := h.sys.Snapshot(nil, observe.SnapshotOptions{}); len(snap.Nodes) != 1 || snap.Nodes[0].Path != "/a" {
+			t.Errorf("Snapshot(nil): got %+v; want the one actor /a", snap.Nodes)
+		}
+	}},
 
 	{"Func.Receive", "calls f with the nil ctx, as documented", func(t *testing.T) {
 		var got actor.Context = &fakeCtx{}

@@ -236,3 +236,7 @@ func (e *ShutdownError) Error() string {
 
 // Unwrap returns the context's error.
 func (e *ShutdownError) Unwrap() error { return e.Err }
+
+func asFailure(err error, f **Failure) bool       { return errors.As(err, f) }
+func asStartError(err error, e **StartError) bool { return errors.As(err, e) }
+func asPanic(err error, e **PanicError) bool      { return errors.As(err, e) }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/troupe-go/troupe/observe"
 )
 
 // A node is an actor's place in the tree: its path, its parent and its
@@ -39,6 +42,9 @@ type cell interface {
 	// stays, waiting for its next Start.
 	endIncarnation(ctx context.Context)
 	postExit(e Exit)
+	// describe fills a Snapshot node and returns the actor's Describer.
+	describe(nd *observe.Node, now time.Time) Describer
+	kindStats() *kindStats
 }
 
 func (n *node) init(parent *node, name string, c cell) {

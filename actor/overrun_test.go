@@ -156,4 +156,3 @@ func TestDeadlineOverrunPoison(t *testing.T) {
 		}
 	})
 }
-

@@ -102,6 +102,7 @@ type proc[M any] struct {
 	processed atomic.Uint64
 	pending   atomic.Int64 // taken from the mailbox, not yet resolved
 	rare      atomic.Pointer[procRare]
+	kc        atomic.Pointer[kindStats] // set by the first start that built an actor
 }
 
 // procRare is the part of an actor that only failures, dead letters,
@@ -110,10 +111,11 @@ type proc[M any] struct {
 type procRare struct {
 	deadLettered, expired, failures, restarts atomic.Uint64
 
-	lastErr  error      // last failure of cur; owned like cur
-	watchers []*watcher // guarded by proc.mu
-	lastEnd  ending     // how the last incarnation ended; guarded by proc.mu
-	final    Terminated // set once under proc.mu when the actor stopped
+	lastErr  error            // last failure of cur; owned like cur
+	watchers []*watcher       // guarded by proc.mu
+	lastEnd  ending           // how the last incarnation ended; guarded by proc.mu
+	lastFail *observe.Failure // the last failure, for Snapshot; guarded by proc.mu
+	final    Terminated       // set once under proc.mu when the actor stopped
 }
 
 // r returns the actor's procRare, making it.
@@ -131,9 +133,10 @@ func (p *proc[M]) r() *procRare {
 // incarnation is one life of an actor, from its factory call to its end.
 // It is the Context its code gets.
 type incarnation[M any] struct {
-	p     *proc[M]
-	gen   uint64
-	actor Actor[M]
+	p       *proc[M]
+	gen     uint64
+	actor   Actor[M]
+	started time.Time // set before the incarnation is published
 
 	// phase says who runs the incarnation's goroutine, and which entry
 	// into user code it is in. Before user code the goroutine stores
@@ -245,8 +248,8 @@ func (inc *incarnation[M]) handlesExits() bool {
 	_, ok := inc.actor.(ExitHandler)
 	return ok
 }
-func (inc *incarnation[M]) isFenced() bool  { return inc.phase.Load()&phMask == phFenced }
-func (inc *incarnation[M]) String() string  { return "actor " + inc.p.path }
+func (inc *incarnation[M]) isFenced() bool { return inc.phase.Load()&phMask == phFenced }
+func (inc *incarnation[M]) String() string { return "actor " + inc.p.path }
 
 // leaveUser marks the end of the user code entered as entry; false means
 // the incarnation was fenced meanwhile and the goroutine must vanish.
@@ -267,12 +270,12 @@ func (inc *incarnation[M]) fence() bool {
 		}
 	}
 }
-func (p *proc[M]) isPID()                   {}
-func (p *proc[M]) Path() string             { return p.path }
-func (p *proc[M]) Name() string             { return p.name() }
-func (p *proc[M]) String() string           { return "actor " + p.path }
-func (p *proc[M]) Running() bool            { return p.inc.Load() != nil }
-func (p *proc[M]) Generation() uint64       { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
+func (p *proc[M]) isPID()             {}
+func (p *proc[M]) Path() string       { return p.path }
+func (p *proc[M]) Name() string       { return p.name() }
+func (p *proc[M]) String() string     { return "actor " + p.path }
+func (p *proc[M]) Running() bool      { return p.inc.Load() != nil }
+func (p *proc[M]) Generation() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
 
 // Schedule implements mailbox.Scheduler: a System worker goroutine will
 // run p.run (see System.schedule for who owns it).
@@ -731,6 +734,7 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 	}
 	gen := inc.gen
 	p.mu.Unlock()
+	p.recordFailure(e)
 
 	if p.sys.observed() {
 		ev := Event{Kind: EventStopped, Path: p.path, Reason: e.reason, Err: e.err, FailureID: e.fid}
@@ -828,6 +832,12 @@ func (p *proc[M]) finish(e ending) {
 		p.r().deadLettered.Add(uint64(n))
 	}
 
+	if k := p.kc.Load(); k != nil {
+		if e.reason >= Normal && e.reason <= Killed {
+			k.stops[e.reason].Add(1)
+		}
+		k.retired.Add(p.processed.Load())
+	}
 	// Free the name before Done closes: a Spawn of the same name after
 	// Stop returned must succeed.
 	p.parent.removeChild(&p.node)
@@ -878,11 +888,20 @@ func (p *proc[M]) start() error {
 	gen := p.gen
 	p.mu.Unlock()
 
-	inc := &incarnation[M]{p: p, gen: gen}
+	inc := &incarnation[M]{p: p, gen: gen, started: p.sys.now()}
 	err := guard(func() error {
 		inc.actor = p.factory()
 		if inc.actor == nil {
 			return ErrNilFactory
+		}
+		if p.kc.Load() == nil {
+			kind := p.cfg.kind
+			if kind == "" {
+				kind = kindName(inc.actor)
+			}
+			k := p.sys.kindOf(kind)
+			k.spawns.Add(1)
+			p.kc.Store(k)
 		}
 		if fi := p.sys.faults; fi != nil {
 			if err := fi.BeforeStart(inc); err != nil {
@@ -908,6 +927,7 @@ func (p *proc[M]) start() error {
 		if ce := p.sys.log.Check(zap.WarnLevel, "actor start failed"); ce != nil {
 			ce.Write(zap.String("actor", p.path), zap.String("error.type", observe.ErrorStart), zap.Stringer("failure_id", se.ID), zap.Error(se.Err))
 		}
+		p.recordFailure(ending{reason: Failed, err: se, fid: se.ID})
 		p.sys.Emit(Event{Kind: EventFailed, Path: p.path, Reason: Failed, Err: err, FailureID: se.ID})
 		if closing {
 			p.finish(ending{reason: Failed, err: err, requested: true, fid: se.ID})
@@ -927,6 +947,9 @@ func (p *proc[M]) start() error {
 	p.inc.Store(inc)
 	if gen > 1 { // every start after the first is a restart, in place or by a supervisor
 		p.r().restarts.Add(1)
+		if k := p.kc.Load(); k != nil {
+			k.restarts.Add(1)
+		}
 	}
 	pending := p.hasCur || p.batchLeft()
 	p.mu.Unlock()

@@ -113,6 +113,7 @@ type config struct {
 	shutdown    time.Duration
 	passPanics  bool
 	keep        bool
+	kind        string
 }
 
 var defaultConfig = config{
@@ -393,6 +394,9 @@ func (p *proc[M]) posted(m M, dropped envelope[M], was bool, err error) error {
 			// Counted by the mailbox (Stats.Dropped); a dropped request
 			// ends its Ask at once.
 			p.undeliverable(dropped, DeadDropped, nil, 0, 0)
+			if k := p.kc.Load(); k != nil {
+				k.addDropped(policyName(p.cfg.mailbox))
+			}
 		}
 		return nil
 	case err == mailbox.ErrClosed:

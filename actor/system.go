@@ -60,6 +60,10 @@ type System struct {
 	dlSince       atomic.Uint64 // dead letters since the last log line
 	dlLogged      atomic.Int64  // unix nanos of the last dead-letter log line
 	deadBy        [deadReasons]atomic.Uint64
+	name          string
+	kinds         kinds
+	pipeMu        sync.Mutex // guards pipes
+	pipes         []*pipeReg
 }
 
 type leakRec struct {
@@ -147,6 +151,7 @@ func WithFaultInjector(f FaultInjector) Option {
 func NewSystem(opts ...Option) *System {
 	s := &System{
 		log:     zap.NewNop(),
+		name:    "troupe",
 		now:     time.Now,
 		maxIdle: 4 * runtime.GOMAXPROCS(0),
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/strategy"
 )
 
@@ -72,13 +73,25 @@ type GaveUpError struct {
 	Path  string // the supervisor
 	Child string // the child id
 	Auto  bool   // auto shutdown rather than intensity
+	// Cause is the child's exit error that led to it (nil after a normal
+	// exit); FailureID names that failure.
+	Cause     error
+	FailureID observe.FailureID
 }
 
+// Unwrap returns the cause, so the whole chain is visible to errors.Is
+// and errors.As.
+func (e *GaveUpError) Unwrap() error { return e.Cause }
+
 func (e *GaveUpError) Error() string {
+	s := fmt.Sprintf("supervisor %s: restart intensity exceeded by child %q", e.Path, e.Child)
 	if e.Auto {
-		return fmt.Sprintf("supervisor %s: auto shutdown after child %q exited", e.Path, e.Child)
+		s = fmt.Sprintf("supervisor %s: auto shutdown after child %q exited", e.Path, e.Child)
 	}
-	return fmt.Sprintf("supervisor %s: restart intensity exceeded by child %q", e.Path, e.Child)
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
+	return s
 }
 
 // Is matches ErrGaveUp or ErrAutoShutdown.
@@ -196,7 +209,7 @@ func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
 				return nil, nil, err
 			}
 			st, m := &state{}, newMeters(cfg)
-			all := []actor.SpawnOption{actor.WithShutdown(shutdown)}
+			all := []actor.SpawnOption{actor.WithShutdown(shutdown), actor.WithKind("supervisor")}
 			if keep {
 				all = append(all, actor.WithKeepOnParentRestart())
 			}

@@ -10,7 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/strategy"
 )
 
@@ -79,6 +82,12 @@ type child struct {
 	timer   *time.Timer // pending backoff restart
 	tgen    uint64      // invalidates stale timers
 	initial bool        // one of the specs the supervisor starts with
+	// cause is the failure of the exit being handled (restart, backoff,
+	// give-up); exitErr its error.
+	cause   observe.FailureID
+	exitErr error
+	next    time.Time // when a backoff restart is due
+	delays  int       // backoff delays since a restart without one, for Snapshot
 }
 
 // state is shared by a supervisor actor and its handle: why it stopped.
@@ -264,8 +273,14 @@ func toStrategy(r actor.Reason) strategy.ExitReason {
 	return strategy.Failed
 }
 
-// errGiveUp ends the supervisor's incarnation with reason Shutdown.
-var errGiveUp = actor.StopShutdown
+// giveUpStop ends the supervisor's incarnation with reason Shutdown (it
+// matches actor.StopShutdown) and tells the runtime which failure made
+// it give up, so its parent's handling carries the same failure ID.
+type giveUpStop struct{ err *GaveUpError }
+
+func (g giveUpStop) Error() string                { return g.err.Error() }
+func (g giveUpStop) Is(target error) bool         { return target == actor.StopShutdown }
+func (g giveUpStop) FailureID() observe.FailureID { return g.err.FailureID }
 
 // HandleExit applies the supervisor's rules when a child's incarnation
 // ended by itself (OTP: the supervisor got an EXIT from a child).
@@ -275,6 +290,14 @@ func (s *sup) HandleExit(ctx actor.Context, e actor.Exit) error {
 		return nil // stale: a child we already handled or removed
 	}
 	c.status = strategy.Down
+	c.cause, c.exitErr = e.FailureID, e.Err
+	if e.Reason == actor.Failed || e.Reason == actor.Killed {
+		if ce := s.ctx.Logger().Check(zap.WarnLevel, "child exited"); ce != nil {
+			ce.Write(zap.String("supervisor", s.ctx.Path()), zap.String("child", c.spec.ID),
+				zap.String("reason", e.Reason.String()), zap.String("error.type", actor.ErrorType(e.Err)),
+				zap.Stringer("failure_id", e.FailureID), zap.Error(e.Err))
+		}
+	}
 	if c.backoff != nil {
 		c.backoff.Stopped(s.cfg.now())
 	}
@@ -310,15 +333,23 @@ func (s *sup) autoCheck(c *child) error {
 // with reason Shutdown; its parent sees that exit.
 func (s *sup) giveUp(c *child, auto bool) error {
 	s.terminateAll()
-	err := &GaveUpError{Path: s.ctx.Path(), Child: c.spec.ID, Auto: auto}
+	err := &GaveUpError{Path: s.ctx.Path(), Child: c.spec.ID, Auto: auto, Cause: c.exitErr, FailureID: c.cause}
 	s.st.set(err)
 	sys := s.ctx.System()
-	sys.Emit(actor.Event{Kind: actor.EventGaveUp, Path: s.ctx.Path(), Reason: actor.Shutdown, Err: err})
+	// Never silent: a supervisor that gives up logs at Error, with the
+	// cause chain, whether or not a parent will restart it.
+	msg := "supervisor gave up"
+	if s.nested {
+		msg = "supervisor gave up, escalating to its parent"
+	}
+	s.ctx.Logger().Error(msg, zap.String("supervisor", s.ctx.Path()), zap.String("child", c.spec.ID),
+		zap.Bool("auto_shutdown", auto), zap.Stringer("failure_id", c.cause), zap.Error(err))
+	sys.Emit(actor.Event{Kind: actor.EventGaveUp, Path: s.ctx.Path(), Reason: actor.Shutdown, Err: err, FailureID: c.cause})
 	if s.nested {
 		// A nested supervisor's exit goes to its parent supervisor.
-		sys.Emit(actor.Event{Kind: actor.EventEscalated, Path: s.ctx.Path(), Reason: actor.Shutdown, Err: err})
+		sys.Emit(actor.Event{Kind: actor.EventEscalated, Path: s.ctx.Path(), Reason: actor.Shutdown, Err: err, FailureID: c.cause})
 	}
-	return errGiveUp
+	return giveUpStop{err}
 }
 
 // restart is OTP's restart/2 for child c: intensity check, backoff, then
@@ -337,6 +368,7 @@ func (s *sup) restart(c *child) error {
 			return s.schedule(c, d)
 		}
 	}
+	c.delays = 0
 	return s.restartNow(c)
 }
 
@@ -351,7 +383,11 @@ func (s *sup) schedule(c *child, d time.Duration) error {
 	c.tgen++
 	gen := c.tgen
 	self := s.self
-	s.ctx.System().Emit(actor.Event{Kind: actor.EventBackoff, Path: c.h.Path(), Delay: d})
+	c.next = s.cfg.now().Add(d)
+	c.delays++
+	s.ctx.Logger().Info("child restart backing off", zap.String("supervisor", s.ctx.Path()), zap.String("child", c.spec.ID),
+		zap.Duration("delay", d), zap.Stringer("failure_id", c.cause))
+	s.ctx.System().Emit(actor.Event{Kind: actor.EventBackoff, Path: c.h.Path(), Delay: d, FailureID: c.cause})
 	// The timer's goroutine only posts a message; the supervisor's
 	// goroutine does the restart. stopTimer cancels it.
 	c.timer = time.AfterFunc(d, func() { _ = self.Urgent(timerCmd{c: c, gen: gen}) })
@@ -371,18 +407,20 @@ func (s *sup) restartNow(c *child) error {
 	if s.cfg.kind == strategy.OneForOne {
 		if err := s.startFn(c); err != nil {
 			c.status = strategy.Restarting
+			s.startFailed(c, err)
 			return s.restart(c)
 		}
-		s.restarted(c)
+		s.restarted(c, c.cause)
 		return nil
 	}
 	group := s.stopGroup(c)
 	for _, k := range group {
 		if err := s.startFn(k); err != nil {
 			k.status = strategy.Restarting
+			s.startFailed(k, err)
 			return s.restart(k)
 		}
-		s.restarted(k)
+		s.restarted(k, c.cause)
 	}
 	return nil
 }
@@ -419,8 +457,23 @@ func (s *sup) stopGroup(c *child) []*child {
 	return start
 }
 
-func (s *sup) restarted(c *child) {
-	s.ctx.System().Emit(actor.Event{Kind: actor.EventRestarted, Path: c.h.Path()})
+// restarted reports the restart of c, caused by the failure cause (of c
+// itself, or of the sibling whose exit restarted the group).
+func (s *sup) restarted(c *child, cause observe.FailureID) {
+	if ce := s.ctx.Logger().Check(zap.InfoLevel, "child restarted"); ce != nil {
+		ce.Write(zap.String("supervisor", s.ctx.Path()), zap.String("child", c.spec.ID), zap.Stringer("failure_id", cause))
+	}
+	s.ctx.System().Emit(actor.Event{Kind: actor.EventRestarted, Path: c.h.Path(), FailureID: cause})
+}
+
+// startFailed makes a failed restart of c the failure its next restart
+// (or the give-up) follows from.
+func (s *sup) startFailed(c *child, err error) {
+	var id interface{ FailureID() observe.FailureID }
+	if errors.As(err, &id) {
+		c.cause = id.FailureID()
+	}
+	c.exitErr = err
 }
 
 // Receive handles the dynamic API and backoff timers.
@@ -439,9 +492,10 @@ func (s *sup) Receive(ctx actor.Context, m command) error {
 		for _, k := range group {
 			if err := s.startFn(k); err != nil {
 				k.status = strategy.Restarting
+				s.startFailed(k, err)
 				return s.restart(k)
 			}
-			s.restarted(k)
+			s.restarted(k, m.c.cause)
 		}
 		return nil
 	case startChildCmd:
@@ -458,6 +512,9 @@ func (s *sup) Receive(ctx actor.Context, m command) error {
 		} else {
 			_ = m.reply.Send(ctx, struct{}{})
 		}
+		return nil
+	case describeCmd:
+		_ = m.reply.Send(ctx, s.views())
 		return nil
 	case whichCmd:
 		out := make([]ChildInfo, len(s.children))
@@ -577,7 +634,7 @@ func Start(parent actor.Spawner, name string, children []ChildSpec, opts ...Opti
 	}
 	st, m := &state{}, newMeters(cfg)
 	ref, err := actor.Spawn(parent, name, func() actor.Actor[command] { return newSup(cfg, children, st, m, false) },
-		actor.WithShutdown(cfg.shutdown))
+		actor.WithShutdown(cfg.shutdown), actor.WithKind("supervisor"))
 	if err != nil {
 		var se *actor.StartError
 		if errors.As(err, &se) {
