@@ -13,14 +13,17 @@ import (
 )
 
 // A Describer is implemented by actors that add to their node in a
-// Snapshot; supervisors do. Describe is called on the goroutine taking the
-// snapshot, concurrently with the actor's own goroutine, with the node
-// already filled by the runtime (children included): it may read only
-// what is safe to read from another goroutine, and it must return soon
-// after ctx ends (a supervisor that cannot answer in time marks itself
-// unresponsive).
+// Snapshot; supervisors do. Describe gathers what the actor adds: it is
+// called on a goroutine of the snapshot, concurrently with the actor's own
+// goroutine and with other Describers, so it may read only what is safe
+// to read from another goroutine, and it must return soon after ctx ends
+// (a supervisor that cannot answer in time reports itself unresponsive).
+// It returns a function that writes what it gathered into the actor's
+// node, already filled by the runtime (children included); Snapshot calls
+// those functions one at a time, parents before children, after every
+// Describe returned.
 type Describer interface {
-	Describe(ctx context.Context, n *observe.Node)
+	Describe(ctx context.Context) func(n *observe.Node)
 }
 
 // WithKind names the actor's kind: the attribute by which metrics group
@@ -136,15 +139,21 @@ func (s *System) Snapshot(ctx context.Context, opts observe.SnapshotOptions) obs
 	// Describers run concurrently, so one stuck supervisor costs ctx once,
 	// not once per supervisor after it.
 	var wg sync.WaitGroup
-	for _, d := range w.describers {
+	apply := make([]func(*observe.Node), len(w.describers))
+	for i, d := range w.describers {
 		wg.Add(1)
 		// Owner: Snapshot; it waits for every Describe, each bounded by ctx.
 		go func() {
 			defer wg.Done()
-			d.d.Describe(ctx, d.n)
+			apply[i] = d.d.Describe(ctx)
 		}()
 	}
 	wg.Wait()
+	for i, d := range w.describers { // in walk order: parents first
+		if apply[i] != nil {
+			apply[i](d.n)
+		}
+	}
 
 	s.kinds.mu.Lock()
 	ks := append([]*kindStats(nil), s.kinds.order...)

@@ -91,6 +91,7 @@ var Metrics = []Metric{
 	{"troupe.stage.in_flight", "troupe_stage_in_flight", UpDownCounter, "{message}", "Items inside a stage.", []string{AttrSystem, AttrPipeline, AttrStage}, false},
 	{"troupe.stage.blocked.time", "troupe_stage_blocked_time_seconds_total", Counter, "s", "Time a stage waited on a full downstream.", []string{AttrSystem, AttrPipeline, AttrStage}, false},
 	{"troupe.stage.process.duration", "troupe_stage_process_duration_seconds", Histogram, "s", "Time to process an item in a stage.", []string{AttrSystem, AttrPipeline, AttrStage, AttrErrorType}, true},
+	{"troupe.stage.batch.size", "troupe_stage_batch_size", Histogram, "{message}", "Sizes of the batches a batching stage emits.", []string{AttrSystem, AttrPipeline, AttrStage}, false},
 	{"troupe.chaos.faults", "troupe_chaos_faults_total", Counter, "{fault}", "Faults injected by a chaos monkey.", []string{AttrSystem, AttrChaosFault}, false},
 	{"troupe.telemetry.kind_overflow", "troupe_telemetry_kind_overflow_total", Counter, "{kind}", "Actor kinds folded into \"other\" past the cap.", []string{AttrSystem}, false},
 }

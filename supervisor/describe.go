@@ -40,8 +40,7 @@ func (s *sup) views() []childView {
 // backoff shows when it starts again). A supervisor that does not answer
 // before ctx ends is marked unresponsive, its children shown as the
 // runtime sees them.
-func (s *sup) Describe(ctx context.Context, n *observe.Node) {
-	n.Type = observe.TypeSupervisor
+func (s *sup) Describe(ctx context.Context) func(*observe.Node) {
 	st := s.m.stats()
 	info := &observe.Supervisor{
 		Strategy:         s.cfg.kind.String(),
@@ -52,8 +51,13 @@ func (s *sup) Describe(ctx context.Context, n *observe.Node) {
 		GaveUp:           st.GaveUp,
 		AutoShutdown:     s.cfg.auto.String(),
 	}
-	n.Supervisor = info
 	views, err := actor.Ask(ctx, s.self, func(r actor.Reply[[]childView]) command { return describeCmd{reply: r} })
+	return func(n *observe.Node) { s.fill(n, info, views, err) }
+}
+
+func (s *sup) fill(n *observe.Node, info *observe.Supervisor, views []childView, err error) {
+	n.Type = observe.TypeSupervisor
+	n.Supervisor = info
 	if err != nil {
 		info.Unresponsive = true
 		for i := range n.Children {
@@ -61,7 +65,7 @@ func (s *sup) Describe(ctx context.Context, n *observe.Node) {
 			if n.Children[i].Status == observe.StatusRunning {
 				info.Counts.Active++
 			}
-			if n.Children[i].Type == observe.TypeSupervisor {
+			if n.Children[i].Kind == "supervisor" {
 				info.Counts.Supervisors++
 			} else {
 				info.Counts.Workers++
