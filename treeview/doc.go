@@ -52,8 +52,9 @@
 //
 // The handler subscribes to the Source's events only while someone
 // watches: while at least one /events stream is connected, and for a
-// lease of 30 seconds after each other request, so a client that polls
-// the JSON sees the events between its polls. When the last stream ends
+// lease of 30 seconds after each request for the page or its JSON, so a
+// client that polls the JSON sees the events between its polls (the
+// first request opens the subscription and so shows none). When the last stream ends
 // and the lease runs out the subscription is closed and the tail
 // forgotten; the next request starts a new one. No goroutine of the
 // handler outlives a request: the lease is a timer, and the one stream

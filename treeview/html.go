@@ -45,11 +45,13 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return ""
 	},
-	"clock":  func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
-	"half":   func(n int) int { return (n + 1) / 2 },
-	"eighty": func(n int) int { return max(1, n*8/10) },
-	"join":   func(s []string) string { return strings.Join(s, ", ") },
-	"tone":   statusTone,
+	"clock": func(t time.Time) string { return t.UTC().Format("15:04:05.000") },
+	// frac is a threshold of a meter: strictly inside (0, n], so that a
+	// meter at n (a full mailbox, an exhausted intensity) is in the high
+	// region, drawn as bad.
+	"frac": func(n int, f float64) float64 { return float64(n) * f },
+	"join": func(s []string) string { return strings.Join(s, ", ") },
+	"tone": statusTone,
 }).Parse(indexHTML))
 
 // htmlPage is what the page template renders.
@@ -64,11 +66,11 @@ type htmlPage struct {
 // nodeView is a node with what the template computes from it.
 type nodeView struct {
 	*observe.Node
-	Tone                    string
-	Unresponsive            bool
-	Uptime, Countdown       string
-	MailboxLow, MailboxHigh int
-	Kids                    []nodeView
+	Tone              string
+	Unresponsive      bool
+	Uptime, Countdown string
+	OwnKind           bool // Kind says more than Type
+	Kids              []nodeView
 }
 
 func views(ns []observe.Node, now time.Time) []nodeView {
@@ -87,9 +89,7 @@ func views(ns []observe.Node, now time.Time) []nodeView {
 				v.Countdown = "due"
 			}
 		}
-		if c := n.Mailbox.Capacity; c > 0 {
-			v.MailboxLow, v.MailboxHigh = (c+1)/2, max(1, c*8/10)
-		}
+		v.OwnKind = n.Kind != "" && n.Kind != string(n.Type)
 		out[i] = v
 	}
 	return out

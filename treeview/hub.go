@@ -31,6 +31,10 @@ import (
 type hub struct {
 	src  observe.Source
 	size int // tail capacity; 0: events are off
+	// buf is the subscription's buffer: larger than the tail, so that
+	// between two polls it is the oldest events that fall out of the
+	// tail, not the newest that the Source drops.
+	buf int
 
 	mu      sync.Mutex
 	sub     observe.Subscription // guarded by mu; nil when nobody watches or the Source ended it
@@ -49,13 +53,13 @@ type hub struct {
 type stream struct{ _ byte }
 
 func newHub(src observe.Source, size int) *hub {
-	return &hub{src: src, size: size, wake: make(chan struct{})}
+	return &hub{src: src, size: size, buf: max(2*size, 256), wake: make(chan struct{})}
 }
 
 // openLocked subscribes if nobody does yet.
 func (h *hub) openLocked() {
 	if h.sub == nil && h.src != nil {
-		h.sub = h.src.Subscribe(h.size)
+		h.sub = h.src.Subscribe(h.buf)
 		if h.ring == nil {
 			h.ring = make([]TailEvent, h.size)
 		}
@@ -101,7 +105,7 @@ func (h *hub) recordLocked(e observe.Event) {
 }
 
 // drainLocked records what the subscription holds, without waiting, and
-// at most twice the tail: a flood of events does not keep it here.
+// at most a buffer's worth: a flood of events does not keep it here.
 func (h *hub) drainLocked() {
 	if h.sub == nil {
 		return
@@ -113,7 +117,7 @@ func (h *hub) drainLocked() {
 			h.broadcastLocked()
 		}
 	}()
-	for range 2 * h.size {
+	for range h.buf {
 		select {
 		case e, ok := <-ch:
 			if !ok {

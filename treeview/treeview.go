@@ -240,7 +240,11 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, limit int, s
 		return
 	}
 	p := h.page(r.Context(), limit, sensitive)
-	p.Events = redactEvents(h.hub.touch(), sensitive)
+	var tail []TailEvent
+	if format == "html" || format == "json" { // the graphs show no events
+		tail = h.hub.touch()
+	}
+	p.Events = redactEvents(tail, sensitive)
 	var buf bytes.Buffer
 	if err := write(&buf, &p); err != nil {
 		http.Error(w, "treeview: "+err.Error(), http.StatusInternalServerError)

@@ -51,7 +51,7 @@
     return { status: n.status, next: n.next_start ? Date.parse(n.next_start) : 0 };
   }
   function meter(value, maxv) {
-    return el('meter', { min: 0, max: maxv, value: value, low: Math.ceil(maxv / 2), high: Math.max(1, Math.floor(maxv * 0.8)), optimum: 0 });
+    return el('meter', { min: 0, max: maxv, value: value, low: maxv * 0.5, high: maxv * 0.8, optimum: 0 });
   }
 
   function renderNode(n) {
@@ -67,7 +67,7 @@
     });
     li.append(el('div', { class: 'row' },
       el('span', { class: 'dot' }), el('span', { class: 'name' }, n.name),
-      n.kind && el('span', { class: 'kind' }, n.kind), el('span', { class: 'badge' }, n.type),
+      n.kind && n.kind !== n.type && el('span', { class: 'kind' }, n.kind), el('span', { class: 'badge' }, n.type),
       n.restart && el('span', { class: 'badge' }, n.restart), el('span', { class: 'status' }, eff.status),
       eff.next > 0 && el('span', { class: 'countdown', 'data-next-start': new Date(eff.next).toISOString() }, countdown(eff.next)),
       n.backoff_attempt > 0 && el('span', { class: 'stat' }, 'attempt ' + n.backoff_attempt),
@@ -115,7 +115,7 @@
       el('span', { class: 'stat', title: 'received' }, 'in ' + s.received),
       el('span', { class: 'stat', title: 'emitted' }, 'out ' + s.emitted),
       s.failures > 0 && el('span', { class: 'stat bad', title: 'failures' }, '✗ ' + s.failures),
-      el('span', { class: 'stat', title: 'in flight' }, '⧗ ' + s.in_flight),
+      el('span', { class: 'stat', title: 'in flight' }, 'in flight ' + s.in_flight),
       el('span', { class: 'stat blocked', title: 'share of time blocked on a full downstream' },
         b && b.rate !== undefined ? 'blocked ' + Math.round(b.rate * 100) + '%' : 'blocked ' + s.blocked_seconds.toFixed(2) + 's'),
       s.dead_lettered > 0 && el('span', { class: 'stat', title: 'dead letters' }, '☠ ' + s.dead_lettered)));
@@ -155,7 +155,7 @@
     const notes = [];
     if (snap.truncated) notes.push(el('span', { class: 'note warn', id: 'truncated' }, snap.truncated + ' nodes not shown (limit ' + snap.limit + ')'));
     if (snap.timed_out) notes.push(el('span', { class: 'note bad', id: 'timedout' }, 'snapshot timed out'));
-    if (snap.events_dropped) notes.push(el('span', { class: 'note', id: 'dropped' }, snap.events_dropped + ' events dropped'));
+    if (snap.events_dropped) notes.push(el('span', { class: 'note', id: 'dropped' }, 'events dropped: ' + snap.events_dropped));
     if (snap.redacted) notes.push(el('span', { class: 'note muted', id: 'redacted' }, 'messages redacted'));
     $('notes').replaceChildren(...notes);
     const nodes = snap.nodes || [];
