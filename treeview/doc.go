@@ -43,10 +43,33 @@
 // tail of events. A snapshot is bounded in time: the Source is given a
 // context that ends after the snapshot timeout, and a supervisor that
 // does not answer within it is shown as unresponsive (the response says
-// "timed_out" when the deadline passed) instead of hanging the page. The
-// page is self-contained: its script and style are embedded, allowed by
+// "timed_out" when the deadline passed) instead of hanging the page (the
+// handler relies on the Source keeping its promise to return when the
+// context ends). At most 32 streams are served at once; more are refused
+// with 503. The page is self-contained: its script and style are embedded, allowed by
 // hash in a strict Content-Security-Policy, and every name is escaped by
 // [html/template] on the server and set as text by the script.
+//
+// # The page
+//
+// The page draws the tree with each node's status (running green;
+// starting, restarting and backoff amber, with a countdown to the next
+// start; down, stopping and stopped grey; an unresponsive supervisor
+// red), restart count, incarnation and uptime, a mailbox gauge, counters
+// and last failure, and for a supervisor its strategy, a gauge of the
+// restarts in the current period against its intensity, and its child
+// counts; the pipelines with their stages and per-worker counters; and
+// the recent events. Clicking a failure ID highlights every node and
+// event that carries it. A restart seen in the events stays on screen for
+// at least 700ms, even when the next snapshot already shows the actor
+// running again.
+//
+// Its elements carry stable attributes for scripts and browser tests:
+// a node is li.node with data-path, data-status (as in the JSON),
+// data-type, data-failure (its last failure's ID) and
+// data-unresponsive="true"; a stage worker is tr.worker with data-path
+// and data-status; an event is tr.ev with data-seq, data-kind, data-path
+// and data-failure; #conn has data-state (live, reconnecting, ended).
 //
 // # Events
 //
