@@ -474,7 +474,7 @@ func TestInvalidConfig(t *testing.T) {
 // unchecked registers a collector as unchecked (Describe sends nothing).
 type unchecked struct{ c prometheus.Collector }
 
-func (unchecked) Describe(chan<- *prometheus.Desc)   {}
+func (unchecked) Describe(chan<- *prometheus.Desc)      {}
 func (u unchecked) Collect(ch chan<- prometheus.Metric) { u.c.Collect(ch) }
 
 func TestNilOptionSkipped(t *testing.T) {

@@ -37,7 +37,9 @@
 //     troupe_supervisor_restart_usage (Supervisor.RestartsInWindow) and
 //     troupe_supervisor_restart_limit (Supervisor.MaxRestarts).
 //     Supervisors that share a spec name in different places of the tree
-//     are summed into one series, so usage/limit stays a ratio;
+//     are summed into one series, so usage/limit stays a ratio. Spec
+//     names come from code and are not capped: a supervisor added with
+//     StartChild should get a fixed id, not one made per request;
 //   - troupe_message_dead_lettered_total by troupe_deadletter_reason
 //     (Snapshot.DeadLetters);
 //   - per pipeline stage, labelled troupe_pipeline and troupe_stage:
@@ -76,19 +78,23 @@
 // added into troupe_actor_kind="other". troupe_telemetry_kind_overflow_total
 // counts the distinct kinds folded that way: the most any scrape has
 // folded (the System keeps every kind it has seen, so this is every kind
-// folded so far). Label values that are not valid UTF-8 are repaired so
-// that one bad name cannot fail a scrape.
+// folded so far). The System caps its own kinds at
+// observe.DefaultMaxKinds too; the kinds it folded arrive as "other" and
+// are not counted here, since a Snapshot does not say how many they were.
+// Label values that are not valid UTF-8 are repaired so that one bad name
+// cannot fail a scrape.
 //
 // # Scrapes
 //
-// Each Collect takes one Snapshot (Describe takes none). The Source's
+// Each Collect reads one Snapshot (Describe reads none); a scrape that
+// comes while another's Snapshot is being taken waits for that one. The Source's
 // context ends after three quarters of the snapshot timeout
 // ([WithSnapshotTimeout], default 2 s), so a supervisor that does not
 // answer is marked unresponsive while its counters, read without waiting
 // for it, are still exported. If the Source has not returned when the
 // whole timeout is over, the scrape reports [ErrSnapshotTimeout] (with
 // promhttp's default HandlerOpts that is an HTTP 500, which Prometheus
-// records as up == 0) instead of hanging. Concurrent scrapes share one
-// Snapshot in flight, so a Source that never returns holds at most one
+// records as up == 0) instead of hanging. Since scrapes share the
+// Snapshot in flight, a Source that never returns holds at most one
 // goroutine of the collector.
 package prom
