@@ -248,6 +248,7 @@ var notExported = []string{
 	"troupe_ask_duration_seconds",
 	"troupe_stage_process_duration_seconds",
 	"troupe_chaos_faults_total",
+	"troupe_stage_batch_size",
 }
 
 // TestExportsTheCanonicalNames: every family the collector exports is in

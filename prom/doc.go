@@ -67,6 +67,8 @@
 //     of backoff events, which only the event stream carries.
 //   - troupe_chaos_faults_total: the faults a chaos monkey injected are
 //     counted by the monkey, not by the System's Snapshot.
+//   - troupe_stage_batch_size: a histogram of batch sizes, recorded as
+//     batches are made.
 //
 // # Cardinality
 //
