@@ -187,26 +187,11 @@ func TestMetricsMatchCanonicalSet(t *testing.T) {
 				t.Errorf("%s: not exported", def.Name)
 				continue
 			}
-			if m.Unit != def.Unit || m.Description != def.Description {
-				t.Errorf("%s: unit %q description %q; want %q %q", def.Name, m.Unit, m.Description, def.Unit, def.Description)
-			}
-			if in := instrumentOf(m.Data); in != def.Instrument {
-				t.Errorf("%s: instrument %s (%T); want %s", def.Name, in, m.Data, def.Instrument)
-			}
-			pts := points(t, m)
-			if len(pts) == 0 {
+			if len(points(t, m)) == 0 {
 				t.Errorf("%s: no data points", def.Name)
 			}
-			wantKeys := slices.Sorted(slices.Values(def.Attributes))
-			for _, p := range pts {
-				if keys := slices.Sorted(maps.Keys(p.attrs)); !slices.Equal(keys, wantKeys) {
-					t.Errorf("%s: attribute keys %v; want %v", def.Name, keys, wantKeys)
-				}
-				if p.attrs[observe.AttrSystem] != "shop" {
-					t.Errorf("%s: %s=%q; want shop", def.Name, observe.AttrSystem, p.attrs[observe.AttrSystem])
-				}
-			}
 		}
+		checkCanonical(t, got, "shop")
 		for name := range got {
 			if !want[name] {
 				t.Errorf("%s: exported; not in observe.Metrics", name)
@@ -218,6 +203,34 @@ func TestMetricsMatchCanonicalSet(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkCanonical checks every metric of got against its definition in
+// observe.Metrics: unit, description, instrument, and exactly its
+// attribute keys on every data point, with troupe.system=system.
+func checkCanonical(t *testing.T, got collected, system string) {
+	t.Helper()
+	for _, def := range observe.Metrics {
+		m, ok := got[def.Name]
+		if !ok {
+			continue
+		}
+		if m.Unit != def.Unit || m.Description != def.Description {
+			t.Errorf("%s: unit %q description %q; want %q %q", def.Name, m.Unit, m.Description, def.Unit, def.Description)
+		}
+		if in := instrumentOf(m.Data); in != def.Instrument {
+			t.Errorf("%s: instrument %s (%T); want %s", def.Name, in, m.Data, def.Instrument)
+		}
+		wantKeys := slices.Sorted(slices.Values(def.Attributes))
+		for _, p := range points(t, m) {
+			if keys := slices.Sorted(maps.Keys(p.attrs)); !slices.Equal(keys, wantKeys) {
+				t.Errorf("%s: attribute keys %v; want %v", def.Name, keys, wantKeys)
+			}
+			if p.attrs[observe.AttrSystem] != system {
+				t.Errorf("%s: %s=%q; want %q", def.Name, observe.AttrSystem, p.attrs[observe.AttrSystem], system)
+			}
+		}
+	}
 }
 
 // value returns the value of the data point of metric name whose
