@@ -48,7 +48,16 @@
 // its backoff, to the restart), "troupe.backoff" per delayed restart
 // (spanning the delay), and "troupe.escalate" when a nested supervisor gives
 // up; the parent supervisor's "troupe.supervise" span is a child of that
-// escalate span, so a whole escalation chain is one trace. Open supervise
+// escalate span, so a whole escalation chain is one trace. A supervise
+// span carries troupe.supervisor.decision (restart, stop or escalate) and
+// span events for the failure (failed, killed: the actor's path and
+// error.type, never the error text), a give-up, and the stops and dead
+// letters that carry its failure ID. Each failure is a root of its own
+// (a message that fails on each of its delivery attempts makes one per
+// attempt, each linked to the same sender span): bound them with the
+// TracerProvider's sampler. Events the stream drops (a full subscription
+// buffer, counted in Snapshot.EventsDropped) are missing from the spans;
+// a restart whose failure was dropped gets an unlinked root. Open supervise
 // spans are keyed by failure ID and supervisor; one ends, with the time
 // of its last event as its end time, once no event of its failure has
 // come for a settle time (WithSettleTime, extended by any backoff delay),

@@ -114,3 +114,21 @@ func TestRegisterDefaultsToGlobalProviders(t *testing.T) {
 		one(t, rec.Ended(), observe.SpanSupervise+" a")
 	})
 }
+
+// TestPropagatorExtractAllocs bounds what the receiving side allocates:
+// nothing without a carried span context, two values with one (the
+// non-recording stand-in span and the context holding it).
+func TestPropagatorExtractAllocs(t *testing.T) {
+	tp, _ := newTracer(t)
+	ctx, span := tp.Tracer("test").Start(context.Background(), "send")
+	defer span.End()
+	p := troupeotel.Propagator{}
+	carried := p.Inject(ctx)
+	bg := context.Background()
+	if n := testing.AllocsPerRun(100, func() { _ = p.Extract(bg, nil) }); n != 0 {
+		t.Errorf("Extract of nothing: %v allocs; want 0", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = p.Extract(bg, carried) }); n > 2 {
+		t.Errorf("Extract of a span: %v allocs; want <= 2", n)
+	}
+}

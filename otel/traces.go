@@ -11,12 +11,9 @@ import (
 	"github.com/troupe-go/troupe/observe"
 )
 
-// Span and span event names this package adds to those of observe.
-const (
-	// SpanBackoff is the span of a delayed restart's wait, a child of its
-	// supervise span.
-	SpanBackoff = "troupe.backoff"
-)
+// SpanBackoff names the span of a delayed restart's wait, a child of its
+// supervise span (the other span names are observe's).
+const SpanBackoff = "troupe.backoff"
 
 const (
 	// retainEnded is how long the span context of an ended supervise span

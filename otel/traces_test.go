@@ -335,3 +335,29 @@ func TestStreamEndEndsSpans(t *testing.T) {
 		}
 	})
 }
+
+// TestTraceLateRestart: a restart that comes after its supervise span ended
+// (a start slower than the settle time) is still that span's child for a
+// minute; after that it gets a root of its own.
+func TestTraceLateRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tp, rec := newTracer(t)
+		src := newFakeSource(observe.Snapshot{System: "shop"})
+		register(t, src, troupeotel.WithTracerProvider(tp))
+		src.send(observe.Event{Kind: "failed", Path: "/a/w", FailureID: 1, Time: time.Now()})
+		synctest.Wait()
+		time.Sleep(2 * troupeotel.DefaultSettleTime)
+		sup := one(t, rec.Ended(), observe.SpanSupervise+" a")
+		src.send(observe.Event{Kind: "restarted", Path: "/a/w", FailureID: 1, Time: time.Now()})
+		synctest.Wait()
+		checkChild(t, one(t, rec.Ended(), observe.SpanRestart), sup)
+
+		time.Sleep(2 * time.Minute)
+		src.send(observe.Event{Kind: "restarted", Path: "/a/w", FailureID: 1, Time: time.Now()})
+		synctest.Wait()
+		time.Sleep(2 * troupeotel.DefaultSettleTime)
+		if n := len(byName(rec.Ended(), observe.SpanSupervise+" a")); n != 2 {
+			t.Errorf("supervise spans after the retention: got %d; want 2 (a new root)", n)
+		}
+	})
+}
