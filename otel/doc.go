@@ -30,7 +30,7 @@
 // opt-in latency histograms (troupe.message.process.duration,
 // troupe.message.wait.duration, troupe.ask.duration,
 // troupe.stage.process.duration), which need a per-message clock in the
-// core, and troupe.chaos.faults.
+// core, troupe.stage.batch.size, and troupe.chaos.faults.
 //
 // # Traces
 //

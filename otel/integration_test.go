@@ -175,8 +175,6 @@ func TestIntegrationEscalation(t *testing.T) {
 // TestIntegrationNestedMetrics: the escalation counters of nested
 // supervisors that gave up count one each.
 func TestIntegrationNestedMetrics(t *testing.T) {
-	t.Skip("core: actor.System.Snapshot races on nested supervisors (supervisor/describe.go:44 writes the node " +
-		"that the parent's Describe writes at :89, concurrently); unskip once fixed")
 	synctest.Test(t, func(t *testing.T) {
 		mp, r := newMeter(t)
 		sys := newSystem(t)

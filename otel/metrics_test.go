@@ -26,6 +26,7 @@ var notExported = map[string]bool{
 	"troupe.ask.duration":             true,
 	"troupe.stage.process.duration":   true,
 	"troupe.chaos.faults":             true,
+	"troupe.stage.batch.size":         true,
 }
 
 // testSnapshot has something for every metric a Snapshot gives.
