@@ -117,7 +117,11 @@ func TestFromLinesResumeAfterSIGKILL(t *testing.T) {
 					reprocessed++
 				}
 			}
-			if tc.name == "blocked" && (c > k || reprocessed != k-c || reprocessed >= killBatch) {
+			// The bound is what is promised: the checkpoint is not past the
+			// blocked line and less than a batch is redone. (How many of the
+			// lines before the blocked one reached the output file before the
+			// kill varies from run to run.)
+			if tc.name == "blocked" && (c > k || reprocessed > k-c || reprocessed >= killBatch) {
 				t.Fatalf("blocked at line %d: checkpoint at line %d, %d reprocessed; want at most %d", k, c, reprocessed, killBatch-1)
 			}
 			if pos := loadCP(t, cp); pos != starts[n] {

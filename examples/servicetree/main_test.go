@@ -46,8 +46,8 @@ restarted /app/api/users
 stop  /app/api/users (failure)
 failed    /app/api/users: actor /app/api/users failed (attempt 1): connection reset
 stop  /app/api/orders (shutdown)
-gave-up   /app/api: supervisor /app/api: restart intensity exceeded by child "users"
-escalated /app/api: supervisor /app/api: restart intensity exceeded by child "users"
+gave-up   /app/api: supervisor /app/api: restart intensity exceeded by child "users": actor /app/api/users failed (attempt 1): connection reset
+escalated /app/api: supervisor /app/api: restart intensity exceeded by child "users": actor /app/api/users failed (attempt 1): connection reset
 start /app/api/users
 start /app/api/orders
 restarted /app/api

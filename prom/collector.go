@@ -1,0 +1,469 @@
+package prom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/troupe-go/troupe/observe"
+)
+
+// Errors of the collector. Configuration errors are reported by Describe,
+// so Registerer.Register returns them (wrapped); scrape errors are
+// reported by Collect, so Gatherer.Gather returns them.
+var (
+	// ErrNilSource: NewCollector was given a nil Source.
+	ErrNilSource = errors.New("prom: nil Source")
+	// ErrInvalidOption: an option was given a value it cannot take.
+	ErrInvalidOption = errors.New("prom: invalid option")
+	// ErrSnapshotTimeout: the Source did not return a Snapshot within the
+	// snapshot timeout; the scrape exports nothing of this collector.
+	ErrSnapshotTimeout = errors.New("prom: snapshot timed out")
+	// ErrSourcePanic: the Source's Snapshot panicked.
+	ErrSourcePanic = errors.New("prom: Source panicked")
+)
+
+// defaultTimeout is the snapshot timeout without WithSnapshotTimeout.
+const defaultTimeout = 2 * time.Second
+
+// config is what the options set.
+type config struct {
+	system   string // "" means the Snapshot's System
+	timeout  time.Duration
+	maxKinds int
+}
+
+// An Option configures a Collector.
+type Option interface{ apply(*config) error }
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+// WithSystemName sets the troupe_system label of every series, in place
+// of the name the Source gives its snapshots (actor.WithName). An empty
+// name or one that is not valid UTF-8 is an ErrInvalidOption.
+func WithSystemName(name string) Option {
+	return optionFunc(func(c *config) error {
+		if name == "" || !utf8.ValidString(name) {
+			return fmt.Errorf("%w: WithSystemName(%q): want a non-empty UTF-8 name", ErrInvalidOption, name)
+		}
+		c.system = name
+		return nil
+	})
+}
+
+// WithSnapshotTimeout bounds how long a scrape waits for the Source: its
+// context ends after three quarters of d, and if it has not returned
+// after d the scrape fails with ErrSnapshotTimeout. The default is 2 s,
+// well inside Prometheus's default scrape timeout of 10 s. A d that is
+// not positive is an ErrInvalidOption.
+func WithSnapshotTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithSnapshotTimeout(%v): want a positive duration", ErrInvalidOption, d)
+		}
+		c.timeout = d
+		return nil
+	})
+}
+
+// WithMaxKinds caps the distinct troupe_actor_kind values at n; further
+// kinds are added into the kind "other" and counted by
+// troupe_telemetry_kind_overflow_total. The default is
+// observe.DefaultMaxKinds. An n below 1 is an ErrInvalidOption.
+func WithMaxKinds(n int) Option {
+	return optionFunc(func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("%w: WithMaxKinds(%d): want at least 1", ErrInvalidOption, n)
+		}
+		c.maxKinds = n
+		return nil
+	})
+}
+
+// exported lists the metrics of observe.Metrics this collector exports,
+// with the attribute keys in the order Collect gives their values.
+// NewCollector checks them against observe.Metrics, so a change there
+// fails registration instead of mislabelling a series.
+var exported = []struct {
+	name  string
+	attrs []string
+}{
+	{"troupe_actor_spawns_total", []string{observe.AttrSystem, observe.AttrActorKind}},
+	{"troupe_actor_stops_total", []string{observe.AttrSystem, observe.AttrActorKind, observe.AttrStopReason}},
+	{"troupe_actor_running", []string{observe.AttrSystem, observe.AttrActorKind}},
+	{"troupe_actor_failures_total", []string{observe.AttrSystem, observe.AttrActorKind, observe.AttrErrorType}},
+	{"troupe_actor_restarts_total", []string{observe.AttrSystem, observe.AttrActorKind}},
+	{"troupe_supervisor_escalations_total", []string{observe.AttrSystem, observe.AttrSupervisor}},
+	{"troupe_supervisor_restart_usage", []string{observe.AttrSystem, observe.AttrSupervisor}},
+	{"troupe_supervisor_restart_limit", []string{observe.AttrSystem, observe.AttrSupervisor}},
+	{"troupe_mailbox_depth", []string{observe.AttrSystem, observe.AttrActorKind}},
+	{"troupe_mailbox_depth_max", []string{observe.AttrSystem, observe.AttrActorKind}},
+	{"troupe_mailbox_limit", []string{observe.AttrSystem, observe.AttrActorKind}},
+	{"troupe_mailbox_dropped_total", []string{observe.AttrSystem, observe.AttrActorKind, observe.AttrMailboxPolicy}},
+	{"troupe_message_processed_total", []string{observe.AttrSystem, observe.AttrActorKind}},
+	{"troupe_message_dead_lettered_total", []string{observe.AttrSystem, observe.AttrDeadLetterReason}},
+	{"troupe_stage_received_total", []string{observe.AttrSystem, observe.AttrPipeline, observe.AttrStage}},
+	{"troupe_stage_emitted_total", []string{observe.AttrSystem, observe.AttrPipeline, observe.AttrStage}},
+	{"troupe_stage_failures_total", []string{observe.AttrSystem, observe.AttrPipeline, observe.AttrStage}},
+	{"troupe_stage_in_flight", []string{observe.AttrSystem, observe.AttrPipeline, observe.AttrStage}},
+	{"troupe_stage_blocked_time_seconds_total", []string{observe.AttrSystem, observe.AttrPipeline, observe.AttrStage}},
+	{"troupe_telemetry_kind_overflow_total", []string{observe.AttrSystem}},
+}
+
+// Indexes into exported and Collector.descs.
+const (
+	mSpawns = iota
+	mStops
+	mRunning
+	mFailures
+	mRestarts
+	mEscalations
+	mRestartUsage
+	mRestartLimit
+	mMailboxDepth
+	mMailboxMax
+	mMailboxLimit
+	mDropped
+	mProcessed
+	mDeadLettered
+	mStageReceived
+	mStageEmitted
+	mStageFailures
+	mStageInFlight
+	mStageBlocked
+	mKindOverflow
+	numMetrics
+)
+
+// A Collector is a prometheus.Collector of one Source's metrics; see the
+// package doc for what it exports. It is safe for concurrent use and may
+// be registered on several registries. Create it with NewCollector.
+type Collector struct {
+	src   observe.Source
+	cfg   config
+	err   error // a construction error, reported by Describe and Collect
+	descs [numMetrics]*prometheus.Desc
+	types [numMetrics]prometheus.ValueType
+
+	mu       sync.Mutex // guards the fields below
+	call     *snapCall  // the Snapshot in flight, nil if none
+	admitted map[string]bool
+	folded   uint64 // the most kinds any one scrape folded into "other"
+}
+
+// snapCall is one Snapshot of the Source, shared by the scrapes that
+// wait for it.
+type snapCall struct {
+	done chan struct{} // closed once snap and err are set
+	snap observe.Snapshot
+	err  error
+}
+
+var _ prometheus.Collector = (*Collector)(nil)
+
+// NewCollector returns a Collector of src's metrics. Nil options are
+// skipped. A nil src or an invalid option makes the Collector invalid:
+// registering it returns the error (ErrNilSource, ErrInvalidOption), and
+// collecting it reports the error instead of any metric.
+func NewCollector(src observe.Source, opts ...Option) *Collector {
+	c := &Collector{
+		src:      src,
+		cfg:      config{timeout: defaultTimeout, maxKinds: observe.DefaultMaxKinds},
+		admitted: map[string]bool{},
+	}
+	if src == nil {
+		c.err = ErrNilSource
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(&c.cfg); err != nil && c.err == nil {
+			c.err = err
+		}
+	}
+	for i, e := range exported {
+		d, t, err := descOf(e.name, e.attrs)
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+		c.descs[i], c.types[i] = d, t
+	}
+	return c
+}
+
+// descOf returns the descriptor of the metric of observe.Metrics named
+// promName, with the label names of attrs.
+func descOf(promName string, attrs []string) (*prometheus.Desc, prometheus.ValueType, error) {
+	i := slices.IndexFunc(observe.Metrics, func(m observe.Metric) bool { return m.PromName == promName })
+	if i < 0 {
+		err := fmt.Errorf("prom: %s is not in observe.Metrics", promName)
+		return prometheus.NewInvalidDesc(err), 0, err
+	}
+	m := observe.Metrics[i]
+	if !slices.Equal(m.Attributes, attrs) {
+		err := fmt.Errorf("prom: %s has attributes %v in observe.Metrics, the collector gives %v", promName, m.Attributes, attrs)
+		return prometheus.NewInvalidDesc(err), 0, err
+	}
+	labels := make([]string, len(attrs))
+	for j, a := range attrs {
+		labels[j] = strings.ReplaceAll(a, ".", "_")
+	}
+	t := prometheus.GaugeValue
+	if m.Instrument == observe.Counter {
+		t = prometheus.CounterValue
+	}
+	d := prometheus.NewDesc(promName, m.Description, labels, nil)
+	return d, t, d.Err()
+}
+
+// Describe implements prometheus.Collector: it sends the descriptor of
+// every metric the collector can export, or one invalid descriptor
+// carrying the construction error.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	if c.err != nil {
+		ch <- prometheus.NewInvalidDesc(c.err)
+		return
+	}
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: it takes one Snapshot of the
+// Source and sends its metrics. If the Snapshot times out or panics, or
+// the Collector is invalid, it sends one invalid metric carrying the
+// error instead, which Gather returns.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	if c.err != nil {
+		ch <- prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(c.err), c.err)
+		return
+	}
+	snap, err := c.snapshot()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(prometheus.NewInvalidDesc(err), err)
+		return
+	}
+	sys := c.cfg.system
+	if sys == "" {
+		sys = labelValue(snap.System)
+	}
+	emit := func(m int, v float64, labels ...string) {
+		metric, err := prometheus.NewConstMetric(c.descs[m], c.types[m], v, append([]string{sys}, labels...)...)
+		if err != nil {
+			metric = prometheus.NewInvalidMetric(c.descs[m], err)
+		}
+		ch <- metric
+	}
+
+	kinds, overflow := c.foldKinds(snap.Kinds)
+	for _, name := range sortedKeys(kinds) {
+		k := kinds[name]
+		emit(mSpawns, float64(k.Spawns), name)
+		for _, r := range sortedKeys(k.Stops) {
+			emit(mStops, float64(k.Stops[r]), name, labelValue(r))
+		}
+		emit(mRunning, float64(k.Running), name)
+		for _, e := range sortedKeys(k.Failures) {
+			emit(mFailures, float64(k.Failures[e]), name, labelValue(e))
+		}
+		emit(mRestarts, float64(k.Restarts), name)
+		emit(mMailboxDepth, float64(k.MailboxDepth), name)
+		emit(mMailboxMax, float64(k.MailboxMax), name)
+		emit(mMailboxLimit, float64(k.MailboxLimit), name)
+		for _, p := range sortedKeys(k.Dropped) {
+			emit(mDropped, float64(k.Dropped[p]), name, labelValue(p))
+		}
+		emit(mProcessed, float64(k.Processed), name)
+	}
+	emit(mKindOverflow, float64(overflow))
+
+	sups := map[string]*observe.Supervisor{}
+	walk(snap.Nodes, func(n *observe.Node) {
+		if n.Supervisor == nil {
+			return
+		}
+		name := labelValue(n.Name)
+		s := sups[name]
+		if s == nil {
+			s = &observe.Supervisor{}
+			sups[name] = s
+		}
+		s.GaveUp += n.Supervisor.GaveUp
+		s.RestartsInWindow += n.Supervisor.RestartsInWindow
+		s.MaxRestarts += n.Supervisor.MaxRestarts
+	})
+	for _, name := range sortedKeys(sups) {
+		s := sups[name]
+		emit(mEscalations, float64(s.GaveUp), name)
+		emit(mRestartUsage, float64(s.RestartsInWindow), name)
+		emit(mRestartLimit, float64(s.MaxRestarts), name)
+	}
+
+	dead := map[string]uint64{}
+	for r, n := range snap.DeadLetters {
+		dead[labelValue(r)] += n
+	}
+	for _, r := range sortedKeys(dead) {
+		emit(mDeadLettered, float64(dead[r]), r)
+	}
+
+	type stageKey struct{ pipeline, stage string }
+	stages := map[stageKey]*observe.Stage{}
+	var order []stageKey
+	for _, p := range snap.Pipelines {
+		for _, st := range p.Stages {
+			k := stageKey{labelValue(p.Name), labelValue(st.Name)}
+			s := stages[k]
+			if s == nil {
+				s = &observe.Stage{}
+				stages[k] = s
+				order = append(order, k)
+			}
+			s.Received += st.Received
+			s.Emitted += st.Emitted
+			s.Failures += st.Failures
+			s.InFlight += st.InFlight
+			s.BlockedSeconds += st.BlockedSeconds
+		}
+	}
+	for _, k := range order {
+		s := stages[k]
+		emit(mStageReceived, float64(s.Received), k.pipeline, k.stage)
+		emit(mStageEmitted, float64(s.Emitted), k.pipeline, k.stage)
+		emit(mStageFailures, float64(s.Failures), k.pipeline, k.stage)
+		emit(mStageInFlight, float64(s.InFlight), k.pipeline, k.stage)
+		emit(mStageBlocked, s.BlockedSeconds, k.pipeline, k.stage)
+	}
+}
+
+// foldKinds merges the kinds of a Snapshot by label value, past the cap
+// into "other", and returns them with the overflow count to export.
+func (c *Collector) foldKinds(ks []observe.KindStats) (map[string]*observe.KindStats, uint64) {
+	out := make(map[string]*observe.KindStats, len(ks))
+	folded := map[string]bool{}
+	c.mu.Lock()
+	for _, k := range ks {
+		name := labelValue(k.Kind)
+		if name != observe.ErrorOtherKind && !c.admitted[name] {
+			if len(c.admitted) < c.cfg.maxKinds {
+				c.admitted[name] = true
+			} else {
+				folded[name] = true
+				name = observe.ErrorOtherKind
+			}
+		}
+		a := out[name]
+		if a == nil {
+			a = &observe.KindStats{Kind: name}
+			out[name] = a
+		}
+		addKind(a, k)
+	}
+	c.folded = max(c.folded, uint64(len(folded)))
+	overflow := c.folded
+	c.mu.Unlock()
+	return out, overflow
+}
+
+// addKind adds k's counts into a (depths summed, the maximum kept).
+func addKind(a *observe.KindStats, k observe.KindStats) {
+	a.Spawns += k.Spawns
+	a.Running += k.Running
+	a.Restarts += k.Restarts
+	a.Processed += k.Processed
+	a.MailboxDepth += k.MailboxDepth
+	a.MailboxMax = max(a.MailboxMax, k.MailboxMax)
+	a.MailboxLimit += k.MailboxLimit
+	a.Stops = addCounts(a.Stops, k.Stops)
+	a.Failures = addCounts(a.Failures, k.Failures)
+	a.Dropped = addCounts(a.Dropped, k.Dropped)
+}
+
+// addCounts adds src into dst by label value and returns dst.
+func addCounts(dst, src map[string]uint64) map[string]uint64 {
+	for k, v := range src {
+		if dst == nil {
+			dst = map[string]uint64{}
+		}
+		dst[labelValue(k)] += v
+	}
+	return dst
+}
+
+// walk calls f for every node of the tree, parents first.
+func walk(nodes []observe.Node, f func(*observe.Node)) {
+	for i := range nodes {
+		f(&nodes[i])
+		walk(nodes[i].Children, f)
+	}
+}
+
+// labelValue returns s repaired to valid UTF-8, which Prometheus requires
+// of a label value.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// snapshot returns a Snapshot of the Source, waiting at most the
+// snapshot timeout. It joins the Snapshot in flight, if any, so a Source
+// that does not return holds one goroutine, not one per scrape.
+func (c *Collector) snapshot() (observe.Snapshot, error) {
+	c.mu.Lock()
+	call := c.call
+	if call == nil {
+		call = &snapCall{done: make(chan struct{})}
+		c.call = call
+		// Owner: the Collector. It ends when the Source's Snapshot returns,
+		// which a Source does once the context take gives it ends; while one
+		// that does not return holds it, later scrapes wait for this same
+		// call instead of starting another.
+		go c.take(call)
+	}
+	c.mu.Unlock()
+	t := time.NewTimer(c.cfg.timeout)
+	defer t.Stop()
+	select {
+	case <-call.done:
+		return call.snap, call.err
+	case <-t.C:
+		return observe.Snapshot{}, fmt.Errorf("%w: no Snapshot after %v", ErrSnapshotTimeout, c.cfg.timeout)
+	}
+}
+
+// take runs one Snapshot of the Source for call.
+func (c *Collector) take(call *snapCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.timeout*3/4)
+	defer func() {
+		cancel()
+		if r := recover(); r != nil {
+			call.snap, call.err = observe.Snapshot{}, fmt.Errorf("%w: %v", ErrSourcePanic, r)
+		}
+		c.mu.Lock()
+		c.call = nil
+		c.mu.Unlock()
+		close(call.done)
+	}()
+	call.snap = c.src.Snapshot(ctx, observe.SnapshotOptions{})
+}
