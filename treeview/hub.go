@@ -179,15 +179,21 @@ func (h *hub) expire() {
 	}
 }
 
-// join adds a stream.
-func (h *hub) join() {
+// join adds a stream that has seen the events up to seq (its
+// Last-Event-ID) and returns the seq to resume after: 0 when seq is
+// ahead of this handler's count, from a client of an earlier process.
+func (h *hub) join(seq uint64) uint64 {
 	if h.size == 0 {
-		return
+		return 0
 	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.openLocked()
 	h.streams++
-	h.mu.Unlock()
+	if seq > h.seq {
+		return 0
+	}
+	return seq
 }
 
 // leave removes a stream that joined; the pump role passes on.

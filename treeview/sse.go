@@ -40,7 +40,7 @@ func (h *handler) serveEvents(w http.ResponseWriter, r *http.Request, limit int,
 	rc := http.NewResponseController(w)
 	ctx := r.Context()
 	s := &stream{}
-	h.hub.join()
+	last = h.hub.join(last)
 	defer h.hub.leave(s)
 
 	var buf bytes.Buffer

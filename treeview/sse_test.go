@@ -234,6 +234,13 @@ func TestStreams(t *testing.T) {
 		if got := seqs(w3); len(got) != 1 || got[0] != 4 {
 			t.Errorf("stream resuming after 3 got %v; want 4", got)
 		}
+		w4, cancel4, done4 := startStream(h, "Last-Event-ID", "99")
+		synctest.Wait()
+		if got := seqs(w4); len(got) != 4 || got[0] != 1 {
+			t.Errorf("stream resuming after 99 (of another process) got %v; want 1 2 3 4", got)
+		}
+		cancel4()
+		<-done4
 		cancel3()
 		cancel2()
 		<-done2

@@ -228,7 +228,9 @@
   function connect() {
     if (!window.EventSource) { poll(); return; }
     const es = new EventSource(base + 'events');
-    es.addEventListener('open', () => setConn('live'));
+    // A new connection resumes after Last-Event-ID, or from the start
+    // when the server no longer knows it: accept what it sends.
+    es.addEventListener('open', () => { lastSeq = 0; setConn('live'); });
     es.addEventListener('error', () => setConn(es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting'));
     es.addEventListener('snapshot', (m) => onSnapshot(JSON.parse(m.data)));
     es.addEventListener('event', (m) => onEvent(JSON.parse(m.data)));
