@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -382,5 +384,48 @@ func TestBadConfig(t *testing.T) {
 		if err := run(context.Background(), cfg, io.Discard); err == nil {
 			t.Errorf("config %+v: run returned nil; want an error", cfg)
 		}
+	}
+}
+
+func splitArgs(s string) []string { return strings.Fields(s) }
+
+// TestSIGINTStopsCleanly runs the program as a child process, waits until
+// it serves, sends it SIGINT and expects it to stop by itself with exit
+// status 0 and its closing line.
+func TestSIGINTStopsCleanly(t *testing.T) {
+	ctx := deadline(t, 8*time.Second)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=-addr 127.0.0.1:0 -chaos-every 200ms")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var out []string
+	serving := false
+	for !serving && sc.Scan() {
+		out = append(out, sc.Text())
+		serving = strings.Contains(sc.Text(), "serving on http://127.0.0.1:")
+	}
+	if !serving {
+		_ = cmd.Wait()
+		t.Fatalf("the child never served: %v\nstdout:\n%s\nstderr:\n%s", sc.Err(), strings.Join(out, "\n"), stderr.String())
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGINT: %v\nstdout:\n%s\nstderr:\n%s", err, strings.Join(out, "\n"), stderr.String())
+	}
+	if last := out[len(out)-1]; !strings.HasPrefix(last, "observe: stopped after") {
+		t.Errorf("last line %q; want the closing line", last)
 	}
 }
