@@ -395,7 +395,8 @@ func splitArgs(s string) []string { return strings.Fields(s) }
 func TestSIGINTStopsCleanly(t *testing.T) {
 	ctx := deadline(t, 8*time.Second)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=-addr 127.0.0.1:0 -chaos-every 200ms")
+	// GORACE: a -race child would otherwise sleep 1s at exit.
+	cmd.Env = append(os.Environ(), childEnv+"=-addr 127.0.0.1:0 -chaos-every 200ms", "GORACE=atexit_sleep_ms=0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
