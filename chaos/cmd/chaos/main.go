@@ -14,7 +14,11 @@
 // Usage:
 //
 //	go run ./chaos/cmd/chaos [-items N] [-workers W] [-kill-every K]
-//		[-poison F] [-seed S] [-timeout D] [-json]
+//		[-poison F] [-seed S] [-timeout D] [-json] [-serve 127.0.0.1:PORT]
+//
+// With -serve, the run can be watched live in a browser: the command
+// serves the tree view (package treeview) of the pipeline's stages and of
+// its failure and restart events on that address while the run lasts.
 //
 // See docs/chaos.md.
 package main
@@ -47,6 +51,7 @@ type config struct {
 	Timeout   time.Duration
 	JSON      bool
 	Progress  time.Duration
+	Serve     string // -serve: listen address of the live view; "": none
 
 	// Test hooks: break the pipeline on purpose, so the tests see the
 	// checks fail.
@@ -54,6 +59,7 @@ type config struct {
 	corruptUser bool          // the aggregator miscounts user 0
 	leak        chan struct{} // if set, goroutines wait on it past the run
 	leakWait    time.Duration // how long to wait for goroutines to end
+	serving     func(url string) // called with the view's URL once the pipeline runs
 }
 
 func defaultConfig() config {
@@ -129,6 +135,7 @@ func main() {
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "abort the run after this long (it then fails)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print only the JSON line on stdout")
 	fs.DurationVar(&cfg.Progress, "progress", cfg.Progress, "progress interval on stderr (0: none)")
+	fs.StringVar(&cfg.Serve, "serve", "", "serve the live tree view of the run on this address, e.g. 127.0.0.1:7070")
 	_ = fs.Parse(os.Args[1:])
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -169,7 +176,14 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (*result, er
 	for _, id := range poison {
 		c.ExpectDead(id)
 	}
-	r := build(cfg, m, c)
+	var w *watcher
+	if cfg.Serve != "" {
+		if w, err = watch(cfg.Serve, stderr); err != nil {
+			return nil, err
+		}
+	}
+	r := build(cfg, m, c, w)
+	w.show("chaos", r.p)
 
 	if cfg.leak != nil {
 		// Test hook: goroutines the run leaves behind; the test ends them
@@ -194,8 +208,20 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (*result, er
 	})
 	start := time.Now()
 	stopProgress := progress(cfg, r, start, stderr)
-	perr := r.p.Run(runCtx)
+	perr := r.p.Start(runCtx)
+	if perr == nil {
+		if cfg.serving != nil && w != nil {
+			cfg.serving(w.url)
+		}
+		perr = r.p.Wait(context.Background())
+	}
 	elapsed := time.Since(start)
+	// The view's server goes before the goroutine check below.
+	closeCtx, closeCancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := w.close(closeCtx); err != nil {
+		fmt.Fprintln(stderr, "chaos: -serve:", err)
+	}
+	closeCancel()
 	timeout.Stop()
 	stuck.Do(func() {}) // wait for a dump in progress
 	stopProgress()

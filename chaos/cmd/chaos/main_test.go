@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/troupe-go/troupe/treeview"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -154,5 +159,67 @@ func TestValidate(t *testing.T) {
 		if _, err := run(context.Background(), cfg, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
 			t.Errorf("config %+v accepted", cfg)
 		}
+	}
+}
+
+// TestServe: with -serve the run serves its live tree view while the
+// pipeline runs (the JSON shows the pipeline and its stages), and the
+// listener is gone when the run returns; the run still passes.
+func TestServe(t *testing.T) {
+	cfg := short(7)
+	cfg.Serve = "127.0.0.1:0"
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	var url string
+	var page treeview.Page
+	var getErr error
+	cfg.serving = func(u string) {
+		url = u
+		resp, err := client.Get(u + "?format=json")
+		if err != nil {
+			getErr = err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			getErr = fmt.Errorf("GET %s: %s", u, resp.Status)
+			return
+		}
+		getErr = json.NewDecoder(resp.Body).Decode(&page)
+	}
+	var errOut bytes.Buffer
+	res, err := run(context.Background(), cfg, io.Discard, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK {
+		t.Errorf("the run failed with -serve:\n%s", errOut.String())
+	}
+	if url == "" || getErr != nil {
+		t.Fatalf("view %q: %v", url, getErr)
+	}
+	if !strings.Contains(errOut.String(), "chaos: watch the run at "+url) {
+		t.Errorf("stderr does not give the view's URL %s:\n%s", url, errOut.String())
+	}
+	if page.System != "chaos" || len(page.Pipelines) != 1 || page.Pipelines[0].Name != "chaos" {
+		t.Fatalf("page system %q pipelines %+v; want the pipeline chaos", page.System, page.Pipelines)
+	}
+	var stages []string
+	for _, s := range page.Pipelines[0].Stages {
+		stages = append(stages, s.Name)
+	}
+	if fmt.Sprint(stages) != "[source decode aggregate write]" {
+		t.Errorf("stages %v; want [source decode aggregate write]", stages)
+	}
+	if _, err := client.Get(url); err == nil {
+		t.Errorf("the view still serves after the run returned")
+	}
+}
+
+func TestServeBadAddress(t *testing.T) {
+	cfg := short(1)
+	cfg.Serve = "256.0.0.1:0"
+	if _, err := run(context.Background(), cfg, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "-serve") {
+		t.Fatalf("run with -serve 256.0.0.1:0: %v; want an error naming -serve", err)
 	}
 }

@@ -142,8 +142,9 @@ type refRun struct {
 	dupTot int // totals written twice (must stay 0: no fault strikes them)
 }
 
-// build wires the reference pipeline.
-func build(cfg config, m *chaos.Monkey, c *chaos.Checker[uint64]) *refRun {
+// build wires the reference pipeline; w (nil without -serve) gets its
+// events.
+func build(cfg config, m *chaos.Monkey, c *chaos.Checker[uint64], w *watcher) *refRun {
 	r := &refRun{cfg: cfg, monkey: m, checker: c, totals: map[uint32]userAgg{}}
 	r.dead = &deadStore{c: c}
 	r.p = pipeline.New(
@@ -151,6 +152,7 @@ func build(cfg config, m *chaos.Monkey, c *chaos.Checker[uint64]) *refRun {
 		pipeline.WithDeadLetterStore(r.dead),
 		pipeline.WithEvents(func(e actor.Event) {
 			c.Event(e)
+			w.event(e)
 			if e.Kind == actor.EventRestarted {
 				r.restarts.Add(1)
 			}
