@@ -30,8 +30,11 @@
 //
 // A block preceded by the line <!-- fragment --> is not compiled, but only
 // if its code appears line for line (indentation aside) in a _test.go file
-// of the module or in a file under examples/: it quotes code that is
-// compiled and run there. Prefer blocks that compile.
+// or in a file under examples/, of the module or of a module that the
+// repository's go.work uses (the adapter modules prom/ and otel/, and
+// examples/observe): it quotes code that is compiled and run there. That
+// is how the docs show code that imports an adapter module, which the
+// main module cannot compile. Prefer blocks that compile.
 //
 // # How
 //
@@ -47,6 +50,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/scanner"
@@ -71,6 +75,8 @@ var knownImports = map[string]string{
 	"strategy":   "github.com/troupe-go/troupe/strategy",
 	"mailbox":    "github.com/troupe-go/troupe/mailbox",
 	"pipeline":   "github.com/troupe-go/troupe/pipeline",
+	"observe":    "github.com/troupe-go/troupe/observe",
+	"treeview":   "github.com/troupe-go/troupe/treeview",
 	"zap":        "go.uber.org/zap",
 
 	"atomic":  "sync/atomic",
@@ -78,6 +84,7 @@ var knownImports = map[string]string{
 	"context": "context",
 	"errors":  "errors",
 	"fmt":     "fmt",
+	"http":    "net/http",
 	"io":      "io",
 	"iter":    "iter",
 	"log":     "log",
@@ -502,14 +509,19 @@ func goTool(t *testing.T) string {
 }
 
 // A quoteIndex holds the code that a block marked <!-- fragment --> may
-// quote: the lines of every _test.go file of the module and of every Go
-// file under examples/, trimmed of their indentation.
+// quote: the lines of every _test.go file and of every Go file under
+// examples/, of the module and of the modules its go.work uses, trimmed
+// of their indentation.
 type quoteIndex struct{ files [][]string }
 
 func indexTestedCode(t *testing.T, root string) *quoteIndex {
 	t.Helper()
 	q := &quoteIndex{}
-	err := filepath.WalkDir(root, func(file string, d fs.DirEntry, err error) error {
+	used, err := workspaceModules(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(root, func(file string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -519,8 +531,9 @@ func indexTestedCode(t *testing.T, root string) *quoteIndex {
 				return filepath.SkipDir
 			}
 			if file != root {
-				if _, err := os.Stat(filepath.Join(file, "go.mod")); err == nil {
-					return filepath.SkipDir // another module
+				rel, _ := filepath.Rel(root, file)
+				if _, err := os.Stat(filepath.Join(file, "go.mod")); err == nil && !used[filepath.ToSlash(rel)] {
+					return filepath.SkipDir // another module, not in the workspace
 				}
 			}
 			return nil
@@ -572,4 +585,82 @@ func trimLines(s string) []string {
 		lines[i] = strings.TrimSpace(l)
 	}
 	return lines
+}
+
+// workspaceModules returns the directories, relative to root and in slash
+// form, of the modules that root/go.work uses ("." for root itself); none
+// if there is no go.work.
+func workspaceModules(root string) (map[string]bool, error) {
+	src, err := os.ReadFile(filepath.Join(root, "go.work"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return parseUse(string(src)), nil
+}
+
+// parseUse returns the directories of the use directives of a go.work
+// file, cleaned ("./prom" is "prom"): both "use dir" and "use ( dirs )".
+func parseUse(src string) map[string]bool {
+	used := map[string]bool{}
+	inBlock := false
+	for _, line := range strings.Split(src, "\n") {
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case inBlock && f[0] == ")":
+			inBlock = false
+		case inBlock:
+			used[path.Clean(strings.Trim(f[0], `"`))] = true
+		case f[0] == "use" && len(f) >= 2 && f[1] == "(":
+			inBlock = true
+		case f[0] == "use" && len(f) >= 2:
+			used[path.Clean(strings.Trim(f[1], `"`))] = true
+		}
+	}
+	return used
+}
+
+func TestParseUse(t *testing.T) {
+	got := parseUse("go 1.26.0\n\nuse (\n\t.\n\t./prom // the adapter\n\t\"./examples/observe\"\n)\n\nuse ./otel\n")
+	want := []string{".", "examples/observe", "otel", "prom"}
+	var keys []string
+	for k := range got {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, want) {
+		t.Errorf("parseUse: got %v; want %v", keys, want)
+	}
+}
+
+// TestQuotesReachWorkspaceModules: a marked block may quote the tests and
+// examples of the modules go.work uses (code compiled and run there), not
+// their library code.
+func TestQuotesReachWorkspaceModules(t *testing.T) {
+	root := moduleRoot(t)
+	used, err := workspaceModules(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !used["otel"] || !used["examples/observe"] {
+		t.Skipf("go.work does not use otel and examples/observe: %v", used)
+	}
+	q := indexTestedCode(t, root)
+	for _, quote := range []string{
+		"reg, err := troupeotel.Register(sys, troupeotel.WithMeterProvider(mp))", // otel/example_test.go
+		"if err := reg.Register(prom.NewCollector(sys)); err != nil {",           // examples/observe/main.go
+	} {
+		if !q.contains(quote) {
+			t.Errorf("the index lacks %q", quote)
+		}
+	}
+	if quote := "func (b *builder) def(name string) (observe.Metric, bool) {"; q.contains(quote) { // otel/metrics.go
+		t.Errorf("the index has library code of otel: %q", quote)
+	}
 }
