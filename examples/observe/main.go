@@ -200,15 +200,18 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 	var refs []actor.Ref[request]
-	for sub, ids := range map[string][]string{"api": {"users", "orders", "payments"}, "cache": {"store", "index"}, "outbox": {"mailer"}} {
-		s, ok := supervisor.LookupSupervisor(top, sub)
+	for _, sub := range []struct {
+		name string
+		ids  []string
+	}{{"api", []string{"users", "orders", "payments"}}, {"cache", []string{"store", "index"}}, {"outbox", []string{"mailer"}}} {
+		s, ok := supervisor.LookupSupervisor(top, sub.name)
 		if !ok {
-			return fmt.Errorf("no supervisor %s", sub)
+			return fmt.Errorf("no supervisor %s", sub.name)
 		}
-		for _, id := range ids {
+		for _, id := range sub.ids {
 			r, ok := supervisor.LookupChild[request](s, id)
 			if !ok {
-				return fmt.Errorf("no worker %s/%s", sub, id)
+				return fmt.Errorf("no worker %s/%s", sub.name, id)
 			}
 			refs = append(refs, r) // a Ref survives its actor's restarts
 		}
@@ -308,7 +311,9 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	return runErr
 }
 
-// traffic sends every worker one request per tick until ctx ends. A full
+// traffic sends every worker one request per tick until ctx ends, each
+// tick starting with the next worker: the monkey kills the first worker
+// it sees after a fault is due, so every worker gets its share. A full
 // mailbox (a worker in backoff) drops the request; that is counted.
 func traffic(ctx context.Context, tick time.Duration, refs []actor.Ref[request]) {
 	t := time.NewTicker(tick)
@@ -321,7 +326,8 @@ func traffic(ctx context.Context, tick time.Duration, refs []actor.Ref[request])
 		case <-t.C:
 		}
 		n++
-		for _, r := range refs {
+		for i := range refs {
+			r := refs[(uint64(i)+n)%uint64(len(refs))]
 			_ = r.TryTell(request{n: n}) // dropped when full; counted by the mailbox
 		}
 	}

@@ -55,10 +55,10 @@ type config struct {
 
 	// Test hooks: break the pipeline on purpose, so the tests see the
 	// checks fail.
-	loseEvery   int           // the writer drops every loseEvery-th item
-	corruptUser bool          // the aggregator miscounts user 0
-	leak        chan struct{} // if set, goroutines wait on it past the run
-	leakWait    time.Duration // how long to wait for goroutines to end
+	loseEvery   int              // the writer drops every loseEvery-th item
+	corruptUser bool             // the aggregator miscounts user 0
+	leak        chan struct{}    // if set, goroutines wait on it past the run
+	leakWait    time.Duration    // how long to wait for goroutines to end
 	serving     func(url string) // called with the view's URL once the pipeline runs
 }
 
