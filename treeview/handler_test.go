@@ -301,10 +301,10 @@ func TestHTMLView(t *testing.T) {
 	src.emit(fixtureEvents()...)
 	html := get(h, "/").Body.String()
 	for _, want := range []string{
-		`<li class="node tone-ok" data-path="/app/db" data-status="running" data-type="worker" data-failure="f0000002a">`,
-		`<li class="node tone-warn" data-path="/app/cache" data-status="backoff" data-type="worker">`,
-		`<li class="node tone-bad" data-path="/app/inner" data-status="running" data-type="supervisor" data-unresponsive="true">`,
-		`<li class="node tone-off" data-path="/loner" data-status="stopped" data-type="actor">`,
+		`<li class="node tone-ok" data-path="/app/db" data-status="running" data-type="worker" data-restarts="2" data-failure="f0000002a">`,
+		`<li class="node tone-warn" data-path="/app/cache" data-status="backoff" data-type="worker" data-restarts="4">`,
+		`<li class="node tone-bad" data-path="/app/inner" data-status="running" data-type="supervisor" data-restarts="0" data-unresponsive="true">`,
+		`<li class="node tone-off" data-path="/loner" data-status="stopped" data-type="actor" data-restarts="0">`,
 		`<span class="countdown" data-next-start="2026-01-02T03:04:07.5Z">in 2.5s</span>`,
 		`<meter min="0" max="16" low="8" high="12.8" optimum="0" value="13"></meter> 13/16`,
 		`4 dropped`,

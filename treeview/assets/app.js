@@ -61,7 +61,7 @@
     const t = unresp ? 'bad' : statusTone(eff.status);
     const lf = n.last_failure;
     const li = el('li', {
-      class: 'node tone-' + t, 'data-path': n.path, 'data-status': eff.status, 'data-type': n.type,
+      class: 'node tone-' + t, 'data-path': n.path, 'data-status': eff.status, 'data-type': n.type, 'data-restarts': String(n.restarts),
       'data-failure': lf && lf.id, 'data-unresponsive': unresp ? 'true' : '',
       'data-held': eff.until ? 'true' : '',
     });
