@@ -382,3 +382,23 @@ func TestSnapshotTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestEventDetail checks that an event's detail names its error type
+// only when it says more than its reason: a kill reads "killed", not
+// "killed killed".
+func TestEventDetail(t *testing.T) {
+	src := &fakeSource{snap: fixture()}
+	h := Handler(src)
+	get(h, "/")
+	src.emit(observe.Event{Kind: "killed", Path: "/app/db", Time: t0, FailureID: 0x2c, Reason: "killed", ErrorType: observe.ErrorKilled},
+		observe.Event{Kind: "failed", Path: "/app/cache", Time: t0, FailureID: 0x2d, Reason: "failure", ErrorType: observe.ErrorPanic})
+	html := get(h, "/").Body.String()
+	for _, want := range []string{
+		`<td class="kind">killed</td><td class="path">/app/db</td><td>killed</td>`,
+		`<td class="kind">failed</td><td class="path">/app/cache</td><td>failure panic</td>`,
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+}
