@@ -95,12 +95,18 @@ func TestTreeView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apiSup, _ := supervisor.LookupSupervisor(app, "api")
-	db, _ := supervisor.LookupChild[string](app, "db")
-	users, _ := supervisor.LookupChild[string](apiSup, "users")
+	apiSup, ok1 := supervisor.LookupSupervisor(app, "api")
+	db, ok2 := supervisor.LookupChild[string](app, "db")
+	users, ok3 := supervisor.LookupChild[string](apiSup, "users")
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatal("the tree lacks api, db or users")
+	}
 	// Some traffic, so the counters are not all zero.
 	for id, n := range map[string]int{"db": 120, "cache": 45, "mailer": 7} {
-		r, _ := supervisor.LookupChild[string](app, id)
+		r, ok := supervisor.LookupChild[string](app, id)
+		if !ok {
+			t.Fatalf("no worker %s", id)
+		}
 		for range n {
 			if err := r.Tell(ctx, "ok"); err != nil {
 				t.Fatal(err)
@@ -126,7 +132,14 @@ func TestTreeView(t *testing.T) {
 	var out lockedBuffer
 	defer func() {
 		if t.Failed() {
-			t.Logf("browser output:\n%s", out.String())
+			// Without a session bus Chromium logs D-Bus errors: noise.
+			var lines []string
+			for l := range strings.Lines(out.String()) {
+				if !strings.Contains(l, "dbus/") {
+					lines = append(lines, l)
+				}
+			}
+			t.Logf("browser output:\n%s", strings.Join(lines, ""))
 		}
 	}()
 	// The defaults are quiet (headless, no first run, no background
@@ -192,6 +205,11 @@ func TestTreeView(t *testing.T) {
 			o.dataset.status === 'running' && o.dataset.restarts === '1' ? s.join(' → ') : '';
 	})()`)
 	t.Logf("users showed: %s", seen)
+	for _, p := range []string{"/app/cache", "/app/mailer"} {
+		if got := eval[string](t, bctx, `seen('`+p+`').join(' → ')`); got != "running 0" {
+			t.Errorf("%s showed %s after users failed; want it to stay running 0 (the restart stays in api)", p, got)
+		}
+	}
 
 	// Clicking a failure in the recent events highlights what it restarted.
 	dbFail := eval[string](t, bctx, `document.querySelector('tr.ev[data-kind="killed"][data-path="/app/db"]').dataset.failure`)
@@ -255,21 +273,14 @@ func record(t *testing.T, ctx context.Context, paths ...string) {
 }
 
 // waitFor waits until the expression cond (with the prelude) is a
-// non-empty string, which it returns: it checks cond on every change of
-// the DOM, so it needs no polling, and fails the test after waitTimeout.
+// non-empty string, which it returns. chromedp checks cond on every
+// change of the DOM (no timer), until waitTimeout has passed.
 func waitFor(t *testing.T, ctx context.Context, what, cond string) string {
 	t.Helper()
-	wctx, cancel := context.WithTimeout(ctx, waitTimeout)
+	wctx, cancel := context.WithTimeout(ctx, waitTimeout+time.Second)
 	defer cancel()
-	js := `new Promise((ok) => {
-		` + prelude + `
-		const cond = () => { try { return ` + cond + `; } catch (e) { return ''; } };
-		const obs = new MutationObserver(() => { const v = cond(); if (v) { obs.disconnect(); ok(v); } });
-		obs.observe(document.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
-		const v = cond();
-		if (v) { obs.disconnect(); ok(v); }
-	})`
-	v, err := chromedp.Run(wctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	fn := "() => {\n" + prelude + "try { return " + cond + "; } catch (e) { return ''; }\n}"
+	v, err := chromedp.Run(wctx, chromedp.PollFunction[string](fn, chromedp.WithPollingMutation(), chromedp.WithPollingTimeout(waitTimeout)))
 	if err != nil {
 		t.Fatalf("waiting until %s: %v; the page shows %s", what, err, shows(ctx))
 	}
