@@ -66,7 +66,8 @@
 //
 // Its elements carry stable attributes for scripts and browser tests:
 // a node is li.node with data-path, data-status (as in the JSON),
-// data-type, data-failure (its last failure's ID) and
+// data-type, data-restarts (its restart count), data-failure (its last
+// failure's ID) and
 // data-unresponsive="true"; a stage worker is tr.worker with data-path
 // and data-status; an event is tr.ev with data-seq, data-kind, data-path
 // and data-failure; #conn has data-state (live, reconnecting, ended).

@@ -301,10 +301,10 @@ func TestHTMLView(t *testing.T) {
 	src.emit(fixtureEvents()...)
 	html := get(h, "/").Body.String()
 	for _, want := range []string{
-		`<li class="node tone-ok" data-path="/app/db" data-status="running" data-type="worker" data-failure="f0000002a">`,
-		`<li class="node tone-warn" data-path="/app/cache" data-status="backoff" data-type="worker">`,
-		`<li class="node tone-bad" data-path="/app/inner" data-status="running" data-type="supervisor" data-unresponsive="true">`,
-		`<li class="node tone-off" data-path="/loner" data-status="stopped" data-type="actor">`,
+		`<li class="node tone-ok" data-path="/app/db" data-status="running" data-type="worker" data-restarts="2" data-failure="f0000002a">`,
+		`<li class="node tone-warn" data-path="/app/cache" data-status="backoff" data-type="worker" data-restarts="4">`,
+		`<li class="node tone-bad" data-path="/app/inner" data-status="running" data-type="supervisor" data-restarts="0" data-unresponsive="true">`,
+		`<li class="node tone-off" data-path="/loner" data-status="stopped" data-type="actor" data-restarts="0">`,
 		`<span class="countdown" data-next-start="2026-01-02T03:04:07.5Z">in 2.5s</span>`,
 		`<meter min="0" max="16" low="8" high="12.8" optimum="0" value="13"></meter> 13/16`,
 		`4 dropped`,
@@ -381,4 +381,24 @@ func TestSnapshotTimeout(t *testing.T) {
 			t.Error("a Source that answers at once: timed_out true")
 		}
 	})
+}
+
+// TestEventDetail checks that an event's detail names its error type
+// only when it says more than its reason: a kill reads "killed", not
+// "killed killed".
+func TestEventDetail(t *testing.T) {
+	src := &fakeSource{snap: fixture()}
+	h := Handler(src)
+	get(h, "/")
+	src.emit(observe.Event{Kind: "killed", Path: "/app/db", Time: t0, FailureID: 0x2c, Reason: "killed", ErrorType: observe.ErrorKilled},
+		observe.Event{Kind: "failed", Path: "/app/cache", Time: t0, FailureID: 0x2d, Reason: "failure", ErrorType: observe.ErrorPanic})
+	html := get(h, "/").Body.String()
+	for _, want := range []string{
+		`<td class="kind">killed</td><td class="path">/app/db</td><td>killed</td>`,
+		`<td class="kind">failed</td><td class="path">/app/cache</td><td>failure panic</td>`,
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
 }

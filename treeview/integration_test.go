@@ -129,7 +129,7 @@ func TestSystem(t *testing.T) {
 		if sn := p.Nodes[0].Children[1]; sn.Supervisor == nil || !sn.Supervisor.Unresponsive || !p.TimedOut {
 			t.Errorf("stuck: %+v, timed out %v; want unresponsive", sn.Supervisor, p.TimedOut)
 		}
-		if html := get(h, "/").Body.String(); !strings.Contains(html, `data-path="/app/stuck" data-status="running" data-type="supervisor" data-unresponsive="true"`) {
+		if html := get(h, "/").Body.String(); !strings.Contains(html, `data-path="/app/stuck" data-status="running" data-type="supervisor" data-restarts="0" data-unresponsive="true"`) {
 			t.Error("the page does not show stuck as unresponsive")
 		}
 	})

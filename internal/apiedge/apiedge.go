@@ -301,3 +301,30 @@ func Diff(dir string, covered []string) (missing, extra []string, err error) {
 	slices.Sort(extra)
 	return missing, extra, nil
 }
+
+// TB is the part of testing.TB that Complete uses.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+}
+
+// Complete fails t unless covered names exactly the entry points of the
+// package in dir that take a context or options, and the package doc
+// states Rule. It is the body of every package's TestNilEdgesComplete.
+func Complete(t TB, dir string, covered []string) {
+	t.Helper()
+	missing, extra, err := Diff(dir, covered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range missing {
+		t.Errorf("nilEdges misses %s: add a case", m)
+	}
+	for _, x := range extra {
+		t.Errorf("nilEdges lists %s, which takes no context or options", x)
+	}
+	if err := CheckDoc(dir); err != nil {
+		t.Errorf("%v", err)
+	}
+}

@@ -61,7 +61,7 @@
     const t = unresp ? 'bad' : statusTone(eff.status);
     const lf = n.last_failure;
     const li = el('li', {
-      class: 'node tone-' + t, 'data-path': n.path, 'data-status': eff.status, 'data-type': n.type,
+      class: 'node tone-' + t, 'data-path': n.path, 'data-status': eff.status, 'data-type': n.type, 'data-restarts': String(n.restarts),
       'data-failure': lf && lf.id, 'data-unresponsive': unresp ? 'true' : '',
       'data-held': eff.until ? 'true' : '',
     });
@@ -140,7 +140,7 @@
   }
 
   function renderEvent(e) {
-    const detail = [e.reason, e.error_type, e.delay_seconds ? 'in ' + e.delay_seconds + 's' : ''].filter(Boolean).join(' ');
+    const detail = [e.reason, e.error_type !== e.reason && e.error_type, e.delay_seconds ? 'in ' + e.delay_seconds + 's' : ''].filter(Boolean).join(' ');
     return el('tr', { class: 'ev kind-' + e.kind, 'data-seq': e.seq, 'data-kind': e.kind, 'data-path': e.path, 'data-failure': e.failure_id },
       el('td', { class: 'muted' }, clock(e.time)), el('td', { class: 'kind' }, e.kind), el('td', { class: 'path' }, e.path),
       el('td', {}, detail, e.message ? el('span', { class: 'msg' }, ' ' + e.message) : ''),
