@@ -60,6 +60,7 @@ type Pipeline struct {
 	bgCancel  context.CancelFunc
 
 	stopping  atomic.Bool // set once: the pipeline is aborting
+	draining  atomic.Bool // set once: Stop was called, or the pipeline is shutting down
 	failMu    sync.Mutex  // guards failErr
 	failErr   error
 	failCh    chan struct{} // closed by the first fail
@@ -145,10 +146,11 @@ type Stream[T any] struct {
 	producer string
 	target   target[T] // set once, by the consumer
 	broken   bool      // its producer failed to build: do not report it unconsumed
+	from     []string  // the stages producing it (several after a Merge)
 }
 
 func newStream[T any](p *Pipeline, producer string, broken bool) *Stream[T] {
-	s := &Stream[T]{p: p, producer: producer, broken: broken}
+	s := &Stream[T]{p: p, producer: producer, broken: broken, from: []string{producer}}
 	if p != nil && !broken {
 		p.mu.Lock()
 		p.streams = append(p.streams, s)
@@ -242,7 +244,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if p.cfg.faults != nil {
 		sysOpts = append(sysOpts, actor.WithFaultInjector(p.cfg.faults))
 	}
-	p.sys = actor.NewSystem(sysOpts...)
+	sys := actor.NewSystem(sysOpts...)
 	p.rootPath = "/" + p.cfg.name
 	p.byPath = map[string]*stage{}
 	p.sinksLeft.Store(int32(p.sinks))
@@ -250,7 +252,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	for _, st := range p.stages {
 		if st.init != nil {
 			if err := st.init(); err != nil {
-				_ = p.sys.Shutdown(context.Background())
+				_ = sys.Shutdown(context.Background())
 				return p.finishEarly(err)
 			}
 		}
@@ -262,6 +264,10 @@ func (p *Pipeline) Start(ctx context.Context) error {
 			}
 		}
 	}
+	// Published once the paths are set: Observe reads them.
+	p.mu.Lock()
+	p.sys = sys
+	p.mu.Unlock()
 	root, err := supervisor.Start(p.sys, p.cfg.name, specs,
 		supervisor.WithIntensity(p.cfg.stageRestarts, p.cfg.stagePeriod))
 	if err != nil {
@@ -269,6 +275,8 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return p.finishEarly(fmt.Errorf("pipeline: start: %w", err))
 	}
 	p.root = root
+	// The system belongs to the pipeline: no need to unregister.
+	_ = p.sys.RegisterPipeline(p.Observe)
 	if p.sinks == 0 {
 		close(p.sinksDone)
 	}
@@ -331,6 +339,7 @@ func (p *Pipeline) manage(ctx context.Context) {
 	case <-ctx.Done():
 		p.fail(ctx.Err())
 	}
+	p.draining.Store(true)
 	cause := p.cause()
 	clean := cause == nil
 	if !clean {
@@ -467,6 +476,7 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 		return ErrNotRunning
 	}
 	ctx = orBackground(ctx)
+	p.draining.Store(true)
 	if p.srcCancel != nil {
 		p.srcCancel()
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/mailbox"
+	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
 )
@@ -42,11 +43,17 @@ type stage struct {
 	onDone func(ctx context.Context)
 	sweep  func()
 	inject func(ctx context.Context, dls []DeadLetter) ([]DeadLetter, error)
+	// workers returns the per-worker view of the stage for Snapshot (nil
+	// for sources and merges without workers of their own).
+	workers func() []observe.Worker
+
+	inputs []string // the producers feeding the stage, set while building
 
 	in, out, emitted, filtered, dead, stopped atomic.Uint64
 	errs, retries, restarts, stageRestarts    atomic.Uint64
 	scaleUps, scaleDowns                      atomic.Uint64
 	sent, taken                               atomic.Int64
+	blocked                                   atomic.Int64 // ns spent sending downstream
 	lat                                       histogram
 }
 
@@ -91,10 +98,25 @@ func (st *stage) deadLetter(seq uint64, item any, reason Reason, attempts int, e
 // per batch so that workers do not share cache lines per item.
 type counts struct {
 	out, emitted, filtered, errs, retries uint64
+	poisoned                              uint64 // per-worker only: items dead-lettered after their last attempt
 	taken                                 int64
 }
 
-func (st *stage) commit(c *counts) {
+func (st *stage) commit(c *counts) { st.commitSlot(c, nil) }
+
+// commitSlot is commit that also adds to the per-worker counters ss.
+func (st *stage) commitSlot(c *counts, ss *slotStats) {
+	if ss != nil {
+		if n := c.out + c.filtered + c.poisoned; n != 0 {
+			ss.done.Add(n)
+		}
+		if c.errs != 0 {
+			ss.errs.Add(c.errs)
+		}
+		if c.taken != 0 {
+			ss.taken.Add(c.taken)
+		}
+	}
 	if c.out != 0 {
 		st.out.Add(c.out)
 	}
@@ -234,6 +256,7 @@ func (in *inbox[T]) send(ctx context.Context, s *slot[T], b *batch[T], try bool)
 		if in.counted {
 			in.st.in.Add(uint64(n))
 			in.st.sent.Add(int64(n))
+			s.stats.recv.Add(uint64(n))
 		}
 	}
 	ref := s.ref.Load()
@@ -252,6 +275,7 @@ func (in *inbox[T]) send(ctx context.Context, s *slot[T], b *batch[T], try bool)
 	if b.kind == kData && in.counted {
 		in.st.in.Add(^uint64(n - 1))
 		in.st.sent.Add(-int64(n))
+		s.stats.recv.Add(^uint64(n - 1))
 	}
 	return err
 }
@@ -364,6 +388,18 @@ type slot[T any] struct {
 	eosHeld bool // the handler deferred the EOS (errEOSHeld); handled again after each retry
 	starts  int
 	busy    atomic.Bool // an incarnation is inside Receive
+
+	stats slotStats
+}
+
+// slotStats are the counters of one worker (slot) for Snapshot: items
+// delivered to it, finished by it (succeeded, filtered or poisoned),
+// taken out of its mailbox, its failed attempts and restarts, and when
+// it started on the batch it handles (Unix ns, 0 when idle).
+type slotStats struct {
+	recv, done, errs, restarts atomic.Uint64
+	taken                      atomic.Int64
+	busySince                  atomic.Int64
 }
 
 // slotActor is one incarnation of a slot's actor. It has no state of its
@@ -385,6 +421,7 @@ func (s *slot[T]) started(ctx actor.Context) {
 	s.starts++
 	if s.starts > 1 {
 		s.in.st.restarts.Add(1)
+		s.stats.restarts.Add(1)
 	}
 	s.mu.Lock()
 	s.ref.Store(&ref)
@@ -597,6 +634,7 @@ func (s *slot[T]) stopBatch(b *batch[T]) {
 		if !b.counted && s.in.counted {
 			b.counted = true
 			st.taken.Add(int64(len(b.items)))
+			s.stats.taken.Add(int64(len(b.items)))
 		}
 		for _, e := range b.remaining() {
 			st.deadLetter(e.seq, e.item, ReasonStopped, b.attempts, nil, nil)
@@ -630,6 +668,7 @@ func (b *batch[T]) onDead(reason actor.DeadLetterReason) {
 			if !b.counted && s.in.counted {
 				b.counted = true
 				st.taken.Add(int64(len(b.items)))
+				s.stats.taken.Add(int64(len(b.items)))
 			}
 			for _, e := range b.remaining() {
 				st.deadLetter(e.seq, e.item, ReasonOverflow, 0, nil, nil)

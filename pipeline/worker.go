@@ -24,6 +24,7 @@ type worker[T, U any] struct {
 	sc   *scaler
 	want bool // out has a full batch to send
 	c    counts
+	ss   *slotStats // the slot's per-worker counters
 
 	// step handles one item (user code); it calls emit for each output
 	// and counts the item (out, filtered).
@@ -131,6 +132,12 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 	firing := w.firing != nil && w.firing.b == b
 	start := time.Now()
 	w.waiting = 0
+	// data runs nested when a retry runs inside waitRoom: the outer call
+	// owns busySince.
+	busy := w.ss.busySince.Load() == 0
+	if busy {
+		w.ss.busySince.Store(start.UnixNano())
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			// A panic in user code fails this incarnation; the runtime
@@ -141,7 +148,10 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 			w.c.errs++
 			err = pe
 		}
-		st.commit(&w.c)
+		st.commitSlot(&w.c, w.ss)
+		if busy {
+			w.ss.busySince.Store(0)
+		}
 	}()
 	maxAttempts := st.cfg.attempts
 	end := b.olo + uint64(b.on) // ordered: the order numbers of b end here
@@ -255,6 +265,7 @@ func (w *worker[T, U]) poison(e *envelope[T], b *batch[T]) {
 		reason = ReasonDeadline
 	}
 	w.st.deadLetter(e.seq, e.item, reason, b.attempts, b.lastErr, w.adj)
+	w.c.poisoned++
 	b.next++
 	b.attempts, b.lastErr = 0, nil
 }
@@ -413,7 +424,9 @@ func (w *worker[T, U]) send(ctx context.Context, all bool) error {
 	w.adj.flush()
 	t := time.Now()
 	err := w.out.send(ctx, all)
-	w.waiting += time.Since(t)
+	d := time.Since(t)
+	w.waiting += d
+	w.st.blocked.Add(int64(d))
 	return err
 }
 
@@ -435,7 +448,7 @@ func (w *worker[T, U]) stopNow(s *slot[T], b *batch[T]) {
 		b.counted = true
 		w.c.taken += int64(len(b.items))
 	}
-	w.st.commit(&w.c)
+	w.st.commitSlot(&w.c, w.ss)
 	for _, e := range b.remaining() {
 		w.st.deadLetter(e.seq, e.item, ReasonStopped, b.attempts, nil, nil)
 	}
@@ -465,7 +478,7 @@ func (w *worker[T, U]) eos(ctx actor.Context, s *slot[T]) error {
 			return err
 		}
 	}
-	w.st.commit(&w.c)
+	w.st.commitSlot(&w.c, w.ss)
 	if w.out == nil {
 		return nil
 	}
@@ -553,7 +566,9 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 		p.mu.Unlock()
 	}
 	st.input = typeName[T]()
+	st.inputs = in.from
 	inb := newInbox[T](st, st.cfg.workers, "w")
+	st.workers = inb.observeWorkers
 	if err := connect(in, name, target[T](inb)); err != nil {
 		return newStream[U](p, name, true)
 	}
@@ -588,7 +603,7 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 	}
 	st.spec = func() *supervisor.ChildSpec {
 		specs := inb.workerSpecs(func(i int) handler[T] {
-			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc, rnd: p.workerRand(st.name, i)}
+			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc, rnd: p.workerRand(st.name, i), ss: &inb.slots[i].stats}
 			if st.cfg.router.kind == routeKey {
 				w.keyOf = st.cfg.router.key.(func(T) uint64)
 			}
