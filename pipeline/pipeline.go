@@ -74,6 +74,10 @@ type Pipeline struct {
 
 	dlID atomic.Uint64
 	seq  atomic.Uint64
+
+	deadLog     deadLog
+	slotsByPath map[string]*slotStats // set by Start, read-only after
+	started     time.Time
 }
 
 type danglingCheck interface {
@@ -247,6 +251,8 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	sys := actor.NewSystem(sysOpts...)
 	p.rootPath = "/" + p.cfg.name
 	p.byPath = map[string]*stage{}
+	p.slotsByPath = map[string]*slotStats{}
+	p.started = time.Now()
 	p.sinksLeft.Store(int32(p.sinks))
 	var specs []supervisor.ChildSpec
 	for _, st := range p.stages {
@@ -377,6 +383,7 @@ func (p *Pipeline) manage(ctx context.Context) {
 	for _, c := range closers {
 		c()
 	}
+	p.logEnd(cause, time.Since(p.started))
 	p.mu.Lock()
 	p.state = finished
 	p.result = cause
@@ -594,6 +601,9 @@ func (p *Pipeline) onDeadLetter(d actor.DeadLetter) {
 func (p *Pipeline) onEvent(e actor.Event) {
 	if p.cfg.events != nil {
 		p.cfg.events(e)
+	}
+	if e.Kind == actor.EventFailed {
+		p.onWorkerFailed(e)
 	}
 	if e.Kind != actor.EventGaveUp {
 		return

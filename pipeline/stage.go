@@ -76,22 +76,24 @@ func (st *stage) stats() StageStats {
 // deadLetter sends one item to the dead-letter store and counts it.
 // Items stopped by the pipeline stay uncommitted for checkpoints; every
 // other reason resolves the item.
-func (st *stage) deadLetter(seq uint64, item any, reason Reason, attempts int, err error, adj *adjBuf) {
+func (st *stage) deadLetter(seq uint64, item any, reason Reason, attempts int, err error, adj *adjBuf) (id uint64) {
 	p := st.p
+	id = p.dlID.Add(1)
 	p.dlq.Add(DeadLetter{
-		ID: p.dlID.Add(1), Stage: st.name, Item: item, Seq: seq,
+		ID: id, Stage: st.name, Item: item, Seq: seq,
 		Reason: reason, Attempts: attempts, Err: err, Time: time.Now(),
 	})
 	st.dead.Add(1)
 	if reason == ReasonStopped {
 		st.stopped.Add(1)
-		return
+		return id
 	}
 	if adj != nil {
 		adj.add(seq, -1)
 	} else if p.tracker != nil {
 		p.tracker.apply([]seqDelta{{seq, -1}})
 	}
+	return id
 }
 
 // counts are a worker's local counters, added to the stage's atomics once
@@ -400,6 +402,7 @@ type slotStats struct {
 	recv, done, errs, restarts atomic.Uint64
 	taken                      atomic.Int64
 	busySince                  atomic.Int64
+	fid                        atomic.Uint64 // the worker's last failure (observe.FailureID), for logs
 }
 
 // slotActor is one incarnation of a slot's actor. It has no state of its
@@ -422,6 +425,9 @@ func (s *slot[T]) started(ctx actor.Context) {
 	if s.starts > 1 {
 		s.in.st.restarts.Add(1)
 		s.stats.restarts.Add(1)
+		if s.in.counted {
+			s.in.st.p.logRestart(s.in.st, s.idx, &s.stats)
+		}
 	}
 	s.mu.Lock()
 	s.ref.Store(&ref)

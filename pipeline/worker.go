@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
 )
@@ -198,6 +199,7 @@ loop:
 				return ierr
 			}
 			if b.attempts < maxAttempts {
+				st.p.logRetry(st, b.attempts, ierr)
 				if d := w.delay(b.attempts); d > 0 {
 					if firing {
 						w.repark(s, d)
@@ -264,8 +266,14 @@ func (w *worker[T, U]) poison(e *envelope[T], b *batch[T]) {
 	if errors.As(b.lastErr, &de) {
 		reason = ReasonDeadline
 	}
-	w.st.deadLetter(e.seq, e.item, reason, b.attempts, b.lastErr, w.adj)
+	id := w.st.deadLetter(e.seq, e.item, reason, b.attempts, b.lastErr, w.adj)
 	w.c.poisoned++
+	var fid observe.FailureID
+	var pe *actor.PanicError
+	if errors.As(b.lastErr, &pe) {
+		fid = observe.FailureID(w.ss.fid.Load()) // the failure of the attempt that panicked
+	}
+	w.st.p.logPoison(w.st, id, reason, b.attempts, b.lastErr, fid)
 	b.next++
 	b.attempts, b.lastErr = 0, nil
 }
@@ -474,6 +482,9 @@ func (w *worker[T, U]) eos(ctx actor.Context, s *slot[T]) error {
 		return errEOSHeld
 	}
 	if w.onEOS != nil {
+		if w.ordered {
+			w.out.(*toReorder[U]).atEOS = true
+		}
 		if err := w.onEOS(ctx, w); err != nil {
 			return err
 		}
@@ -604,6 +615,7 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 	st.spec = func() *supervisor.ChildSpec {
 		specs := inb.workerSpecs(func(i int) handler[T] {
 			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc, rnd: p.workerRand(st.name, i), ss: &inb.slots[i].stats}
+			p.slotsByPath[p.rootPath+"/"+st.name+"/"+inb.slots[i].name] = w.ss
 			if st.cfg.router.kind == routeKey {
 				w.keyOf = st.cfg.router.key.(func(T) uint64)
 			}
