@@ -186,18 +186,20 @@ loop:
 		}
 		b.attempts++
 		if ierr := w.call(ctx, e); ierr != nil {
-			w.c.errs++
-			b.lastErr = ierr
+			// An attempt cut short by a stop is not a failure: the
+			// item is dead-lettered as stopped, or gets its attempt
+			// back on the next incarnation.
 			if st.p.stopping.Load() {
 				w.stopNow(s, b)
 				return nil
 			}
+			b.lastErr = ierr
 			if ctx.Err() != nil {
-				// This incarnation is being stopped (not the pipeline):
-				// the item gets its attempt back on the next one.
+				// This incarnation is being stopped (not the pipeline).
 				b.attempts--
 				return ierr
 			}
+			w.c.errs++
 			if b.attempts < maxAttempts {
 				st.p.logRetry(st, b.attempts, ierr)
 				if d := w.delay(b.attempts); d > 0 {
