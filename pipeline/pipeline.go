@@ -244,7 +244,8 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if p.trackd {
 		p.tracker = newTracker(p)
 	}
-	sysOpts := []actor.Option{actor.WithLogger(p.cfg.log), actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent)}
+	sysOpts := []actor.Option{actor.WithName(p.cfg.name), actor.WithLogger(p.cfg.log),
+		actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent)}
 	if p.cfg.faults != nil {
 		sysOpts = append(sysOpts, actor.WithFaultInjector(p.cfg.faults))
 	}
