@@ -158,36 +158,82 @@ type Counts struct {
 
 // A Pipeline is a running pipeline and its stages, in wiring order.
 type Pipeline struct {
-	Name   string  `json:"name"`
+	Name string `json:"name"`
+	// State is running, draining (stopping gracefully: its inputs stop
+	// and what they read flows out), done, or failed (aborting or
+	// aborted).
 	State  string  `json:"state"`
 	Stages []Stage `json:"stages"`
+	// Checkpoints are the resumable sources' positions.
+	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
+}
+
+// A Checkpoint is the position of one resumable source.
+type Checkpoint struct {
+	Source string `json:"source"`
+	// Watermark is where the source would restart now: the position of
+	// its oldest item not yet delivered, filtered or dead-lettered.
+	Watermark uint64 `json:"watermark"`
+	// Committed is the last position saved, nil before the first save.
+	Committed *uint64 `json:"committed,omitempty"`
 }
 
 // A Stage is one stage of a pipeline.
 type Stage struct {
 	Name string `json:"name"`
+	// Kind is source, map, filter, flatmap, batch, keyed, sink, merge,
+	// priority or dynamic.
+	Kind string `json:"kind,omitempty"`
 	// Inputs names the stages (or sources) this one reads from.
-	Inputs         []string `json:"inputs,omitempty"`
-	Received       uint64   `json:"received"`
-	Emitted        uint64   `json:"emitted"`
-	Failures       uint64   `json:"failures"`
-	DeadLettered   uint64   `json:"dead_lettered"`
-	InFlight       int64    `json:"in_flight"`
-	BlockedSeconds float64  `json:"blocked_seconds"`
-	Workers        []Worker `json:"workers,omitempty"`
+	Inputs   []string `json:"inputs,omitempty"`
+	Received uint64   `json:"received"`
+	Emitted  uint64   `json:"emitted"`
+	// Processed counts the input items the stage finished; Filtered
+	// those a filter dropped.
+	Processed uint64 `json:"processed,omitempty"`
+	Filtered  uint64 `json:"filtered,omitempty"`
+	// Failures counts failed attempts (errors and panics), Retried the
+	// attempts after an item's first.
+	Failures     uint64 `json:"failures"`
+	Retried      uint64 `json:"retried,omitempty"`
+	DeadLettered uint64 `json:"dead_lettered"`
+	InFlight     int64  `json:"in_flight"`
+	// Queued counts the items delivered to the workers and not taken up
+	// yet (see Worker.Queue).
+	Queued int64 `json:"queued,omitempty"`
+	// BlockedSeconds is the time the stage spent handing items
+	// downstream, nearly all of it waiting for room (backpressure).
+	BlockedSeconds float64 `json:"blocked_seconds"`
+	// ActiveWorkers is the number of workers routed to, between
+	// MinWorkers and MaxWorkers (they differ under autoscaling).
+	ActiveWorkers int `json:"workers_active,omitempty"`
+	MinWorkers    int `json:"workers_min,omitempty"`
+	MaxWorkers    int `json:"workers_max,omitempty"`
+	// Restarts counts worker restarts, StageRestarts restarts of the
+	// whole stage.
+	Restarts      uint64   `json:"restarts,omitempty"`
+	StageRestarts uint64   `json:"stage_restarts,omitempty"`
+	Workers       []Worker `json:"workers,omitempty"`
 }
 
 // A Worker is one worker of a stage: per-worker counters tell fan-out
-// skew (uneven Received) from head-of-line blocking (one Queue growing).
+// skew (uneven Received and Processed) from head-of-line blocking (one
+// worker Busy since long ago with its Queue growing while others idle).
 type Worker struct {
 	Index     int    `json:"index"`
 	Path      string `json:"path"`
 	Status    Status `json:"status"`
 	Received  uint64 `json:"received"`
 	Processed uint64 `json:"processed"`
-	Queue     int    `json:"queue"`
-	Restarts  uint64 `json:"restarts"`
-	Failures  uint64 `json:"failures"`
+	// Queue counts the items delivered to the worker that it has not
+	// taken up yet, in its mailbox or in the batch it is handling.
+	Queue    int    `json:"queue"`
+	Restarts uint64 `json:"restarts"`
+	Failures uint64 `json:"failures"`
+	// Busy is set while the worker handles a batch of items, since
+	// BusySince.
+	Busy      bool       `json:"busy,omitempty"`
+	BusySince *time.Time `json:"busy_since,omitempty"`
 }
 
 // KindStats aggregates the actors of one kind.

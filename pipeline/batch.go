@@ -47,6 +47,10 @@ type batch[T any] struct {
 	ordered bool // olo/on are assigned (resend keeps them)
 	counted bool // the destination stage counted it as taken (queue depth)
 	held    bool // the handler keeps it (reorder buffer): do not recycle
+	// oob: a result of an ordered stage made outside any input batch (a
+	// Batch group flushed by its timer, or at the end of stream: tail),
+	// so without order numbers.
+	oob, tail bool
 
 	slot   *slot[T]    // destination, set by the sender (rescue and dead letters)
 	sseq   uint64      // the slot's send sequence number (rescue order)
@@ -60,6 +64,7 @@ func (b *batch[T]) reset() {
 	b.next, b.attempts, b.lastErr = 0, 0, nil
 	b.kind, b.gen = kData, 0
 	b.olo, b.on, b.ordered, b.counted, b.held = 0, 0, false, false, false
+	b.oob, b.tail = false, false
 	b.slot, b.sseq = nil, 0
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -163,6 +164,9 @@ type trackedSource struct {
 	last  uint64 // next position of the last closed batch; guarded by tracker.mu
 	saved uint64 // owned by the committing goroutine
 	has   bool
+
+	committed   atomic.Uint64 // saved, for Observe
+	committedOK atomic.Bool   // has, for Observe
 }
 
 // tracker computes each resumable source's low watermark: the next
@@ -280,6 +284,8 @@ func (t *tracker) commitAll(ctx context.Context) {
 			continue
 		}
 		s.saved, s.has = pos, true
+		s.committed.Store(pos)
+		s.committedOK.Store(true)
 	}
 }
 

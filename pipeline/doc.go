@@ -127,7 +127,23 @@
 // every quiescent point In = Out + Filtered + DeadLettered: nothing is
 // lost, including after panics, restarts and cancellation (Stats,
 // StageStats). Items inside the pipeline when it aborts are dead-lettered
-// with ReasonStopped and counted in DeadLettered and Stopped.
+// with ReasonStopped and counted in DeadLettered and Stopped. An attempt
+// cut short by a stop (of the pipeline, or of a worker's incarnation by
+// a restart) is not counted in Errors.
+//
+// # Observing a run
+//
+// System returns the actor system the pipeline runs on (named like the
+// pipeline, see WithName); its Snapshot, which the treeview, prom and
+// otel packages read, holds the pipeline as Observe returns it: its
+// state, checkpoint positions, and per stage the counters of Stats plus
+// those of every worker (received, processed, queue, failures, restarts,
+// and busy since when), which tell fan-out skew from head-of-line
+// blocking. With WithLogger, the pipeline logs an item dead-lettered
+// after its last attempt at Warn (the first at once, then at most one
+// line a second with the count suppressed since the line before), each
+// retried attempt at Debug, a worker restart at Info, a failure at Error,
+// and a summary line ("pipeline finished") with the counts at the end.
 //
 // # Ending: end of input, Stop, cancellation
 //

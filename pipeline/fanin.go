@@ -30,6 +30,7 @@ func Tee[T any](in *Stream[T], n int) []*Stream[T] {
 	outs := make([]*Stream[T], n)
 	for i := range outs {
 		outs[i] = newStream[T](p, in.producer+" (tee "+strconv.Itoa(i)+")", false)
+		outs[i].from = in.from
 	}
 	if err := connect(in, "tee", target[T](&teeTarget[T]{outs: outs})); err != nil {
 		for _, o := range outs {
@@ -54,6 +55,7 @@ func Split[T any](in *Stream[T], pred func(T) bool) (yes, no *Stream[T]) {
 	}
 	yes = newStream[T](p, in.producer+" (split yes)", false)
 	no = newStream[T](p, in.producer+" (split no)", false)
+	yes.from, no.from = in.from, in.from
 	if err := connect(in, "split", target[T](&splitTarget[T]{pred: pred, yes: yes, no: no})); err != nil {
 		yes.broken, no.broken = true, true
 	}
@@ -76,7 +78,11 @@ func Merge[T any](ins ...*Stream[T]) *Stream[T] {
 		return &Stream[T]{}
 	}
 	out := newStream[T](p, "merge", false)
+	out.from = nil
 	for _, in := range ins {
+		if usable(in) {
+			out.from = append(out.from, in.from...)
+		}
 		if !usable(in) || in.p != p {
 			p.addErr(invalidf("Merge of a nil stream or of streams from different pipelines"))
 			out.broken = true
@@ -120,6 +126,7 @@ func PriorityMerge[T any](name string, high, low *Stream[T], ratio int, opts ...
 	}
 	m.in = &inbox[T]{st: st, pool: batchPool[T]{size: p.cfg.batch}, router: LeastLoaded(), capB: 1}
 	m.in.slots = []*slot[T]{{in: m.in, name: "merge", h: m}}
+	st.inputs = append(append([]string(nil), high.from...), low.from...)
 	broken := connect(high, name, target[T](m.lanes[0])) != nil
 	broken = connect(low, name, target[T](m.lanes[1])) != nil || broken
 	if broken {

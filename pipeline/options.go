@@ -62,8 +62,9 @@ type optionFunc func(*config) error
 
 func (f optionFunc) apply(c *config) error { return f(c) }
 
-// WithName names the pipeline; it is the path of its root supervisor.
-// Default "pipeline".
+// WithName names the pipeline; it is the path of its root supervisor and
+// the name of its actor system (troupe.system in metrics). Default
+// "pipeline".
 func WithName(name string) Option {
 	return optionFunc(func(c *config) error {
 		if err := validName(name); err != nil {
@@ -100,7 +101,8 @@ func WithDeadLetterStore(s DeadLetterStore) Option {
 	})
 }
 
-// WithLogger sets the logger of the pipeline and its actor system.
+// WithLogger sets the logger of the pipeline and its actor system (see
+// the package doc, "Observing a run", for what the pipeline logs).
 // Default no-op. A nil l is skipped.
 func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(c *config) error {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -74,6 +75,7 @@ type reorder[U any] struct {
 
 	// Owned by the reorder actor's current incarnation.
 	pending map[uint64]*batch[U]
+	tail    []*batch[U] // results made at the workers' end of stream, passed on last
 	next    uint64
 	o       outlet[U]
 	adj     *adjBuf
@@ -139,6 +141,9 @@ func (r *reorder[U]) data(ctx actor.Context, s *slot[U], b *batch[U]) error {
 		r.o.drop()
 		return nil
 	}
+	if b.oob {
+		return r.unnumbered(ctx, s, b)
+	}
 	if b.olo < r.next {
 		b.held = false // redelivered after it was passed on
 		return nil
@@ -179,6 +184,39 @@ func (r *reorder[U]) data(ctx actor.Context, s *slot[U], b *batch[U]) error {
 	return nil
 }
 
+// unnumbered handles a result without order numbers (see batch.oob): a
+// group flushed by its timer passes on at once, as it would unordered
+// (its place in the order is behind it already); one made at a worker's
+// end of stream waits for the end, behind every numbered result.
+func (r *reorder[U]) unnumbered(ctx actor.Context, s *slot[U], b *batch[U]) error {
+	if b.tail {
+		if !b.held {
+			b.held = true
+			r.tail = append(r.tail, b)
+		}
+		return nil
+	}
+	for b.next < len(b.items) {
+		e := &b.items[b.next]
+		if r.o.add(e.seq, e.item) {
+			r.want = true
+		}
+		b.next++
+		if r.want {
+			r.want = false
+			r.adj.flush()
+			if err := r.o.send(ctx, false); err != nil {
+				return r.sendFailed(err)
+			}
+		}
+	}
+	r.adj.flush()
+	if err := r.o.send(ctx, s.in.load(0) == 0); err != nil {
+		return r.sendFailed(err)
+	}
+	return nil
+}
+
 func (r *reorder[U]) sendFailed(err error) error {
 	if r.st.p.stopping.Load() {
 		return nil
@@ -204,6 +242,26 @@ func (r *reorder[U]) eos(ctx actor.Context, s *slot[U]) error {
 		delete(r.pending, k)
 		r.gate.release(c.on)
 	}
+	// The groups flushed at the end of stream, in the order of their
+	// first items.
+	slices.SortFunc(r.tail, func(a, b *batch[U]) int { return cmp.Compare(firstSeq(a), firstSeq(b)) })
+	for _, c := range r.tail {
+		for c.next < len(c.items) {
+			e := &c.items[c.next]
+			if r.o.add(e.seq, e.item) {
+				r.adj.flush()
+				if err := r.o.send(ctx, false); err != nil {
+					return r.sendFailed(err)
+				}
+			}
+			c.next++
+		}
+	}
+	for _, c := range r.tail {
+		c.held = false
+		r.rin.pool.put(c)
+	}
+	r.tail = nil
 	r.adj.flush()
 	if err := r.o.send(ctx, true); err != nil {
 		return r.sendFailed(err)
@@ -231,6 +289,12 @@ func (r *reorder[U]) sweepAll() {
 		}
 		delete(r.pending, k)
 	}
+	for _, c := range r.tail {
+		for _, e := range c.remaining() {
+			r.o.add(e.seq, e.item)
+		}
+	}
+	r.tail = nil
 	r.mu.Lock()
 	stopped := r.stopped
 	r.stopped = nil
@@ -254,7 +318,7 @@ func (r *reorder[U]) sweepAll() {
 				r.o.add(e.seq, e.item)
 			}
 		}
-		w.cur, w.open, w.ready = nil, nil, nil
+		w.cur, w.open, w.ready, w.oob = nil, nil, nil, nil
 	}
 	r.o.drop()
 }
@@ -278,6 +342,8 @@ type toReorder[U any] struct {
 	cur   *batch[U]            // the result being built: add appends to it
 	open  map[uint64]*batch[U] // interrupted results, by the end of their range
 	ready []*batch[U]          // complete results, sent in this order
+	oob   *batch[U]            // outputs made outside an input batch (see batch.oob)
+	atEOS bool                 // the worker is flushing at its end of stream
 }
 
 func rangeEnd[U any](b *batch[U]) uint64 { return b.olo + uint64(b.on) }
@@ -340,10 +406,23 @@ func (o *toReorder[U]) held() []*batch[U] {
 	if o.cur != nil {
 		out = append(out, o.cur)
 	}
+	if o.oob != nil {
+		out = append(out, o.oob)
+	}
 	return out
 }
 
 func (o *toReorder[U]) add(seq uint64, v U) bool {
+	if o.cur == nil {
+		// Not handling an input batch: a Batch group flushed by its
+		// timer or at the end of stream.
+		if o.oob == nil {
+			o.oob = o.r.rin.pool.get()
+			o.oob.oob = true
+		}
+		o.oob.items = append(o.oob.items, envelope[U]{seq: seq, item: v})
+		return false
+	}
 	o.cur.items = append(o.cur.items, envelope[U]{seq: seq, item: v})
 	return false
 }
@@ -351,6 +430,11 @@ func (o *toReorder[U]) add(seq uint64, v U) bool {
 // send sends the complete results; the one being built waits for the
 // rest of its batch.
 func (o *toReorder[U]) send(ctx context.Context, all bool) error {
+	if o.oob != nil {
+		o.oob.tail = o.atEOS
+		o.ready = append(o.ready, o.oob)
+		o.oob = nil
+	}
 	for len(o.ready) > 0 {
 		if err := o.r.rin.deliver(ctx, o.r.rin.slots[0], o.ready[0]); err != nil {
 			return err
@@ -362,3 +446,10 @@ func (o *toReorder[U]) send(ctx context.Context, all bool) error {
 }
 
 func (o *toReorder[U]) drop() {} // the reorder sweep collects the results held
+
+func firstSeq[U any](b *batch[U]) uint64 {
+	if len(b.items) == 0 {
+		return 0
+	}
+	return b.items[0].seq
+}

@@ -60,6 +60,7 @@ type Pipeline struct {
 	bgCancel  context.CancelFunc
 
 	stopping  atomic.Bool // set once: the pipeline is aborting
+	draining  atomic.Bool // set once: Stop was called, or the pipeline is shutting down
 	failMu    sync.Mutex  // guards failErr
 	failErr   error
 	failCh    chan struct{} // closed by the first fail
@@ -73,6 +74,10 @@ type Pipeline struct {
 
 	dlID atomic.Uint64
 	seq  atomic.Uint64
+
+	deadLog     deadLog
+	slotsByPath map[string]*slotStats // set by Start, read-only after
+	started     time.Time
 }
 
 type danglingCheck interface {
@@ -145,10 +150,11 @@ type Stream[T any] struct {
 	producer string
 	target   target[T] // set once, by the consumer
 	broken   bool      // its producer failed to build: do not report it unconsumed
+	from     []string  // the stages producing it (several after a Merge)
 }
 
 func newStream[T any](p *Pipeline, producer string, broken bool) *Stream[T] {
-	s := &Stream[T]{p: p, producer: producer, broken: broken}
+	s := &Stream[T]{p: p, producer: producer, broken: broken, from: []string{producer}}
 	if p != nil && !broken {
 		p.mu.Lock()
 		p.streams = append(p.streams, s)
@@ -238,19 +244,22 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if p.trackd {
 		p.tracker = newTracker(p)
 	}
-	sysOpts := []actor.Option{actor.WithLogger(p.cfg.log), actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent)}
+	sysOpts := []actor.Option{actor.WithName(p.cfg.name), actor.WithLogger(p.cfg.log),
+		actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent)}
 	if p.cfg.faults != nil {
 		sysOpts = append(sysOpts, actor.WithFaultInjector(p.cfg.faults))
 	}
-	p.sys = actor.NewSystem(sysOpts...)
+	sys := actor.NewSystem(sysOpts...)
 	p.rootPath = "/" + p.cfg.name
 	p.byPath = map[string]*stage{}
+	p.slotsByPath = map[string]*slotStats{}
+	p.started = time.Now()
 	p.sinksLeft.Store(int32(p.sinks))
 	var specs []supervisor.ChildSpec
 	for _, st := range p.stages {
 		if st.init != nil {
 			if err := st.init(); err != nil {
-				_ = p.sys.Shutdown(context.Background())
+				_ = sys.Shutdown(context.Background())
 				return p.finishEarly(err)
 			}
 		}
@@ -262,6 +271,10 @@ func (p *Pipeline) Start(ctx context.Context) error {
 			}
 		}
 	}
+	// Published once the paths are set: Observe reads them.
+	p.mu.Lock()
+	p.sys = sys
+	p.mu.Unlock()
 	root, err := supervisor.Start(p.sys, p.cfg.name, specs,
 		supervisor.WithIntensity(p.cfg.stageRestarts, p.cfg.stagePeriod))
 	if err != nil {
@@ -269,6 +282,8 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return p.finishEarly(fmt.Errorf("pipeline: start: %w", err))
 	}
 	p.root = root
+	// The system belongs to the pipeline: no need to unregister.
+	_ = p.sys.RegisterPipeline(p.Observe)
 	if p.sinks == 0 {
 		close(p.sinksDone)
 	}
@@ -331,6 +346,7 @@ func (p *Pipeline) manage(ctx context.Context) {
 	case <-ctx.Done():
 		p.fail(ctx.Err())
 	}
+	p.draining.Store(true)
 	cause := p.cause()
 	clean := cause == nil
 	if !clean {
@@ -368,6 +384,7 @@ func (p *Pipeline) manage(ctx context.Context) {
 	for _, c := range closers {
 		c()
 	}
+	p.logEnd(cause, time.Since(p.started))
 	p.mu.Lock()
 	p.state = finished
 	p.result = cause
@@ -467,6 +484,7 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 		return ErrNotRunning
 	}
 	ctx = orBackground(ctx)
+	p.draining.Store(true)
 	if p.srcCancel != nil {
 		p.srcCancel()
 	}
@@ -584,6 +602,9 @@ func (p *Pipeline) onDeadLetter(d actor.DeadLetter) {
 func (p *Pipeline) onEvent(e actor.Event) {
 	if p.cfg.events != nil {
 		p.cfg.events(e)
+	}
+	if e.Kind == actor.EventFailed {
+		p.onWorkerFailed(e)
 	}
 	if e.Kind != actor.EventGaveUp {
 		return

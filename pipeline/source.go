@@ -158,7 +158,10 @@ func (s *source[T]) flush(all bool) error {
 		s.dirty = false
 	}
 	s.adj.flush()
-	return s.o.send(s.p.runCtx, all)
+	t := time.Now()
+	err := s.o.send(s.p.runCtx, all)
+	s.st.blocked.Add(int64(time.Since(t)))
+	return err
 }
 
 // FromSlice adds a source that emits the items of a slice, in order. The

@@ -14,6 +14,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/mailbox"
+	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
 )
@@ -42,11 +43,17 @@ type stage struct {
 	onDone func(ctx context.Context)
 	sweep  func()
 	inject func(ctx context.Context, dls []DeadLetter) ([]DeadLetter, error)
+	// workers returns the per-worker view of the stage for Snapshot (nil
+	// for sources and merges without workers of their own).
+	workers func() []observe.Worker
+
+	inputs []string // the producers feeding the stage, set while building
 
 	in, out, emitted, filtered, dead, stopped atomic.Uint64
 	errs, retries, restarts, stageRestarts    atomic.Uint64
 	scaleUps, scaleDowns                      atomic.Uint64
 	sent, taken                               atomic.Int64
+	blocked                                   atomic.Int64 // ns spent sending downstream
 	lat                                       histogram
 }
 
@@ -69,32 +76,49 @@ func (st *stage) stats() StageStats {
 // deadLetter sends one item to the dead-letter store and counts it.
 // Items stopped by the pipeline stay uncommitted for checkpoints; every
 // other reason resolves the item.
-func (st *stage) deadLetter(seq uint64, item any, reason Reason, attempts int, err error, adj *adjBuf) {
+func (st *stage) deadLetter(seq uint64, item any, reason Reason, attempts int, err error, adj *adjBuf) (id uint64) {
 	p := st.p
+	id = p.dlID.Add(1)
 	p.dlq.Add(DeadLetter{
-		ID: p.dlID.Add(1), Stage: st.name, Item: item, Seq: seq,
+		ID: id, Stage: st.name, Item: item, Seq: seq,
 		Reason: reason, Attempts: attempts, Err: err, Time: time.Now(),
 	})
 	st.dead.Add(1)
 	if reason == ReasonStopped {
 		st.stopped.Add(1)
-		return
+		return id
 	}
 	if adj != nil {
 		adj.add(seq, -1)
 	} else if p.tracker != nil {
 		p.tracker.apply([]seqDelta{{seq, -1}})
 	}
+	return id
 }
 
 // counts are a worker's local counters, added to the stage's atomics once
 // per batch so that workers do not share cache lines per item.
 type counts struct {
 	out, emitted, filtered, errs, retries uint64
+	poisoned                              uint64 // per-worker only: items dead-lettered after their last attempt
 	taken                                 int64
 }
 
-func (st *stage) commit(c *counts) {
+func (st *stage) commit(c *counts) { st.commitSlot(c, nil) }
+
+// commitSlot is commit that also adds to the per-worker counters ss.
+func (st *stage) commitSlot(c *counts, ss *slotStats) {
+	if ss != nil {
+		if n := c.out + c.filtered + c.poisoned; n != 0 {
+			ss.done.Add(n)
+		}
+		if c.errs != 0 {
+			ss.errs.Add(c.errs)
+		}
+		if c.taken != 0 {
+			ss.taken.Add(c.taken)
+		}
+	}
 	if c.out != 0 {
 		st.out.Add(c.out)
 	}
@@ -234,6 +258,7 @@ func (in *inbox[T]) send(ctx context.Context, s *slot[T], b *batch[T], try bool)
 		if in.counted {
 			in.st.in.Add(uint64(n))
 			in.st.sent.Add(int64(n))
+			s.stats.recv.Add(uint64(n))
 		}
 	}
 	ref := s.ref.Load()
@@ -252,6 +277,7 @@ func (in *inbox[T]) send(ctx context.Context, s *slot[T], b *batch[T], try bool)
 	if b.kind == kData && in.counted {
 		in.st.in.Add(^uint64(n - 1))
 		in.st.sent.Add(-int64(n))
+		s.stats.recv.Add(^uint64(n - 1))
 	}
 	return err
 }
@@ -364,6 +390,19 @@ type slot[T any] struct {
 	eosHeld bool // the handler deferred the EOS (errEOSHeld); handled again after each retry
 	starts  int
 	busy    atomic.Bool // an incarnation is inside Receive
+
+	stats slotStats
+}
+
+// slotStats are the counters of one worker (slot) for Snapshot: items
+// delivered to it, finished by it (succeeded, filtered or poisoned),
+// taken out of its mailbox, its failed attempts and restarts, and when
+// it started on the batch it handles (Unix ns, 0 when idle).
+type slotStats struct {
+	recv, done, errs, restarts atomic.Uint64
+	taken                      atomic.Int64
+	busySince                  atomic.Int64
+	fid                        atomic.Uint64 // the worker's last failure (observe.FailureID), for logs
 }
 
 // slotActor is one incarnation of a slot's actor. It has no state of its
@@ -385,6 +424,10 @@ func (s *slot[T]) started(ctx actor.Context) {
 	s.starts++
 	if s.starts > 1 {
 		s.in.st.restarts.Add(1)
+		s.stats.restarts.Add(1)
+		if s.in.counted {
+			s.in.st.p.logRestart(s.in.st, s.idx, &s.stats)
+		}
 	}
 	s.mu.Lock()
 	s.ref.Store(&ref)
@@ -597,6 +640,7 @@ func (s *slot[T]) stopBatch(b *batch[T]) {
 		if !b.counted && s.in.counted {
 			b.counted = true
 			st.taken.Add(int64(len(b.items)))
+			s.stats.taken.Add(int64(len(b.items)))
 		}
 		for _, e := range b.remaining() {
 			st.deadLetter(e.seq, e.item, ReasonStopped, b.attempts, nil, nil)
@@ -630,6 +674,7 @@ func (b *batch[T]) onDead(reason actor.DeadLetterReason) {
 			if !b.counted && s.in.counted {
 				b.counted = true
 				st.taken.Add(int64(len(b.items)))
+				s.stats.taken.Add(int64(len(b.items)))
 			}
 			for _, e := range b.remaining() {
 				st.deadLetter(e.seq, e.item, ReasonOverflow, 0, nil, nil)

@@ -11,7 +11,10 @@ import (
 // Each worker fills its own group and passes it on when it is full, when
 // maxWait has passed since its first item (0: no time limit), or at the
 // end of stream. Items waiting in a group count in InFlight; an abort
-// dead-letters them (ReasonStopped).
+// dead-letters them (ReasonStopped). With Ordered, the groups that fill
+// up come out in the input order of the items that filled them; a group
+// passed on by maxWait comes out at once, and the partial groups held at
+// the end of stream come out after all the others.
 func Batch[T any](in *Stream[T], name string, size int, maxWait time.Duration, opts ...StageOption) *Stream[[]T] {
 	var bad error
 	if size < 1 || maxWait < 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
 )
@@ -24,6 +25,7 @@ type worker[T, U any] struct {
 	sc   *scaler
 	want bool // out has a full batch to send
 	c    counts
+	ss   *slotStats // the slot's per-worker counters
 
 	// step handles one item (user code); it calls emit for each output
 	// and counts the item (out, filtered).
@@ -131,6 +133,12 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 	firing := w.firing != nil && w.firing.b == b
 	start := time.Now()
 	w.waiting = 0
+	// data runs nested when a retry runs inside waitRoom: the outer call
+	// owns busySince.
+	busy := w.ss.busySince.Load() == 0
+	if busy {
+		w.ss.busySince.Store(start.UnixNano())
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			// A panic in user code fails this incarnation; the runtime
@@ -141,7 +149,10 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 			w.c.errs++
 			err = pe
 		}
-		st.commit(&w.c)
+		st.commitSlot(&w.c, w.ss)
+		if busy {
+			w.ss.busySince.Store(0)
+		}
 	}()
 	maxAttempts := st.cfg.attempts
 	end := b.olo + uint64(b.on) // ordered: the order numbers of b end here
@@ -175,19 +186,22 @@ loop:
 		}
 		b.attempts++
 		if ierr := w.call(ctx, e); ierr != nil {
-			w.c.errs++
-			b.lastErr = ierr
+			// An attempt cut short by a stop is not a failure: the
+			// item is dead-lettered as stopped, or gets its attempt
+			// back on the next incarnation.
 			if st.p.stopping.Load() {
 				w.stopNow(s, b)
 				return nil
 			}
+			b.lastErr = ierr
 			if ctx.Err() != nil {
-				// This incarnation is being stopped (not the pipeline):
-				// the item gets its attempt back on the next one.
+				// This incarnation is being stopped (not the pipeline).
 				b.attempts--
 				return ierr
 			}
+			w.c.errs++
 			if b.attempts < maxAttempts {
+				st.p.logRetry(st, b.attempts, ierr)
 				if d := w.delay(b.attempts); d > 0 {
 					if firing {
 						w.repark(s, d)
@@ -254,7 +268,14 @@ func (w *worker[T, U]) poison(e *envelope[T], b *batch[T]) {
 	if errors.As(b.lastErr, &de) {
 		reason = ReasonDeadline
 	}
-	w.st.deadLetter(e.seq, e.item, reason, b.attempts, b.lastErr, w.adj)
+	id := w.st.deadLetter(e.seq, e.item, reason, b.attempts, b.lastErr, w.adj)
+	w.c.poisoned++
+	var fid observe.FailureID
+	var pe *actor.PanicError
+	if errors.As(b.lastErr, &pe) {
+		fid = observe.FailureID(w.ss.fid.Load()) // the failure of the attempt that panicked
+	}
+	w.st.p.logPoison(w.st, id, reason, b.attempts, b.lastErr, fid)
 	b.next++
 	b.attempts, b.lastErr = 0, nil
 }
@@ -413,7 +434,9 @@ func (w *worker[T, U]) send(ctx context.Context, all bool) error {
 	w.adj.flush()
 	t := time.Now()
 	err := w.out.send(ctx, all)
-	w.waiting += time.Since(t)
+	d := time.Since(t)
+	w.waiting += d
+	w.st.blocked.Add(int64(d))
 	return err
 }
 
@@ -435,7 +458,7 @@ func (w *worker[T, U]) stopNow(s *slot[T], b *batch[T]) {
 		b.counted = true
 		w.c.taken += int64(len(b.items))
 	}
-	w.st.commit(&w.c)
+	w.st.commitSlot(&w.c, w.ss)
 	for _, e := range b.remaining() {
 		w.st.deadLetter(e.seq, e.item, ReasonStopped, b.attempts, nil, nil)
 	}
@@ -461,11 +484,14 @@ func (w *worker[T, U]) eos(ctx actor.Context, s *slot[T]) error {
 		return errEOSHeld
 	}
 	if w.onEOS != nil {
+		if w.ordered {
+			w.out.(*toReorder[U]).atEOS = true
+		}
 		if err := w.onEOS(ctx, w); err != nil {
 			return err
 		}
 	}
-	w.st.commit(&w.c)
+	w.st.commitSlot(&w.c, w.ss)
 	if w.out == nil {
 		return nil
 	}
@@ -553,7 +579,9 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 		p.mu.Unlock()
 	}
 	st.input = typeName[T]()
+	st.inputs = in.from
 	inb := newInbox[T](st, st.cfg.workers, "w")
+	st.workers = inb.observeWorkers
 	if err := connect(in, name, target[T](inb)); err != nil {
 		return newStream[U](p, name, true)
 	}
@@ -588,7 +616,8 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 	}
 	st.spec = func() *supervisor.ChildSpec {
 		specs := inb.workerSpecs(func(i int) handler[T] {
-			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc, rnd: p.workerRand(st.name, i)}
+			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc, rnd: p.workerRand(st.name, i), ss: &inb.slots[i].stats}
+			p.slotsByPath[p.rootPath+"/"+st.name+"/"+inb.slots[i].name] = w.ss
 			if st.cfg.router.kind == routeKey {
 				w.keyOf = st.cfg.router.key.(func(T) uint64)
 			}
