@@ -26,11 +26,11 @@
 //
 //	go run ./examples/observe [-addr 127.0.0.1:7070] [-chaos-every 1s] [-duration 0] [-seed 1]
 //
-// The pipeline runs on an actor System of its own, which this program
-// cannot reach: its stages are added to the service System's snapshot
-// with System.RegisterPipeline (from Pipeline.Stats), so the view and the
-// troupe_stage_* metrics show them, but its workers and their events are
-// not in the tree. See docs/observability.md.
+// The pipeline runs on an actor System of its own (Pipeline.System); it
+// is added to the service System's snapshot with
+// System.RegisterPipeline(p.Observe), so the view and the troupe_stage_*
+// metrics show its stages and their workers, but its workers' supervision
+// events stay on the pipeline's System. See docs/observability.md.
 package main
 
 import (
@@ -55,7 +55,6 @@ import (
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/chaos"
 	"github.com/troupe-go/troupe/mailbox"
-	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/pipeline"
 	"github.com/troupe-go/troupe/prom"
 	"github.com/troupe-go/troupe/strategy"
@@ -375,30 +374,6 @@ func startOrders(sys *actor.System, cfg config, monkey *chaos.Monkey, log *zap.L
 	if err := p.Start(context.Background()); err != nil {
 		return nil, nil, err
 	}
-	unregister := sys.RegisterPipeline(func() observe.Pipeline { return snapshotOf("orders", p) })
+	unregister := sys.RegisterPipeline(p.Observe)
 	return p, unregister, nil
-}
-
-// snapshotOf describes a linear pipeline for a Snapshot from its Stats:
-// each stage reads from the one built before it.
-func snapshotOf(name string, p *pipeline.Pipeline) observe.Pipeline {
-	out := observe.Pipeline{Name: name, State: "running"}
-	select {
-	case <-p.Done():
-		out.State = "stopped"
-	default:
-	}
-	prev := ""
-	for _, st := range p.Stats() {
-		s := observe.Stage{
-			Name: st.Name, Received: st.In, Emitted: st.Emitted, Failures: st.Errors,
-			DeadLettered: st.DeadLettered, InFlight: st.InFlight,
-		}
-		if prev != "" {
-			s.Inputs = []string{prev}
-		}
-		prev = st.Name
-		out.Stages = append(out.Stages, s)
-	}
-	return out
 }

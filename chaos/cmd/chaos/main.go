@@ -183,7 +183,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (*result, er
 		}
 	}
 	r := build(cfg, m, c, w)
-	w.show("chaos", r.p)
+	w.show(r.p)
 
 	if cfg.leak != nil {
 		// Test hook: goroutines the run leaves behind; the test ends them

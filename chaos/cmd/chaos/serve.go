@@ -10,16 +10,15 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
-	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/pipeline"
 	"github.com/troupe-go/troupe/treeview"
 )
 
 // watcher serves the live view of a run (-serve): treeview.Handler over a
-// System of its own named "chaos", which holds no actor. The reference
-// pipeline builds its own System, which the command cannot reach, so the
-// view's System shows the pipeline's stages (from Pipeline.Stats, through
-// RegisterPipeline) and passes on the pipeline's events, failure IDs
+// System of its own named "chaos", which holds no actor and outlives the
+// runs (each run's pipeline has a System of its own), so the
+// view's System shows the pipeline's stages and workers (Pipeline.Observe,
+// through RegisterPipeline) and passes on the pipeline's events, failure IDs
 // included, to the view's event tail.
 type watcher struct {
 	view   *actor.System
@@ -61,9 +60,9 @@ func (w *watcher) event(e actor.Event) {
 }
 
 // show adds p's stages to the view's snapshots.
-func (w *watcher) show(name string, p *pipeline.Pipeline) {
+func (w *watcher) show(p *pipeline.Pipeline) {
 	if w != nil {
-		w.view.RegisterPipeline(func() observe.Pipeline { return pipelineOf(name, p) })
+		w.view.RegisterPipeline(p.Observe)
 	}
 }
 
@@ -79,28 +78,4 @@ func (w *watcher) close(ctx context.Context) error {
 		err = errors.Join(err, serr)
 	}
 	return errors.Join(err, w.view.Shutdown(ctx))
-}
-
-// pipelineOf describes a linear pipeline for a Snapshot from its Stats:
-// each stage reads from the one built before it.
-func pipelineOf(name string, p *pipeline.Pipeline) observe.Pipeline {
-	out := observe.Pipeline{Name: name, State: "running"}
-	select {
-	case <-p.Done():
-		out.State = "stopped"
-	default:
-	}
-	prev := ""
-	for _, st := range p.Stats() {
-		s := observe.Stage{
-			Name: st.Name, Received: st.In, Emitted: st.Emitted, Failures: st.Errors,
-			DeadLettered: st.DeadLettered, InFlight: st.InFlight,
-		}
-		if prev != "" {
-			s.Inputs = []string{prev}
-		}
-		prev = st.Name
-		out.Stages = append(out.Stages, s)
-	}
-	return out
 }
