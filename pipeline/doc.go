@@ -34,9 +34,9 @@
 // Stages: Map (1→1), Filter, FlatMap (1→n), Batch (by size
 // and time) and Keyed (key-sharded workers with private per-key state and
 // periodic flush). Sinks: ToFunc, ToChan and Collect. Fan-out: Tee
-// (broadcast) and Split (by predicate). Fan-in: Merge, PriorityMerge (with
-// a starvation-free quota) and Dynamic (inputs added and removed while
-// running). Merge, Tee and Split cost no extra actor: the producers write
+// (broadcast) and Split (by predicate). Fan-in: Merge, PriorityMerge (any
+// number of tiers, each with a starvation-free quota) and Dynamic (inputs
+// added and removed while running). Merge, Tee and Split cost no extra actor: the producers write
 // to the consumers directly.
 //
 // # Batches
@@ -116,8 +116,8 @@
 // all the outputs of one FlatMap item are kept together), plus at most n
 // items parked for a retry backoff. A source holds at most one pending
 // batch (one per downstream worker under ByKey). On top of that an
-// Ordered stage holds at most its window, a PriorityMerge two queues of
-// ceil(n/B) batches, a Batch worker its group. Overflow makes a stage
+// Ordered stage holds at most its window, a PriorityMerge one queue of
+// ceil(n/B) batches per tier, a Batch worker its group. Overflow makes a stage
 // drop instead of waiting; dropped items are dead-lettered with
 // ReasonOverflow.
 //

@@ -92,7 +92,7 @@ var nilEdges = []edge{
 		p := pipeline.New()
 		high := pipeline.FromSlice(p, "high", []int{1, 2})
 		low := pipeline.FromSlice(p, "low", []int{3})
-		c := pipeline.Collect(pipeline.PriorityMerge("pm", high, low, 1, nil), "out")
+		c := pipeline.Collect(pipeline.PriorityMerge(p, "pm", []pipeline.Tier[int]{{In: high, Quota: 1}, {In: low, Quota: 1}}, nil), "out")
 		mustRun(t, p)
 		wantItems(t, c.Items(), []int{1, 2, 3})
 	}},

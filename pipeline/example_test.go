@@ -73,7 +73,7 @@ func ExamplePriorityMerge() {
 	p := pipeline.New()
 	urgent := pipeline.FromSlice(p, "urgent", []string{"u1", "u2", "u3", "u4", "u5"})
 	normal := pipeline.FromSlice(p, "normal", []string{"n1", "n2", "n3"})
-	merged := pipeline.PriorityMerge("prio", urgent, normal, 3)
+	merged := pipeline.PriorityMerge(p, "prio", []pipeline.Tier[string]{{In: urgent, Quota: 3}, {In: normal, Quota: 1}})
 	out := pipeline.Collect(merged, "out")
 	if err := p.Run(context.Background()); err != nil {
 		fmt.Println(err)

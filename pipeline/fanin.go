@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -95,42 +96,67 @@ func Merge[T any](ins ...*Stream[T]) *Stream[T] {
 	return out
 }
 
-// PriorityMerge joins a high and a low priority stream into one through a
-// merge actor (named name) that takes high items first, with a quota that
-// keeps low items from starving: whenever a low item is waiting, at most
-// ratio high items pass before the next low one. Each input is a bounded
-// queue of the stage's Buffer (producers wait when it is full).
-func PriorityMerge[T any](name string, high, low *Stream[T], ratio int, opts ...StageOption) *Stream[T] {
-	if !usable(high) || !usable(low) {
+// A Tier is one input of a PriorityMerge: a stream and its quota, the
+// most items the merge takes from it in one round while lower tiers wait.
+type Tier[T any] struct {
+	In    *Stream[T]
+	Quota int
+}
+
+// PriorityMerge joins streams of decreasing priority into one through a
+// merge actor (named name); tiers[0] has the highest priority. The merge
+// takes turns round the tiers, in order, and takes at most Quota items
+// from a tier in its turn: while every tier has items waiting, each round
+// takes Quota items from tier 0, then from tier 1, and so on. A tier with
+// nothing waiting passes its turn, so it holds up nobody and its share
+// goes to the others; when no tier has anything, the next round starts
+// at tier 0. A tier whose items wait is never starved: between two of its
+// items pass at most the other tiers' quotas. Items of one tier keep
+// their order. The stream ends when every tier ended.
+//
+// Each tier is a bounded queue of the stage's Buffer (producers wait when
+// it is full). No tiers, a nil stream, a stream of another pipeline, or a
+// Quota below 1 make Start and Run return an error wrapping ErrInvalid; a
+// nil p gives a detached stream.
+func PriorityMerge[T any](p *Pipeline, name string, tiers []Tier[T], opts ...StageOption) *Stream[T] {
+	if p == nil {
 		return &Stream[T]{}
 	}
-	p := high.p
 	st, err := p.newStage(name, "priority", opts)
-	if err == nil && (ratio < 1 || low.p != p) {
-		err = invalidf("priority merge %q: ratio %d < 1, or streams from different pipelines", name, ratio)
-		p.addErr(err)
+	if err == nil {
+		err = checkTiers(p, name, tiers)
 	}
 	if err != nil {
-		absorb(high)
-		absorb(low)
+		for _, t := range tiers {
+			if usable(t.In) && t.In.p == p {
+				absorb(t.In)
+			}
+		}
 		return newStream[T](p, name, true)
 	}
 	st.active.Store(1)
 	st.input = typeName[T]()
 	out := newStream[T](p, name, false)
-	m := &prio[T]{st: st, out: out, ratio: ratio}
+	m := &prio[T]{st: st, out: out, left: tiers[0].Quota}
 	capB := max(1, (st.cfg.buffer+p.cfg.batch-1)/p.cfg.batch)
-	for i := range m.lanes {
+	m.lanes = make([]*lane[T], len(tiers))
+	m.cur = make([]*batch[T], len(tiers))
+	m.quota = make([]int, len(tiers))
+	for i, t := range tiers {
 		q, _ := mailbox.NewQueue[*batch[T]](&mailbox.Config{Capacity: capB})
 		m.lanes[i] = &lane[T]{m: m, q: q, pool: batchPool[T]{size: p.cfg.batch}}
+		m.quota[i] = t.Quota
 	}
 	m.in = &inbox[T]{st: st, pool: batchPool[T]{size: p.cfg.batch}, router: LeastLoaded(), capB: 1}
 	m.in.slots = []*slot[T]{{in: m.in, name: "merge", h: m}}
-	st.inputs = append(append([]string(nil), high.from...), low.from...)
-	broken := connect(high, name, target[T](m.lanes[0])) != nil
-	broken = connect(low, name, target[T](m.lanes[1])) != nil || broken
-	if broken {
-		out.broken = true
+	st.inputs = nil
+	for _, t := range tiers {
+		st.inputs = append(st.inputs, t.In.from...)
+	}
+	for i, t := range tiers {
+		if connect(t.In, name, target[T](m.lanes[i])) != nil {
+			out.broken = true
+		}
 	}
 	st.init = func() error {
 		out.target.addUpstream()
@@ -149,22 +175,49 @@ func PriorityMerge[T any](name string, high, low *Stream[T], ratio int, opts ...
 	return out
 }
 
-// prio is a priority merge: two bounded lanes and the actor that drains
-// them. The producers push batches into a lane, then poke the actor (a
-// one-slot mailbox: a poke already waiting is enough).
+// checkTiers reports (and records) what is wrong with the tiers of the
+// priority merge name.
+func checkTiers[T any](p *Pipeline, name string, tiers []Tier[T]) error {
+	var errs []error
+	if len(tiers) == 0 {
+		errs = append(errs, invalidf("priority merge %q: no tiers", name))
+	}
+	for i, t := range tiers {
+		switch {
+		case !usable(t.In):
+			errs = append(errs, invalidf("priority merge %q: tier %d: nil stream", name, i))
+		case t.In.p != p:
+			errs = append(errs, invalidf("priority merge %q: tier %d: a stream of another pipeline", name, i))
+		}
+		if t.Quota < 1 {
+			errs = append(errs, invalidf("priority merge %q: tier %d: quota %d < 1", name, i, t.Quota))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	err := errors.Join(errs...)
+	p.addErr(err)
+	return err
+}
+
+// prio is a priority merge: one bounded lane per tier and the actor that
+// drains them. The producers push batches into a lane, then poke the
+// actor (a one-slot mailbox: a poke already waiting is enough).
 type prio[T any] struct {
 	st     *stage
 	out    *Stream[T]
-	lanes  [2]*lane[T] // high, low
+	lanes  []*lane[T] // by tier, highest priority first
+	quota  []int      // by tier
 	in     *inbox[T]
 	inputs atomic.Int32 // producer groups not ended
-	ratio  int
 
 	// Owned by the merge actor's current incarnation.
 	o       outlet[T]
 	adj     *adjBuf
-	cur     [2]*batch[T]
-	run     int // high items passed since the last low one
+	cur     []*batch[T] // by tier: the batch being taken from
+	turn    int         // the tier whose turn it is
+	left    int         // the quota it has left in this turn
 	endSent bool
 	c       counts
 }
@@ -265,6 +318,33 @@ func (m *prio[T]) avail(i int) bool {
 	return len(b.items) > 0
 }
 
+// pick returns the tier to take the next item from, -1 if no tier has
+// one. The turn goes round the tiers in order; a tier keeps it while it
+// has items and quota left. When no tier has an item, the next round
+// starts at tier 0.
+func (m *prio[T]) pick() int {
+	n := len(m.lanes)
+	for range n + 1 { // the current turn, then each tier with a fresh quota
+		if m.left > 0 && m.avail(m.turn) {
+			return m.turn
+		}
+		m.turn = (m.turn + 1) % n
+		m.left = m.quota[m.turn]
+	}
+	m.turn, m.left = 0, m.quota[0]
+	return -1
+}
+
+// drained reports whether every lane's queue is empty.
+func (m *prio[T]) drained() bool {
+	for _, l := range m.lanes {
+		if l.q.Len() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func (m *prio[T]) data(ctx actor.Context, s *slot[T], poke *batch[T]) error {
 	if m.st.p.stopping.Load() {
 		return nil
@@ -272,17 +352,11 @@ func (m *prio[T]) data(ctx actor.Context, s *slot[T], poke *batch[T]) error {
 	defer m.st.commit(&m.c)
 	want := false
 	for {
-		h, l := m.avail(0), m.avail(1)
-		if !h && !l {
+		i := m.pick()
+		if i < 0 {
 			break
 		}
-		i := 1
-		if h && (!l || m.run < m.ratio) {
-			i = 0
-			m.run++
-		} else {
-			m.run = 0
-		}
+		m.left--
 		b := m.cur[i]
 		e := &b.items[b.next]
 		if m.o.add(e.seq, e.item) {
@@ -303,7 +377,7 @@ func (m *prio[T]) data(ctx actor.Context, s *slot[T], poke *batch[T]) error {
 	if err := m.o.send(ctx, true); err != nil {
 		return m.sendFailed(err)
 	}
-	if m.inputs.Load() == 0 && !m.endSent && m.lanes[0].q.Len() == 0 && m.lanes[1].q.Len() == 0 {
+	if m.inputs.Load() == 0 && !m.endSent && m.drained() {
 		m.endSent = true
 		m.out.target.upstreamDone(ctx)
 	}

@@ -56,7 +56,10 @@ func TestPriorityMergeQuota(t *testing.T) {
 		for i := range lo {
 			lo[i] = tagged{low: true, v: i}
 		}
-		merged := pipeline.PriorityMerge("prio", pipeline.FromSlice(p, "high", hi), pipeline.FromSlice(p, "low", lo), ratio, pipeline.Buffer(32))
+		merged := pipeline.PriorityMerge(p, "prio", []pipeline.Tier[tagged]{
+			{In: pipeline.FromSlice(p, "high", hi), Quota: ratio},
+			{In: pipeline.FromSlice(p, "low", lo), Quota: 1},
+		}, pipeline.Buffer(32))
 		var out []tagged
 		pipeline.ToFunc(merged, "sink", func(ctx context.Context, v tagged) error {
 			// A slow sink: in the bubble everything else runs until it

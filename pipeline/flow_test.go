@@ -238,7 +238,7 @@ func TestCancelEveryNodeKind(t *testing.T) {
 			}
 		}()
 	}
-	merged := pipeline.PriorityMerge("prio", src, dyn, 3)
+	merged := pipeline.PriorityMerge(p, "prio", []pipeline.Tier[int]{{In: src, Quota: 3}, {In: dyn, Quota: 1}})
 	ordered := pipeline.Map(merged, "ordered", func(_ context.Context, v int) (int, error) { return v, nil },
 		pipeline.Workers(3), pipeline.Ordered(0))
 	batches := pipeline.Batch(ordered, "batch", 10, time.Millisecond, pipeline.Workers(2))

@@ -6,8 +6,10 @@
 // backoff, stops them in reverse start order, and gives up to its own
 // parent when the intensity is exceeded. [Start] returns a [Supervisor]
 // handle with OTP's dynamic API (StartChild, TerminateChild,
-// RestartChild, DeleteChild, WhichChildren, CountChildren), Wait and Stop;
-// [FindChild] and [LookupChild] give the typed Ref of a child.
+// RestartChild, DeleteChild, WhichChildren, CountChildren), Wait and Stop,
+// and Run, which blocks while the supervisor runs so that a tree can be a
+// member of an errgroup.Group (see [Supervisor.Run]); [FindChild] and
+// [LookupChild] give the typed Ref of a child.
 // docs/otp-mapping.md maps each OTP call and flag to its troupe name.
 //
 // # Nil contexts and options

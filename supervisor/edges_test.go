@@ -150,6 +150,21 @@ var nilEdges = []edge{
 			t.Errorf("log: got %q; want %q", got, want)
 		}
 	}},
+	{"Supervisor.Run", "Background: waits until the supervisor stopped by itself, returns nil after Stop", func(t *testing.T, r *rig) {
+		sup := mustStart(t, r, r.specs("a"))
+		res := make(chan error, 1)
+		go func() { res <- guarded(t, "Run(nil)", func() error { return sup.Run(nil) }) }()
+		synctest.Wait()
+		select {
+		case err := <-res:
+			t.Fatalf("Run(nil) on a running supervisor: returned %v; want it to wait", err)
+		default:
+		}
+		stopSup(t, sup)
+		if err := await(t, res, "Run(nil) after Stop"); err != nil {
+			t.Errorf("Run(nil): got %v; want nil", err)
+		}
+	}},
 	{"Supervisor.Wait", "Background: waits until the supervisor stopped, returns nil after Stop", func(t *testing.T, r *rig) {
 		sup := mustStart(t, r, r.specs("a"))
 		res := make(chan error, 1)

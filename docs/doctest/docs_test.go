@@ -19,9 +19,9 @@
 //
 // so they may use ctx and return an error. The fragment's imports are
 // inferred: each name of knownImports that the fragment uses without
-// declaring it is imported (the troupe packages and common standard
-// library packages; a fragment that needs another package must be a whole
-// file). Every block compiles on its own: it cannot use what another
+// declaring it is imported (the troupe packages, common standard library
+// packages and x/sync's errgroup; a fragment that needs another package
+// must be a whole file). Every block compiles on its own: it cannot use what another
 // block declares.
 //
 // A block must type-check and pass go vet, except vet's unreachable check
@@ -78,6 +78,7 @@ var knownImports = map[string]string{
 	"observe":    "github.com/troupe-go/troupe/observe",
 	"treeview":   "github.com/troupe-go/troupe/treeview",
 	"zap":        "go.uber.org/zap",
+	"errgroup":   "golang.org/x/sync/errgroup",
 
 	"atomic":  "sync/atomic",
 	"bytes":   "bytes",

@@ -1,23 +1,24 @@
 // Priority: three priority classes merged in front of a slow consumer,
 // with quotas that keep the lower classes from starving.
 //
-// PriorityMerge has two inputs, high and low: it takes high items first,
-// but whenever a low item is waiting, at most ratio high items pass before
-// the next low one. Three classes are two merges: critical over normal
-// (ratio 3), and that over low (ratio 4). While all three are backlogged
-// the consumer gets, per 5 items, 4 from the first merge (3 critical and 1
-// normal) and 1 low: 60%, 20%, 20%. Once the critical backlog is gone its
-// share goes to the others, and normal and low still get theirs.
+// PriorityMerge takes tiers, highest priority first, each with a quota:
+// in each round it takes at most Quota items of a tier, always from the
+// highest tier that has an item waiting and quota left. Here critical has
+// quota 3, normal and low 1 each: while all three are backlogged the
+// consumer gets, per round of 5 items, 3 critical, 1 normal and 1 low:
+// 60%, 20%, 20%. Once the critical backlog is gone its share goes to the
+// others, and a tier with nothing waiting holds up nobody.
 //
 // The consumer is slow (200µs an item), so backlogs build up and the
-// merges have something to choose from; with a fast consumer there is no
-// queue and the merges just pass items on. The first few items are picked
-// while the sources are still filling the queues, so their order varies.
+// merge has something to choose from; with a fast consumer there is no
+// queue and the merge just passes items on. The first few items are
+// picked while the sources are still filling the queues, so their order
+// varies.
 //
-// What to copy: the nested PriorityMerge, and batches of one item with
-// queues of one batch (WithBatchSize, Buffer) when the order matters: a
+// What to copy: the tiers and quotas, and batches of one item with
+// queues of one batch (WithBatchSize, Buffer) when the order matters: the
 // merge then picks each item just before the consumer needs it, and the
-// backlog waits in front of the merges, not behind them.
+// backlog waits in front of the merge, not behind it.
 package main
 
 import (
@@ -32,9 +33,14 @@ import (
 )
 
 const (
-	perClass    = 60 // items queued in each class
-	normalRatio = 3  // critical items per normal item while normal ones wait
-	lowRatio    = 4  // critical or normal items per low item while low ones wait
+	perClass = 60 // items queued in each class
+	// The quotas: items of each class per round.
+	criticalQuota, normalQuota, lowQuota = 3, 1, 1
+	// normalRatio is the most critical items served in a row while normal
+	// ones wait, lowRatio the most critical or normal ones while low ones
+	// wait.
+	normalRatio = criticalQuota
+	lowRatio    = criticalQuota + normalQuota
 	// warmup is how many of the first items served are left out of the
 	// counts: they were picked while the queues were still filling.
 	warmup = 10
@@ -69,8 +75,11 @@ func run(w io.Writer) error {
 	critical := pipeline.FromSlice(p, "critical", jobs('C'))
 	normal := pipeline.FromSlice(p, "normal", jobs('N'))
 	low := pipeline.FromSlice(p, "low", jobs('L'))
-	urgent := pipeline.PriorityMerge("critical>normal", critical, normal, normalRatio, pipeline.Buffer(1))
-	all := pipeline.PriorityMerge("urgent>low", urgent, low, lowRatio, pipeline.Buffer(1))
+	all := pipeline.PriorityMerge(p, "by-class", []pipeline.Tier[Job]{
+		{In: critical, Quota: criticalQuota},
+		{In: normal, Quota: normalQuota},
+		{In: low, Quota: lowQuota},
+	}, pipeline.Buffer(1))
 	var served []byte // the consumer's only goroutine appends; read after Run
 	pipeline.ToFunc(all, "consumer", func(_ context.Context, j Job) error {
 		time.Sleep(200 * time.Microsecond) // the consumer's work
