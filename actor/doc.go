@@ -28,7 +28,7 @@
 // panics or fails because of it, and a call that waits for its context
 // waits as long as it takes. A nil option in an option list is skipped,
 // and so is an option given a nil value (a nil logger, clock, function,
-// store, injector or propagator), as if it were left out. An actor [Context] is not a
+// store or injector), as if it were left out. An actor [Context] is not a
 // plain context: [SpawnChild] given a nil one returns ErrNotParent, and
 // [Self] reports false.
 package actor
