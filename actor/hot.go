@@ -92,6 +92,50 @@ func (p *proc[M]) profileLabels(kind string) context.Context {
 	return pprof.WithLabels(context.Background(), pprof.Labels(kv...))
 }
 
+// AddClockSink adds a sink that hears the clocks of every message as it
+// is handled, under WithClocks (without it no sink is ever called); see
+// observe.ClockSink. remove takes it out again. The OTel adapter uses it.
+// A nil s adds nothing.
+func (s *System) AddClockSink(sink observe.ClockSink) (remove func()) {
+	if sink == nil {
+		return func() {}
+	}
+	r := &sinkReg{sink: sink}
+	s.sinkMu.Lock()
+	var list []*sinkReg
+	if old := s.sinks.Load(); old != nil {
+		list = append(list, *old...)
+	}
+	list = append(list, r)
+	s.sinks.Store(&list)
+	s.sinkMu.Unlock()
+	return func() {
+		s.sinkMu.Lock()
+		defer s.sinkMu.Unlock()
+		old := s.sinks.Load()
+		if old == nil {
+			return
+		}
+		var list []*sinkReg
+		for _, o := range *old {
+			if o != r {
+				list = append(list, o)
+			}
+		}
+		if len(list) == 0 {
+			s.sinks.Store(nil)
+		} else {
+			s.sinks.Store(&list)
+		}
+	}
+}
+
+// sinkReg is one AddClockSink (a pointer, so that the same sink added
+// twice is removed once per remove).
+type sinkReg struct{ sink observe.ClockSink }
+
+var _ observe.ClockSource = (*System)(nil)
+
 // tellRequest returns what a Tell under ctx carries besides its message
 // when a Propagator or the clocks are installed: nil if nothing.
 func (s *System) tellRequest(ctx context.Context) *request {

@@ -300,6 +300,13 @@ func TestClocks(t *testing.T) {
 	mustTell(t, bad, 1)
 	mustTell(t, bad, 2)
 	recv(t, done, "the message after the failure")
+	// A Receive's time is recorded after it returns: stop the actors so
+	// every one is in.
+	for _, pid := range []actor.PID{ref.PID(), asked.PID(), bad.PID()} {
+		if err := pid.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	kinds := map[string]observe.KindStats{}
 	for _, k := range h.sys.Snapshot(context.Background(), observe.SnapshotOptions{}).Kinds {
 		kinds[k.Kind] = k
@@ -449,4 +456,64 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// clockLog is an observe.ClockSink that sends what it hears.
+type clockLog chan string // kind/errorType/waited or redelivery
+
+func (c clockLog) ObserveMessage(kind, errorType string, wait, process time.Duration) {
+	w := "waited"
+	if wait < 0 {
+		w = "redelivery"
+	}
+	if process < 0 {
+		w += ", negative process time"
+	}
+	select {
+	case c <- kind + "/" + errorType + "/" + w:
+	default:
+		panic("clockLog full")
+	}
+}
+
+// TestClockSink checks that clock sinks hear every Receive, with its
+// error type and whether it is a redelivery, until removed; and none
+// without clocks.
+func TestClockSink(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		var opts []actor.Option
+		if on {
+			opts = append(opts, actor.WithClocks())
+		}
+		h := newHarness(t, opts...)
+		sink := make(clockLog, 16)
+		remove := h.sys.AddClockSink(sink)
+		h.sys.AddClockSink(nil) // adds nothing
+		done := make(chan int, 4)
+		ref := mustSpawn(t, h.sys, "s", func() actor.Actor[int] {
+			return actor.Func[int](func(ctx actor.Context, m int) error {
+				if m == 1 && ctx.Attempt() == 1 {
+					panic("once")
+				}
+				done <- m
+				return nil
+			})
+		}, actor.WithKind("k"))
+		mustTell(t, ref, 1)
+		recv(t, done, "the redelivered message")
+		if on {
+			for _, want := range []string{"k/panic/waited", "k//redelivery"} {
+				if got := recv(t, sink, "a clock"); got != want {
+					t.Errorf("sink heard %q; want %q", got, want)
+				}
+			}
+		}
+		remove()
+		remove() // idempotent
+		mustTell(t, ref, 2)
+		mustTell(t, ref, 3)
+		recv(t, done, "message 2")
+		recv(t, done, "message 3") // message 2's clocks, if any, were reported before this Receive
+		none(t, sink, "a clock without clocks or after remove")
+	}
 }

@@ -458,12 +458,13 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	if ask != nil && ask.ctx.Done() != nil {
 		ctx, cancel = inc.forRequest(ask.ctx)
 	}
-	var began int64 // with clocks: when the Receive began
+	var began, wait int64 = 0, -1 // with clocks: when the Receive began, how long m waited
 	if p.sys.clocks {
 		began = p.sys.mono()
 		if env.rq != nil && env.rq.sent != 0 && p.attempts == 1 {
+			wait = began - env.rq.sent
 			if k := p.kc.Load(); k != nil && k.clk != nil {
-				k.clk.wait.observe(began - env.rq.sent)
+				k.clk.wait.observe(wait)
 			}
 		}
 	}
@@ -496,7 +497,7 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 		return false
 	}
 	if began != 0 {
-		p.clockProcess(began, err)
+		p.clockProcess(began, wait, err)
 	}
 	if err == nil {
 		p.resolve()
@@ -543,8 +544,9 @@ func (p *proc[M]) receive(ctx Context, inc *incarnation[M], m M, carried any) (e
 }
 
 // clockProcess records the time of the Receive that began at began (and
-// returned err) in the kind's clocks.
-func (p *proc[M]) clockProcess(began int64, err error) {
+// returned err) in the kind's clocks, and tells the clock sinks (wait is
+// how long the message waited, -1 for a redelivery).
+func (p *proc[M]) clockProcess(began, wait int64, err error) {
 	k := p.kc.Load()
 	if k == nil || k.clk == nil {
 		return
@@ -553,7 +555,13 @@ func (p *proc[M]) clockProcess(began int64, err error) {
 	if err != nil && !errors.Is(err, StopNormal) && !errors.Is(err, StopShutdown) {
 		t = ErrorType(err)
 	}
-	k.recordProcess(t, p.sys.mono()-began)
+	d := p.sys.mono() - began
+	k.recordProcess(t, d)
+	if sinks := p.sys.sinks.Load(); sinks != nil {
+		for _, r := range *sinks {
+			r.sink.ObserveMessage(k.name, t, time.Duration(wait), time.Duration(d))
+		}
+	}
 }
 
 // guard runs f as user code with panics turned into errors.

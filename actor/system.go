@@ -70,8 +70,10 @@ type System struct {
 	prop   observe.Propagator
 	clocks bool
 	labels bool
-	perMsg bool      // prop != nil || clocks: a Tell may carry a request
-	epoch  time.Time // origin of mono
+	perMsg bool       // prop != nil || clocks: a Tell may carry a request
+	epoch  time.Time  // origin of mono
+	sinkMu sync.Mutex // guards changes of sinks
+	sinks  atomic.Pointer[[]*sinkReg]
 }
 
 type leakRec struct {
