@@ -93,6 +93,8 @@ func Self[M any](ctx Context) (Ref[M], bool) {
 		return Ref[M]{p: c.p}, true
 	case *askCtx[M]:
 		return Ref[M]{p: c.p}, true
+	case *traceCtx[M]:
+		return Ref[M]{p: c.p}, true
 	}
 	return Ref[M]{}, false
 }

@@ -93,7 +93,8 @@ func (f *future[T]) abandon(err error) {
 //
 // ctx travels with the request: the Context that Receive gets for it has
 // ctx's deadline and is done when ctx is (as well as when the actor is
-// asked to stop), but carries none of ctx's values. A request whose ctx
+// asked to stop), but carries none of ctx's values (only what a
+// Propagator installed with WithPropagator injects). A request whose ctx
 // ended before it was due is not handled: it goes to dead letters with
 // reason DeadExpired (counted in Stats.Expired). If ctx ends first, Ask
 // returns an error that names the actor and matches ctx.Err() with
@@ -112,6 +113,14 @@ func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, 
 	}
 	f := &future[T]{sys: ref.p.sys, path: ref.p.path, ch: make(chan result[T], 1)}
 	f.request = request{ctx: ctx, f: f}
+	if s := ref.p.sys; s.perMsg {
+		if s.prop != nil {
+			f.request.trace = s.prop.Inject(ctx)
+		}
+		if s.clocks {
+			f.request.sent = s.mono()
+		}
+	}
 	if err := ref.p.post(ctx, envelope[M]{m: build(Reply[T]{f: f}), rq: &f.request}); err != nil {
 		f.state.Store(fGone)
 		return zero, err

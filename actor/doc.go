@@ -11,6 +11,17 @@
 // restarts in place). [Watch] and [WatchWith] report when an actor stopped
 // for good; [Find] and [Lookup] find a child by name.
 //
+// # Observing
+//
+// [System.Snapshot] and [System.Subscribe] show the tree and its events
+// (package observe is their contract). Three opt-in System options reach
+// into the per-message path, and cost nothing when left out:
+// [WithPropagator] carries a sender's trace context from Tell or Ask to
+// the Receive (and to the failure it may cause), [WithClocks] times each
+// message's wait in its mailbox and its Receive into per-kind histograms,
+// and [WithProfilerLabels] runs actors under runtime/pprof labels (kind,
+// supervisor, and [WithProfileLabels]).
+//
 // # Nil contexts and options
 //
 // A nil [context.Context] is treated as [context.Background]: no call

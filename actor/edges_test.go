@@ -136,6 +136,17 @@ var nilEdges = []edge{
 		}
 		recv(t, fi.starts, "BeforeStart of the injector given first")
 	}},
+	{"WithPropagator", "nil is skipped: the propagator given before stays", func(t *testing.T) {
+		h := newHarness(t, actor.WithPropagator(&testProp{}), actor.WithPropagator(nil))
+		ref := mustSpawn(t, h.sys, "p", prober)
+		out := make(chan seen, 1)
+		if err := ref.Tell(senderCtx(), probe{out: out}); err != nil {
+			t.Fatal(err)
+		}
+		if got := recv(t, out, "the probe"); got.trace != "span-1" {
+			t.Errorf("Receive saw trace %v; want span-1 from the propagator given first", got.trace)
+		}
+	}},
 
 	{"Ref.Tell", "Background: the message is delivered", func(t *testing.T) {
 		h := newHarness(t)

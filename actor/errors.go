@@ -164,6 +164,7 @@ type Failure struct {
 	// ID names this failure; everything it causes carries it.
 	ID    observe.FailureID
 	stuck []byte // stacks of a handler that overran its deadline
+	trace any    // what the Propagator injected into Message, nil if nothing
 }
 
 // FailureID returns f.ID.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,7 +103,8 @@ type proc[M any] struct {
 	processed atomic.Uint64
 	pending   atomic.Int64 // taken from the mailbox, not yet resolved
 	rare      atomic.Pointer[procRare]
-	kc        atomic.Pointer[kindStats] // set by the first start that built an actor
+	kc        atomic.Pointer[kindStats]       // set by the first start that built an actor
+	labels    atomic.Pointer[context.Context] // profiler labels, set with kc under WithProfilerLabels
 }
 
 // procRare is the part of an actor that only failures, dead letters,
@@ -352,6 +354,11 @@ func (p *proc[M]) run() {
 		p.mb.Suspend()
 		return
 	}
+	if p.sys.labels {
+		if lc := p.labels.Load(); lc != nil {
+			pprof.SetGoroutineLabels(*lc) // the worker clears them when run returns
+		}
+	}
 	for {
 		if !p.drain(inc) {
 			return
@@ -438,7 +445,8 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	p.attempts++
 	inc.attempt = int32(p.attempts)
 	env := p.cur // read before enterUser: a killer may reuse p.cur once it fenced us
-	if env.rq != nil && env.rq.ctx.Err() != nil {
+	ask := env.ask()
+	if ask != nil && ask.ctx.Err() != nil {
 		// The asker gave up before the request was handled: nobody waits
 		// for the answer, so it is not handled.
 		p.attempts--
@@ -447,8 +455,18 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	}
 	var ctx Context = inc
 	var cancel context.CancelFunc
-	if env.rq != nil && env.rq.ctx.Done() != nil {
-		ctx, cancel = inc.forRequest(env.rq.ctx)
+	if ask != nil && ask.ctx.Done() != nil {
+		ctx, cancel = inc.forRequest(ask.ctx)
+	}
+	var began, wait int64 = 0, -1 // with clocks: when the Receive began, how long m waited
+	if p.sys.clocks {
+		began = p.sys.mono()
+		if env.rq != nil && env.rq.sent != 0 && p.attempts == 1 {
+			wait = began - env.rq.sent
+			if k := p.kc.Load(); k != nil && k.clk != nil {
+				k.clk.wait.observe(wait)
+			}
+		}
 	}
 	entry, res := inc.enterUser()
 	switch res {
@@ -467,7 +485,7 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	if d := p.cfg.deadline; d > 0 {
 		t = time.AfterFunc(d, func() { p.expired(inc, entry) })
 	}
-	err := p.receive(ctx, inc, env.m)
+	err := p.receive(ctx, inc, env.m, env.trace())
 	if t != nil {
 		t.Stop()
 	}
@@ -478,12 +496,15 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 		p.vanish(inc)
 		return false
 	}
+	if began != 0 {
+		p.clockProcess(began, wait, err)
+	}
 	if err == nil {
 		p.resolve()
 		p.processed.Add(1)
 		return true
 	}
-	if env.rq != nil && env.rq.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+	if ask != nil && ask.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		// Receive gave up because the asker did: not a failure of the
 		// actor, and nobody waits for the answer.
 		p.attempts--
@@ -501,7 +522,9 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	return p.fail(inc, err, true)
 }
 
-func (p *proc[M]) receive(ctx Context, inc *incarnation[M], m M) (err error) {
+// receive runs the Receive of m, as user code. carried is what the
+// Propagator injected into m, nil if nothing.
+func (p *proc[M]) receive(ctx Context, inc *incarnation[M], m M, carried any) (err error) {
 	if !p.cfg.passPanics {
 		defer func() {
 			if r := recover(); r != nil {
@@ -509,12 +532,36 @@ func (p *proc[M]) receive(ctx Context, inc *incarnation[M], m M) (err error) {
 			}
 		}()
 	}
+	if carried != nil && p.sys.prop != nil {
+		ctx = inc.withTrace(ctx, p.sys.prop, carried)
+	}
 	if fi := p.sys.faults; fi != nil {
 		if err := fi.BeforeReceive(ctx); err != nil {
 			return err
 		}
 	}
 	return inc.actor.Receive(ctx, m)
+}
+
+// clockProcess records the time of the Receive that began at began (and
+// returned err) in the kind's clocks, and tells the clock sinks (wait is
+// how long the message waited, -1 for a redelivery).
+func (p *proc[M]) clockProcess(began, wait int64, err error) {
+	k := p.kc.Load()
+	if k == nil || k.clk == nil {
+		return
+	}
+	t := ""
+	if err != nil && !errors.Is(err, StopNormal) && !errors.Is(err, StopShutdown) {
+		t = ErrorType(err)
+	}
+	d := p.sys.mono() - began
+	k.recordProcess(t, d)
+	if sinks := p.sys.sinks.Load(); sinks != nil {
+		for _, r := range *sinks {
+			r.sink.ObserveMessage(k.name, t, time.Duration(wait), time.Duration(d))
+		}
+	}
 }
 
 // guard runs f as user code with panics turned into errors.
@@ -550,7 +597,7 @@ func (p *proc[M]) expire() {
 	r := p.r()
 	r.deadLettered.Add(1)
 	r.expired.Add(1)
-	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur.m, Reason: DeadExpired, Err: p.cur.rq.ctx.Err(), Attempts: p.attempts})
+	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur.m, Reason: DeadExpired, Err: p.cur.ask().ctx.Err(), Attempts: p.attempts})
 	p.resolve()
 }
 
@@ -559,8 +606,8 @@ func (p *proc[M]) expire() {
 // counts it.
 func (p *proc[M]) undeliverable(env envelope[M], r DeadLetterReason, err error, attempts int, fid observe.FailureID) {
 	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: env.m, Reason: r, Err: err, Attempts: attempts, FailureID: fid})
-	if env.rq != nil {
-		env.rq.f.abandon(&UndeliveredError{Path: p.path, Reason: r, Attempts: attempts, Err: err})
+	if rq := env.ask(); rq != nil {
+		rq.f.abandon(&UndeliveredError{Path: p.path, Reason: r, Attempts: attempts, Err: err})
 	}
 }
 
@@ -586,7 +633,7 @@ func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
 	}
 	f := &Failure{Path: p.path, Err: err, ID: p.sys.newFailureID()}
 	if withMsg {
-		f.Message, f.Attempt = p.cur.m, p.attempts
+		f.Message, f.Attempt, f.trace = p.cur.m, p.attempts, p.cur.trace()
 		p.r().lastErr = f
 	}
 	p.r().failures.Add(1)
@@ -743,7 +790,7 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 			ev.Kind = EventFailed
 			var f *Failure
 			if errors.As(e.err, &f) {
-				ev.Stack = f.Stack()
+				ev.Stack, ev.Trace = f.Stack(), f.trace
 			}
 		case Killed:
 			ev.Kind = EventKilled
@@ -902,6 +949,10 @@ func (p *proc[M]) start() error {
 			k := p.sys.kindOf(kind)
 			k.spawns.Add(1)
 			p.kc.Store(k)
+			if p.sys.labels {
+				lc := p.profileLabels(k.name)
+				p.labels.Store(&lc)
+			}
 		}
 		if fi := p.sys.faults; fi != nil {
 			if err := fi.BeforeStart(inc); err != nil {
@@ -909,6 +960,11 @@ func (p *proc[M]) start() error {
 			}
 		}
 		if s, ok := inc.actor.(Starter); ok {
+			if lc := p.labels.Load(); lc != nil {
+				var err error
+				pprof.Do(*lc, pprof.LabelSet{}, func(context.Context) { err = s.Start(inc) })
+				return err
+			}
 			return s.Start(inc)
 		}
 		return nil
@@ -1116,7 +1172,7 @@ func (p *proc[M]) expired(inc *incarnation[M], entry uint64) {
 		return
 	}
 	stack := stacksMentioning(allStacks(), typeName(inc.actor))
-	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur.m, Attempt: p.attempts, stuck: []byte(stack), ID: p.sys.newFailureID()}
+	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur.m, Attempt: p.attempts, stuck: []byte(stack), ID: p.sys.newFailureID(), trace: p.cur.trace()}
 	if ce := p.sys.log.Check(zap.WarnLevel, "actor failed"); ce != nil {
 		ce.Write(zap.String("actor", p.path), zap.String("error.type", observe.ErrorTimeout),
 			zap.Stringer("failure_id", f.ID), zap.Int("attempt", f.Attempt), zap.Error(f.Err))

@@ -114,6 +114,7 @@ type config struct {
 	passPanics  bool
 	keep        bool
 	kind        string
+	labels      []string // WithProfileLabels
 }
 
 var defaultConfig = config{
@@ -345,7 +346,8 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 // ctx is the Context of an abandoned incarnation, ErrNilRef for a zero
 // Ref. Under a drop policy it returns nil even when m (DropNewest) or an
 // older message (DropOldest) was dropped; drops are counted and
-// dead-lettered with reason DeadDropped.
+// dead-lettered with reason DeadDropped. With a Propagator installed
+// (WithPropagator), what it injects from ctx travels with m.
 func (r Ref[M]) Tell(ctx context.Context, m M) error {
 	p := r.p
 	if p == nil {
@@ -356,7 +358,11 @@ func (r Ref[M]) Tell(ctx context.Context, m M) error {
 	} else if isFenced(ctx) {
 		return ErrFenced
 	}
-	return p.post(ctx, envelope[M]{m: m})
+	env := envelope[M]{m: m}
+	if p.sys.perMsg {
+		env.rq = p.sys.tellRequest(ctx)
+	}
+	return p.post(ctx, env)
 }
 
 // post puts env in the mailbox, as Tell does.
@@ -369,7 +375,8 @@ func (p *proc[M]) post(ctx context.Context, env envelope[M]) error {
 }
 
 // TryTell is Tell that never waits: on a full bounded mailbox it returns
-// ErrFull (with the Block and Reject policies).
+// ErrFull (with the Block and Reject policies). It takes no ctx, so it
+// carries no trace; use Tell for a message that should.
 func (r Ref[M]) TryTell(m M) error {
 	p := r.p
 	if p == nil {
@@ -378,7 +385,11 @@ func (r Ref[M]) TryTell(m M) error {
 	if p.parked.Load() {
 		return p.refuse(m)
 	}
-	dropped, was, err := p.mb.TryPost(envelope[M]{m: m})
+	env := envelope[M]{m: m}
+	if p.sys.clocks {
+		env.rq = &request{sent: p.sys.mono()}
+	}
+	dropped, was, err := p.mb.TryPost(env)
 	return p.posted(m, dropped, was, err)
 }
 
@@ -395,7 +406,7 @@ func (p *proc[M]) posted(m M, dropped envelope[M], was bool, err error) error {
 			// ends its Ask at once.
 			p.undeliverable(dropped, DeadDropped, nil, 0, 0)
 			if k := p.kc.Load(); k != nil {
-				k.addDropped(policyName(p.cfg.mailbox))
+				k.addDropped(p.cfg.mailbox)
 			}
 		}
 		return nil

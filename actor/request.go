@@ -8,19 +8,43 @@ import (
 
 // envelope is a message in an actor's mailbox: the user's message and,
 // for a request made by Ask, what the runtime needs to answer for it. A
-// plain Tell leaves rq nil, so it costs one pointer per queued message.
+// plain Tell leaves rq nil, so it costs one pointer per queued message;
+// with a Propagator or the clocks installed (hot.go) a Tell may carry a
+// request too, with no asker.
 type envelope[M any] struct {
 	m  M
 	rq *request
 }
 
-// request is the asker's side of a message sent by Ask.
+// request is what travels with a message besides the message: the
+// asker's side of a message sent by Ask, and for any message the trace
+// the Propagator injected and the time it was posted.
 type request struct {
 	// ctx is the asker's context: its deadline and cancellation reach
 	// the Receive that handles the request, and a request whose ctx ended
-	// before it was handled is not handled at all.
+	// before it was handled is not handled at all. nil for a Tell.
 	ctx context.Context
-	f   asker
+	f   asker // nil for a Tell
+	// trace is what the Propagator injected, nil if nothing.
+	trace any
+	// sent is when the message was posted (System.mono), 0 without clocks.
+	sent int64
+}
+
+// ask returns env's request if it is one made by Ask, else nil.
+func (env *envelope[M]) ask() *request {
+	if rq := env.rq; rq != nil && rq.f != nil {
+		return rq
+	}
+	return nil
+}
+
+// trace returns what the Propagator injected into env, nil if nothing.
+func (env *envelope[M]) trace() any {
+	if env.rq != nil {
+		return env.rq.trace
+	}
+	return nil
 }
 
 // asker is the future of an Ask, whatever its reply type.
@@ -32,7 +56,8 @@ type asker interface {
 // askCtx is the Context of a Receive handling a request whose asker can
 // give up: the incarnation's identity, with a context.Context that has the
 // asker's deadline and is done when the asker gave up or the incarnation
-// is asked to stop. It carries no values.
+// is asked to stop. It carries no values (traceCtx adds the
+// Propagator's).
 type askCtx[M any] struct {
 	*incarnation[M]
 	req context.Context

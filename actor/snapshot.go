@@ -41,9 +41,12 @@ type kindStats struct {
 	restarts atomic.Uint64
 	retired  atomic.Uint64 // messages processed by actors that stopped
 	stops    [Killed + 1]atomic.Uint64
-	mu       sync.Mutex // guards failures, dropped
+	// dropped counts messages dropped by a mailbox policy, indexed by
+	// mailbox.Policy: one atomic add per drop, no lock on that path.
+	dropped  [mailbox.DropOldest + 1]atomic.Uint64
+	mu       sync.Mutex // guards failures, clk.failed
 	failures map[string]uint64
-	dropped  map[string]uint64
+	clk      *kindClocks // under WithClocks, else nil
 }
 
 func (k *kindStats) addFailure(errType string) {
@@ -55,13 +58,25 @@ func (k *kindStats) addFailure(errType string) {
 	k.mu.Unlock()
 }
 
-func (k *kindStats) addDropped(policy string) {
-	k.mu.Lock()
-	if k.dropped == nil {
-		k.dropped = map[string]uint64{}
+// addDropped counts one message dropped under the mailbox policy of c.
+func (k *kindStats) addDropped(c *mailbox.Config) {
+	if c != nil && int(c.Policy) < len(k.dropped) {
+		k.dropped[c.Policy].Add(1)
 	}
-	k.dropped[policy]++
-	k.mu.Unlock()
+}
+
+// droppedCounts returns the drops by policy name, nil if none.
+func (k *kindStats) droppedCounts() map[string]uint64 {
+	var out map[string]uint64
+	for pol := range k.dropped {
+		if n := k.dropped[pol].Load(); n > 0 {
+			if out == nil {
+				out = map[string]uint64{}
+			}
+			out[policyName(&mailbox.Config{Policy: mailbox.Policy(pol)})] = n
+		}
+	}
+	return out
 }
 
 // kinds is a System's table of kinds, capped at observe.DefaultMaxKinds;
@@ -91,6 +106,9 @@ func (s *System) kindOf(name string) *kindStats {
 		t.byName = map[string]*kindStats{}
 	}
 	k := &kindStats{name: name}
+	if s.clocks {
+		k.clk = new(kindClocks)
+	}
 	t.byName[name] = k
 	t.order = append(t.order, k)
 	return k
@@ -171,8 +189,9 @@ func (s *System) Snapshot(ctx context.Context, opts observe.SnapshotOptions) obs
 		}
 		k.mu.Lock()
 		out.Failures = cloneCounts(k.failures)
-		out.Dropped = cloneCounts(k.dropped)
 		k.mu.Unlock()
+		out.Dropped = k.droppedCounts()
+		k.clockStats(&out)
 		if l, ok := live[k]; ok {
 			out.Running, out.Processed = l.Running, out.Processed+l.Processed
 			out.MailboxDepth, out.MailboxMax, out.MailboxLimit = l.MailboxDepth, l.MailboxMax, l.MailboxLimit

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,15 @@ type System struct {
 	kinds         kinds
 	pipeMu        sync.Mutex // guards pipes
 	pipes         []*pipeReg
+
+	// Opt-in per-message instruments (hot.go), fixed by NewSystem.
+	prop   observe.Propagator
+	clocks bool
+	labels bool
+	perMsg bool       // prop != nil || clocks: a Tell may carry a request
+	epoch  time.Time  // origin of mono
+	sinkMu sync.Mutex // guards changes of sinks
+	sinks  atomic.Pointer[[]*sinkReg]
 }
 
 type leakRec struct {
@@ -161,6 +171,8 @@ func NewSystem(opts ...Option) *System {
 		}
 	}
 	s.root.sys = s
+	s.perMsg = s.prop != nil || s.clocks
+	s.epoch = time.Now()
 	return s
 }
 
@@ -218,6 +230,9 @@ func (s *System) work(w *worker, r runner) {
 	defer s.goExit()
 	for r != nil {
 		r.run()
+		if s.labels {
+			pprof.SetGoroutineLabels(context.Background())
+		}
 		s.poolMu.Lock()
 		if s.poolClosed || len(s.parked) >= s.maxIdle {
 			s.poolMu.Unlock()

@@ -1,6 +1,9 @@
 package observe
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Attribute keys: the only keys troupe's metrics carry (OTel names; the
 // Prometheus label is the same with dots turned into underscores).
@@ -115,4 +118,26 @@ var BackoffBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 type Propagator interface {
 	Inject(ctx context.Context) any
 	Extract(ctx context.Context, carried any) context.Context
+}
+
+// A ClockSink hears the clocks of each message as it is handled, from a
+// System that times messages (actor.WithClocks). ObserveMessage runs on
+// the actor's goroutine right after each Receive, concurrently for
+// different actors, so it must be fast and must not block: wait is the
+// time the message waited in its mailbox before its first delivery
+// (negative for a redelivery, whose wait was reported already), process
+// the time of the Receive, errorType "" if it did not fail (else its
+// error.type).
+type ClockSink interface {
+	ObserveMessage(kind, errorType string, wait, process time.Duration)
+}
+
+// A ClockSource is a Source that reports its message clocks to sinks as
+// they happen (for exporters whose histograms cannot be read from a
+// Snapshot, such as OpenTelemetry's). An *actor.System is one; with
+// clocks off it never calls a sink.
+type ClockSource interface {
+	Source
+	// AddClockSink adds s; remove takes it out again (idempotent).
+	AddClockSink(s ClockSink) (remove func())
 }

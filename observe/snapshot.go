@@ -253,6 +253,28 @@ type KindStats struct {
 	MailboxLimit int               `json:"mailbox_limit"`
 	// Dropped counts messages dropped by a mailbox policy, by policy.
 	Dropped map[string]uint64 `json:"dropped,omitempty"`
+	// The message clocks, set only when the System times messages
+	// (actor.WithClocks) and the kind has handled some: WaitDuration is
+	// the time messages waited in their mailbox before their first
+	// delivery, ProcessDuration the time of the Receives that did not
+	// fail, ProcessFailed that of the ones that failed, by error type.
+	WaitDuration    *Buckets            `json:"wait_duration,omitempty"`
+	ProcessDuration *Buckets            `json:"process_duration,omitempty"`
+	ProcessFailed   map[string]*Buckets `json:"process_failed_duration,omitempty"`
+}
+
+// Buckets is a histogram of durations, cumulative as in Prometheus.
+type Buckets struct {
+	// Bounds are the upper bounds of the buckets, in seconds
+	// (LatencyBuckets itself: do not modify it); the +Inf bucket is
+	// implied.
+	Bounds []float64 `json:"bounds"`
+	// Counts[i] counts the observations <= Bounds[i].
+	Counts []uint64 `json:"counts"`
+	// Count counts all observations, those above the last bound too.
+	Count uint64 `json:"count"`
+	// Sum is the sum of the observations, in seconds.
+	Sum float64 `json:"sum"`
 }
 
 // A FailureID names one failure. Every event, log line, dead letter and

@@ -26,23 +26,37 @@
 // are the highest among them, so a single hot supervisor still shows.
 // troupe.supervisor.backoff.delay is recorded from the backoff events.
 //
-// Not exported, because neither a Snapshot nor an event carries them: the
-// opt-in latency histograms (troupe.message.process.duration,
-// troupe.message.wait.duration, troupe.ask.duration,
-// troupe.stage.process.duration), which need a per-message clock in the
-// core, troupe.stage.batch.size, and troupe.chaos.faults.
+// troupe.message.process.duration (by troupe.actor.kind, and error.type
+// for the Receives that failed) and troupe.message.wait.duration are
+// recorded as each message is handled when the System times messages
+// (actor.WithClocks): the OTel API has no asynchronous histogram, so
+// Register adds a sink to a Source that is an observe.ClockSource (an
+// *actor.System is) and Close removes it. Their bucket bounds are
+// observe.LatencyBuckets. Without clocks they have no data.
+//
+// Not exported, because neither a Snapshot nor an event nor the clocks
+// carry them: troupe.ask.duration, troupe.stage.process.duration,
+// troupe.stage.batch.size, and troupe.chaos.faults.
 //
 // # Traces
 //
-// Install Propagator on the System so that the span context of the ctx
-// given to Tell or Ask reaches the Context of the Receive that handles
-// the message: spans that Receive starts are children of the sender's
-// span, and a failure while handling it is linked to that span.
+// Install Propagator on the System with actor.WithPropagator so that the
+// span context of the ctx given to Tell or Ask reaches the Context of the
+// Receive that handles the message: spans that Receive starts are
+// children of the sender's span.
+//
+// A failure while handling a message that carried a span context is
+// recorded on that trace: a "troupe.process" span, child of the sender's
+// span, with status Error, error.type, troupe.failure.id and the actor's
+// path, and a span event for the failure. It is placed at the time of the
+// failure with no duration, since the event stream says when a Receive
+// failed, not when it began (the message clocks measure that, as
+// histograms).
 //
 // From the event stream, each failure (a failed or killed event) starts
 // a root span "troupe.supervise {supervisor}" for the supervisor that
-// handles it, linked to the span context the failing message carried (if
-// it carried one), with attribute troupe.failure.id. The events that
+// handles it, linked to that troupe.process span (if the failing message
+// carried a span context), with attribute troupe.failure.id. The events that
 // follow from the same failure become its children: "troupe.restart" per
 // restarted child (from the previous step of the handling, or the end of
 // its backoff, to the restart), "troupe.backoff" per delayed restart
@@ -54,7 +68,7 @@
 // error.type, never the error text), a give-up, and the stops and dead
 // letters that carry its failure ID. Each failure is a root of its own
 // (a message that fails on each of its delivery attempts makes one per
-// attempt, each linked to the same sender span): bound them with the
+// attempt, each with its troupe.process span under the same sender span): bound them with the
 // TracerProvider's sampler. Events the stream drops (a full subscription
 // buffer, counted in Snapshot.EventsDropped) are missing from the spans;
 // a restart whose failure was dropped gets an unlinked root. Open supervise
@@ -64,9 +78,10 @@
 // at Close, or when the System shuts down. Its span context is kept for a
 // minute after that, so a restart that comes late is still its child.
 //
-// What the events cannot say is left out rather than guessed: the
-// handling of a message is not a span of its own (the Propagator has no
-// hook at the end of Receive), so the link goes to the sender's span; the
+// What the events cannot say is left out rather than guessed: a message
+// handled without failing has no troupe.process span (the Propagator has
+// no hook at the end of Receive; a Receive starts its own spans from its
+// Context); the
 // siblings a group strategy stops carry no failure ID, so there are no
 // "troupe.stop" spans; a failed restart gets a failure ID of its own, so
 // what follows it is a new supervise trace.

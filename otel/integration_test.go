@@ -7,6 +7,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/observe"
 	troupeotel "github.com/troupe-go/troupe/otel"
@@ -201,4 +204,106 @@ func TestIntegrationNestedMetrics(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestIntegrationPropagation runs a real System with actor.WithPropagator
+// (troupeotel.Propagator) and actor.WithClocks: the span a Receive starts
+// from its Context is a child of the span of the Tell that sent the
+// message; the message's failure is a troupe.process span (status Error),
+// child of the sender's span, which the supervise root links to; and the
+// message clocks reach troupe.message.process.duration and
+// troupe.message.wait.duration with the kind and, for the failure, its
+// error.type.
+func TestIntegrationPropagation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mp, r := newMeter(t)
+		tp, rec := newTracer(t)
+		sys := actor.NewSystem(actor.WithName("shop"), actor.WithPropagator(troupeotel.Propagator{}), actor.WithClocks())
+		t.Cleanup(func() { _ = sys.Shutdown(context.Background()) })
+		register(t, sys, troupeotel.WithMeterProvider(mp), troupeotel.WithTracerProvider(tp))
+		handled := make(chan struct{}, 4)
+		ref, err := actor.Spawn(sys, "w", func() actor.Actor[string] {
+			return actor.Func[string](func(ctx actor.Context, m string) error {
+				_, span := tp.Tracer("worker").Start(ctx, "handle "+m)
+				defer span.End()
+				defer func() { handled <- struct{}{} }()
+				if m == "panic" && ctx.Attempt() == 1 {
+					panic("boom")
+				}
+				return nil
+			})
+		}, actor.WithKind("test.worker"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, send := tp.Tracer("test").Start(context.Background(), "send")
+		for _, m := range []string{"ok", "panic"} {
+			if err := ref.Tell(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send.End()
+		for range 3 { // ok, panic, panic again
+			<-handled
+		}
+		if err := ref.Stop(context.Background()); err != nil { // every clock is in
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		time.Sleep(troupeotel.DefaultSettleTime)
+		synctest.Wait()
+
+		spans := rec.Ended()
+		sender := one(t, spans, "send")
+		for _, name := range []string{"handle ok", "handle panic"} {
+			for _, s := range byName(spans, name) {
+				checkChild(t, s, sender)
+			}
+		}
+		if n := len(byName(spans, "handle panic")); n != 2 {
+			t.Errorf("handle panic spans: got %d; want 2 (the failed delivery and the redelivery)", n)
+		}
+		proc := checkProcess(t, spans, sender.SpanContext(), observe.ErrorPanic, timeOfFailure(t, spans))
+		sup := one(t, spans, observe.SpanSupervise)
+		if l := sup.Links(); len(l) != 1 || !l[0].SpanContext.Equal(proc.SpanContext()) {
+			t.Errorf("supervise links: got %v; want the troupe.process span %v", l, proc.SpanContext())
+		}
+
+		got, _ := collect(t, r)
+		counts := map[string]uint64{}
+		for _, name := range []string{"troupe.message.process.duration", "troupe.message.wait.duration"} {
+			h, ok := got[name].Data.(metricdata.Histogram[float64])
+			if !ok {
+				t.Fatalf("%s: got %T; want a float64 histogram", name, got[name].Data)
+			}
+			for _, p := range h.DataPoints {
+				a := attrMap(p.Attributes)
+				counts[name+" "+a[observe.AttrActorKind]+" "+a[observe.AttrErrorType]+" "+a[observe.AttrSystem]] += p.Count
+				if len(p.Bounds) != len(observe.LatencyBuckets) {
+					t.Errorf("%s: %d bounds; want observe.LatencyBuckets", name, len(p.Bounds))
+				}
+			}
+		}
+		want := map[string]uint64{
+			"troupe.message.process.duration test.worker  shop":      2, // ok, and the redelivery
+			"troupe.message.process.duration test.worker panic shop": 1,
+			"troupe.message.wait.duration test.worker  shop":         2, // not counted again on redelivery
+		}
+		if fmt.Sprint(counts) != fmt.Sprint(want) {
+			t.Errorf("clock histogram counts: got %v; want %v", counts, want)
+		}
+	})
+}
+
+// timeOfFailure returns the time of the failed event of the supervise
+// span.
+func timeOfFailure(t *testing.T, spans []sdktrace.ReadOnlySpan) time.Time {
+	t.Helper()
+	for _, e := range one(t, spans, observe.SpanSupervise).Events() {
+		if e.Name == "failed" {
+			return e.Time
+		}
+	}
+	t.Fatal("supervise span has no failed event")
+	return time.Time{}
 }

@@ -27,6 +27,7 @@ type metrics struct {
 	kindOverflow                                       metric.Int64Observable
 	blocked                                            metric.Float64Observable
 	backoff                                            metric.Float64Histogram
+	processDur, waitDur                                metric.Float64Histogram
 
 	attrs attrCache
 }
@@ -152,6 +153,8 @@ func newMetrics(meter metric.Meter, src observe.Source, cfg *config) (*metrics, 
 	m.blocked = b.float64Counter("troupe.stage.blocked.time")
 	m.kindOverflow = b.int64("troupe.telemetry.kind_overflow")
 	m.backoff = b.histogram("troupe.supervisor.backoff.delay", observe.BackoffBuckets)
+	m.processDur = b.histogram("troupe.message.process.duration", observe.LatencyBuckets)
+	m.waitDur = b.histogram("troupe.message.wait.duration", observe.LatencyBuckets)
 	if b.err != nil {
 		return nil, nil, b.err
 	}

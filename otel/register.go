@@ -18,6 +18,8 @@ type Registration struct {
 	sub  observe.Subscription
 	stop chan struct{}
 	done chan struct{}
+	// unclock removes the clock sink (a no-op for a Source without one).
+	unclock func()
 
 	once sync.Once
 	err  error
@@ -62,7 +64,10 @@ func Register(src observe.Source, opts ...Option) (*Registration, error) {
 	system := src.Snapshot(ctx, observe.SnapshotOptions{Limit: 1}).System
 	cancel()
 
-	r := &Registration{reg: reg, sub: src.Subscribe(eventBuffer), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Registration{reg: reg, sub: src.Subscribe(eventBuffer), stop: make(chan struct{}), done: make(chan struct{}), unclock: func() {}}
+	if cs, ok := src.(observe.ClockSource); ok {
+		r.unclock = cs.AddClockSink(newClockSink(m, system, cfg.maxKinds))
+	}
 	t := newTracing(tracer, m, system, cfg.settle)
 	// Owner: the Registration; Close stops it and waits for it. It also
 	// ends when the System closes the event stream (at its shutdown).
@@ -80,6 +85,7 @@ func Register(src observe.Source, opts ...Option) (*Registration, error) {
 func (r *Registration) Close() error {
 	r.once.Do(func() {
 		r.err = r.reg.Unregister()
+		r.unclock()
 		close(r.stop)
 		<-r.done
 		r.sub.Close()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/troupe-go/troupe/observe"
@@ -125,6 +126,9 @@ func (t *tracing) handle(ev observe.Event, now time.Time) {
 	switch ev.Kind {
 	case "failed", "killed":
 		link := spanContextOf(ev.Trace)
+		if link.IsValid() {
+			link = t.process(ev, link, fidAttr, pathAttr)
+		}
 		s := t.get(spanKey{fid, parentPath(ev.Path)}, ev.Time, nil, link, now)
 		s.event(ev.Kind, ev.Time, pathAttr, attribute.String(observe.AttrErrorType, ev.ErrorType))
 		t.touch(s, ev.Time, now, 0)
@@ -192,6 +196,25 @@ func (t *tracing) handle(ev observe.Event, now time.Time) {
 			t.touch(s, ev.Time, now, 0)
 		}
 	}
+}
+
+// process records the failure of the message that carried the span
+// context sender: a "troupe.process" span, child of sender, at the time
+// of the failure, with status Error and the failure's error.type and ID
+// (never its text). It returns that span's context, which the supervise
+// span links to.
+func (t *tracing) process(ev observe.Event, sender trace.SpanContext, attrs ...attribute.KeyValue) trace.SpanContext {
+	parent := trace.ContextWithSpanContext(context.Background(), sender)
+	errType := attribute.String(observe.AttrErrorType, ev.ErrorType)
+	_, span := t.tracer.Start(parent, observe.SpanProcess, trace.WithTimestamp(ev.Time), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(append(attrs, t.sys, errType)...))
+	span.AddEvent(ev.Kind, trace.WithTimestamp(ev.Time), trace.WithAttributes(errType))
+	span.SetStatus(codes.Error, ev.ErrorType)
+	span.End(trace.WithTimestamp(ev.Time))
+	if sc := span.SpanContext(); sc.IsValid() {
+		return sc
+	}
+	return sender
 }
 
 // get returns the span of k, starting it if there is none: a child of

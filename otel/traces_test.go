@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -81,6 +82,25 @@ func checkChild(t *testing.T, child, parent sdktrace.ReadOnlySpan) {
 	}
 }
 
+// checkProcess checks the one troupe.process span that records the
+// failure of the message sent under msg: a child of msg in msg's trace,
+// at the failure's time, with status Error and its error.type.
+func checkProcess(t *testing.T, spans []sdktrace.ReadOnlySpan, msg trace.SpanContext, errType string, at time.Time) sdktrace.ReadOnlySpan {
+	t.Helper()
+	p := one(t, spans, observe.SpanProcess)
+	if p.Parent().SpanID() != msg.SpanID() || p.SpanContext().TraceID() != msg.TraceID() {
+		t.Errorf("troupe.process: parent %v in trace %v; want a child of the message span %v", p.Parent().SpanID(), p.SpanContext().TraceID(), msg.SpanID())
+	}
+	if p.Status().Code != codes.Error {
+		t.Errorf("troupe.process: status %v; want Error", p.Status())
+	}
+	checkAttr(t, p, observe.AttrErrorType, errType)
+	if !p.StartTime().Equal(at) || !p.EndTime().Equal(at) {
+		t.Errorf("troupe.process: %v..%v; want at the failure, %v", p.StartTime(), p.EndTime(), at)
+	}
+	return p
+}
+
 func checkAttr(t *testing.T, s sdktrace.ReadOnlySpan, key, want string) {
 	t.Helper()
 	if got, ok := attrOf(s, key); !ok || got != want {
@@ -123,8 +143,9 @@ func TestTraceOneForAll(t *testing.T) {
 		if sup.Parent().IsValid() {
 			t.Errorf("supervise: parent %v; want a root", sup.Parent())
 		}
-		if l := sup.Links(); len(l) != 1 || !l[0].SpanContext.Equal(msg) {
-			t.Errorf("supervise links: got %v; want the message span %v", l, msg)
+		proc := checkProcess(t, spans, msg, "panic", at(0))
+		if l := sup.Links(); len(l) != 1 || !l[0].SpanContext.Equal(proc.SpanContext()) {
+			t.Errorf("supervise links: got %v; want the message's troupe.process span %v", l, proc.SpanContext())
 		}
 		checkAttr(t, sup, observe.AttrFailureID, fid.String())
 		checkAttr(t, sup, observe.AttrSupervisor, "grp")
@@ -147,8 +168,8 @@ func TestTraceOneForAll(t *testing.T) {
 		if len(paths) != 4 {
 			t.Errorf("restart spans' paths: got %v; want the 4 children", paths)
 		}
-		if n := len(spans); n != 6 { // send, supervise, 4 restarts
-			t.Errorf("spans: got %d %v; want 6", n, names(spans))
+		if n := len(spans); n != 7 { // send, process, supervise, 4 restarts
+			t.Errorf("spans: got %d %v; want 7", n, names(spans))
 		}
 	})
 }
@@ -190,8 +211,9 @@ func TestTraceEscalation(t *testing.T) {
 		if low.Parent().IsValid() {
 			t.Errorf("low's supervise: parent %v; want a root", low.Parent())
 		}
-		if l := low.Links(); len(l) != 1 || !l[0].SpanContext.Equal(msg) {
-			t.Errorf("low's supervise links: got %v; want the message span", l)
+		proc := checkProcess(t, spans, msg, "", failed.Time)
+		if l := low.Links(); len(l) != 1 || !l[0].SpanContext.Equal(proc.SpanContext()) {
+			t.Errorf("low's supervise links: got %v; want the message's troupe.process span", l)
 		}
 		checkChild(t, esc[0], low)
 		checkChild(t, mid, esc[0])

@@ -117,6 +117,8 @@ var exported = []struct {
 	{"troupe_stage_in_flight", []string{observe.AttrSystem, observe.AttrPipeline, observe.AttrStage}},
 	{"troupe_stage_blocked_time_seconds_total", []string{observe.AttrSystem, observe.AttrPipeline, observe.AttrStage}},
 	{"troupe_telemetry_kind_overflow_total", []string{observe.AttrSystem}},
+	{"troupe_message_process_duration_seconds", []string{observe.AttrSystem, observe.AttrActorKind, observe.AttrErrorType}},
+	{"troupe_message_wait_duration_seconds", []string{observe.AttrSystem, observe.AttrActorKind}},
 }
 
 // Indexes into exported and Collector.descs.
@@ -141,6 +143,8 @@ const (
 	mStageInFlight
 	mStageBlocked
 	mKindOverflow
+	mProcessDuration
+	mWaitDuration
 	numMetrics
 )
 
@@ -219,8 +223,11 @@ func descOf(promName string, attrs []string) (*prometheus.Desc, prometheus.Value
 		labels[j] = strings.ReplaceAll(a, ".", "_")
 	}
 	t := prometheus.GaugeValue
-	if m.Instrument == observe.Counter {
+	switch m.Instrument {
+	case observe.Counter:
 		t = prometheus.CounterValue
+	case observe.Histogram:
+		t = prometheus.UntypedValue // unused: histograms are made by emitHist
 	}
 	d := prometheus.NewDesc(promName, m.Description, labels, nil)
 	return d, t, d.Err()
@@ -264,6 +271,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- metric
 	}
+	emitHist := func(m int, b *observe.Buckets, labels ...string) {
+		if b == nil || len(b.Bounds) != len(b.Counts) {
+			return
+		}
+		buckets := make(map[float64]uint64, len(b.Bounds))
+		for i, le := range b.Bounds {
+			buckets[le] = b.Counts[i]
+		}
+		metric, err := prometheus.NewConstHistogram(c.descs[m], b.Count, b.Sum, buckets, append([]string{sys}, labels...)...)
+		if err != nil {
+			metric = prometheus.NewInvalidMetric(c.descs[m], err)
+		}
+		ch <- metric
+	}
 
 	kinds, overflow := c.foldKinds(snap.Kinds)
 	for _, name := range sortedKeys(kinds) {
@@ -284,6 +305,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			emit(mDropped, float64(k.Dropped[p]), name, labelValue(p))
 		}
 		emit(mProcessed, float64(k.Processed), name)
+		emitHist(mWaitDuration, k.WaitDuration, name)
+		emitHist(mProcessDuration, k.ProcessDuration, name, "")
+		for _, e := range sortedKeys(k.ProcessFailed) {
+			emitHist(mProcessDuration, k.ProcessFailed[e], name, labelValue(e))
+		}
 	}
 	emit(mKindOverflow, float64(overflow))
 
@@ -387,6 +413,38 @@ func addKind(a *observe.KindStats, k observe.KindStats) {
 	a.Stops = addCounts(a.Stops, k.Stops)
 	a.Failures = addCounts(a.Failures, k.Failures)
 	a.Dropped = addCounts(a.Dropped, k.Dropped)
+	a.WaitDuration = addBuckets(a.WaitDuration, k.WaitDuration)
+	a.ProcessDuration = addBuckets(a.ProcessDuration, k.ProcessDuration)
+	for e, b := range k.ProcessFailed {
+		if a.ProcessFailed == nil {
+			a.ProcessFailed = map[string]*observe.Buckets{}
+		}
+		e = labelValue(e)
+		a.ProcessFailed[e] = addBuckets(a.ProcessFailed[e], b)
+	}
+}
+
+// addBuckets returns the sum of two histograms with the same bounds (a
+// copy: the Snapshot's stay as they are); one with other bounds is
+// left out.
+func addBuckets(dst, src *observe.Buckets) *observe.Buckets {
+	if src == nil {
+		return dst
+	}
+	if dst == nil {
+		c := *src
+		c.Counts = slices.Clone(src.Counts)
+		return &c
+	}
+	if !slices.Equal(dst.Bounds, src.Bounds) || len(dst.Counts) != len(src.Counts) {
+		return dst
+	}
+	for i := range dst.Counts {
+		dst.Counts[i] += src.Counts[i]
+	}
+	dst.Count += src.Count
+	dst.Sum += src.Sum
+	return dst
 }
 
 // addCounts adds src into dst by label value and returns dst.

@@ -106,7 +106,12 @@ func fixture() observe.Snapshot {
 				Processed: 120, MailboxDepth: 5, MailboxMax: 4, MailboxLimit: 200,
 				Dropped: map[string]uint64{"drop_newest": 7},
 			},
-			{Kind: "main.payment", Spawns: 1, Running: 1, Processed: 9},
+			{
+				Kind: "main.payment", Spawns: 1, Running: 1, Processed: 9,
+				WaitDuration:    &observe.Buckets{Bounds: []float64{0.001, 0.01}, Counts: []uint64{6, 9}, Count: 10, Sum: 0.5},
+				ProcessDuration: &observe.Buckets{Bounds: []float64{0.001, 0.01}, Counts: []uint64{8, 9}, Count: 9, Sum: 0.02},
+				ProcessFailed:   map[string]*observe.Buckets{observe.ErrorPanic: {Bounds: []float64{0.001, 0.01}, Counts: []uint64{0, 1}, Count: 1, Sum: 0.005}},
+			},
 		},
 		DeadLetters: map[string]uint64{"stopped": 2, "no_receiver": 1},
 		Pipelines: []observe.Pipeline{{
@@ -162,6 +167,25 @@ troupe_message_dead_lettered_total{troupe_deadletter_reason="stopped",troupe_sys
 # TYPE troupe_message_processed_total counter
 troupe_message_processed_total{troupe_actor_kind="main.cart",troupe_system="shop"} 120
 troupe_message_processed_total{troupe_actor_kind="main.payment",troupe_system="shop"} 9
+# HELP troupe_message_process_duration_seconds Time to handle a message.
+# TYPE troupe_message_process_duration_seconds histogram
+troupe_message_process_duration_seconds_bucket{error_type="",troupe_actor_kind="main.payment",troupe_system="shop",le="0.001"} 8
+troupe_message_process_duration_seconds_bucket{error_type="",troupe_actor_kind="main.payment",troupe_system="shop",le="0.01"} 9
+troupe_message_process_duration_seconds_bucket{error_type="",troupe_actor_kind="main.payment",troupe_system="shop",le="+Inf"} 9
+troupe_message_process_duration_seconds_sum{error_type="",troupe_actor_kind="main.payment",troupe_system="shop"} 0.02
+troupe_message_process_duration_seconds_count{error_type="",troupe_actor_kind="main.payment",troupe_system="shop"} 9
+troupe_message_process_duration_seconds_bucket{error_type="panic",troupe_actor_kind="main.payment",troupe_system="shop",le="0.001"} 0
+troupe_message_process_duration_seconds_bucket{error_type="panic",troupe_actor_kind="main.payment",troupe_system="shop",le="0.01"} 1
+troupe_message_process_duration_seconds_bucket{error_type="panic",troupe_actor_kind="main.payment",troupe_system="shop",le="+Inf"} 1
+troupe_message_process_duration_seconds_sum{error_type="panic",troupe_actor_kind="main.payment",troupe_system="shop"} 0.005
+troupe_message_process_duration_seconds_count{error_type="panic",troupe_actor_kind="main.payment",troupe_system="shop"} 1
+# HELP troupe_message_wait_duration_seconds Time a message waited in its mailbox.
+# TYPE troupe_message_wait_duration_seconds histogram
+troupe_message_wait_duration_seconds_bucket{troupe_actor_kind="main.payment",troupe_system="shop",le="0.001"} 6
+troupe_message_wait_duration_seconds_bucket{troupe_actor_kind="main.payment",troupe_system="shop",le="0.01"} 9
+troupe_message_wait_duration_seconds_bucket{troupe_actor_kind="main.payment",troupe_system="shop",le="+Inf"} 10
+troupe_message_wait_duration_seconds_sum{troupe_actor_kind="main.payment",troupe_system="shop"} 0.5
+troupe_message_wait_duration_seconds_count{troupe_actor_kind="main.payment",troupe_system="shop"} 10
 # HELP troupe_stage_blocked_time_seconds_total Time a stage waited on a full downstream.
 # TYPE troupe_stage_blocked_time_seconds_total counter
 troupe_stage_blocked_time_seconds_total{troupe_pipeline="orders",troupe_stage="enrich",troupe_system="shop"} 1.25
@@ -243,8 +267,6 @@ func TestGatherAndLint(t *testing.T) {
 // give (see the package doc).
 var notExported = []string{
 	"troupe_supervisor_backoff_delay_seconds",
-	"troupe_message_process_duration_seconds",
-	"troupe_message_wait_duration_seconds",
 	"troupe_ask_duration_seconds",
 	"troupe_stage_process_duration_seconds",
 	"troupe_chaos_faults_total",
@@ -561,5 +583,43 @@ func TestConcurrentScrapes(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestClockHistogramsFold: the clock histograms of kinds folded into
+// "other" are added bucket by bucket, without changing the Snapshot.
+func TestClockHistogramsFold(t *testing.T) {
+	b := func(n uint64) *observe.Buckets {
+		return &observe.Buckets{Bounds: []float64{0.001}, Counts: []uint64{n}, Count: n, Sum: float64(n) / 1000}
+	}
+	snap := observe.Snapshot{System: "s", Kinds: []observe.KindStats{
+		{Kind: "a", WaitDuration: b(1)},
+		{Kind: "b", WaitDuration: b(2), ProcessFailed: map[string]*observe.Buckets{"panic": b(3)}},
+		{Kind: "c", WaitDuration: b(4), ProcessFailed: map[string]*observe.Buckets{"panic": b(5)}},
+	}}
+	c := prom.NewCollector(&fakeSource{snap: snap}, prom.WithMaxKinds(1))
+	want := `
+# HELP troupe_message_wait_duration_seconds Time a message waited in its mailbox.
+# TYPE troupe_message_wait_duration_seconds histogram
+troupe_message_wait_duration_seconds_bucket{troupe_actor_kind="a",troupe_system="s",le="0.001"} 1
+troupe_message_wait_duration_seconds_bucket{troupe_actor_kind="a",troupe_system="s",le="+Inf"} 1
+troupe_message_wait_duration_seconds_sum{troupe_actor_kind="a",troupe_system="s"} 0.001
+troupe_message_wait_duration_seconds_count{troupe_actor_kind="a",troupe_system="s"} 1
+troupe_message_wait_duration_seconds_bucket{troupe_actor_kind="other",troupe_system="s",le="0.001"} 6
+troupe_message_wait_duration_seconds_bucket{troupe_actor_kind="other",troupe_system="s",le="+Inf"} 6
+troupe_message_wait_duration_seconds_sum{troupe_actor_kind="other",troupe_system="s"} 0.006
+troupe_message_wait_duration_seconds_count{troupe_actor_kind="other",troupe_system="s"} 6
+# HELP troupe_message_process_duration_seconds Time to handle a message.
+# TYPE troupe_message_process_duration_seconds histogram
+troupe_message_process_duration_seconds_bucket{error_type="panic",troupe_actor_kind="other",troupe_system="s",le="0.001"} 8
+troupe_message_process_duration_seconds_bucket{error_type="panic",troupe_actor_kind="other",troupe_system="s",le="+Inf"} 8
+troupe_message_process_duration_seconds_sum{error_type="panic",troupe_actor_kind="other",troupe_system="s"} 0.008
+troupe_message_process_duration_seconds_count{error_type="panic",troupe_actor_kind="other",troupe_system="s"} 8
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "troupe_message_wait_duration_seconds", "troupe_message_process_duration_seconds"); err != nil {
+		t.Fatal(err)
+	}
+	if got := snap.Kinds[1].WaitDuration.Counts[0]; got != 2 {
+		t.Errorf("the Snapshot's histogram changed: got %d; want 2", got)
 	}
 }

@@ -46,7 +46,13 @@
 //     troupe_stage_received_total, troupe_stage_emitted_total,
 //     troupe_stage_failures_total, troupe_stage_in_flight,
 //     troupe_stage_blocked_time_seconds_total;
-//   - troupe_telemetry_kind_overflow_total (see Cardinality).
+//   - troupe_telemetry_kind_overflow_total (see Cardinality);
+//   - when the System times messages (actor.WithClocks), per kind:
+//     troupe_message_wait_duration_seconds and
+//     troupe_message_process_duration_seconds (error_type "" for the
+//     Receives that did not fail, else their error type), histograms with
+//     the bounds observe.LatencyBuckets (KindStats.WaitDuration,
+//     ProcessDuration, ProcessFailed).
 //
 // A series appears once the Snapshot has something to say about it: a
 // stop reason, error type, drop policy or dead-letter reason that never
@@ -54,15 +60,13 @@
 //
 // # What is not, and why
 //
-// A Snapshot holds counts and depths, not distributions or per-event
-// records, so these metrics of observe.Metrics are not exported here:
+// A Snapshot holds counts, depths and the message clocks, not other
+// distributions or per-event records, so these metrics of
+// observe.Metrics are not exported here:
 //
-//   - troupe_message_process_duration_seconds,
-//     troupe_message_wait_duration_seconds, troupe_ask_duration_seconds
-//     and troupe_stage_process_duration_seconds: opt-in histograms that
-//     need a clock read per message, recorded as it happens. The OTel
-//     adapter (troupe/otel) serves them; with its Prometheus exporter they
-//     get the same names.
+//   - troupe_ask_duration_seconds and
+//     troupe_stage_process_duration_seconds: opt-in histograms the core
+//     does not time yet.
 //   - troupe_supervisor_backoff_delay_seconds: a histogram of the delays
 //     of backoff events, which only the event stream carries.
 //   - troupe_chaos_faults_total: the faults a chaos monkey injected are

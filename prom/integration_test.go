@@ -156,3 +156,52 @@ func TestSystemRestarts(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemClocks: with actor.WithClocks, a real System's messages show
+// in the wait and process histograms of their kind, failures under their
+// error type.
+func TestSystemClocks(t *testing.T) {
+	sys := actor.NewSystem(actor.WithName("shop"), actor.WithClocks())
+	t.Cleanup(func() {
+		if err := sys.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	ref, err := actor.Spawn(sys, "echo", func() actor.Actor[actor.Reply[int]] {
+		return actor.Func[actor.Reply[int]](func(ctx actor.Context, r actor.Reply[int]) error { return r.Send(ctx, 1) })
+	}, actor.WithKind("echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	for range n {
+		if _, err := actor.Ask(testCtx(t), ref, func(r actor.Reply[int]) actor.Reply[int] { return r }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(prom.NewCollector(sys))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(name string) uint64 {
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				for _, m := range mf.GetMetric() {
+					return m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+		return 0
+	}
+	// The reply is sent before Receive returns, so the last process time
+	// may be recorded just after Ask returned: wait and process are
+	// counted at least n-1 times, wait exactly n.
+	if got := count("troupe_message_wait_duration_seconds"); got != n {
+		t.Errorf("wait histogram count: got %d; want %d", got, n)
+	}
+	if got := count("troupe_message_process_duration_seconds"); got < n-1 || got > n {
+		t.Errorf("process histogram count: got %d; want %d or %d", got, n-1, n)
+	}
+}

@@ -27,6 +27,11 @@
 // "plain":…}, with null for a failed cell or one the case does not have
 // (n/a in the table), and the header goes to stderr.
 // The JSON values are the medians in the case's unit, never inverted.
+//
+// With -observe, it prints the observability overhead table instead (see
+// package bench/observe): tell-1to1 and ask for troupe alone and with each
+// adapter or opt-in instrument, the variants interleaved in each round,
+// with each median's ratio to the bare System's.
 package main
 
 import (
@@ -46,7 +51,36 @@ import (
 	"testing"
 
 	"github.com/troupe-go/troupe/bench/cases"
+	"github.com/troupe-go/troupe/bench/observe"
 )
+
+// observeTable runs the cases of package observe whose name matches re,
+// count rounds of every variant in turn, and prints the medians in ns/op
+// (ns/msg for tell) with their ratio to the first variant's.
+func observeTable(re *regexp.Regexp, count int) {
+	fmt.Printf("%-12s %-12s %10s %10s %10s %10s\n", "case", "variant", "median ns", "min ns", "max ns", "vs none")
+	for _, c := range observe.Cases {
+		if !re.MatchString(c) {
+			continue
+		}
+		samples := make([][]float64, len(observe.Variants))
+		for range count {
+			for i, v := range observe.Variants {
+				r := testing.Benchmark(observe.Func(c, v))
+				if r.N == 0 {
+					samples[i] = append(samples[i], math.NaN())
+					continue
+				}
+				samples[i] = append(samples[i], float64(r.T.Nanoseconds())/float64(r.N))
+			}
+		}
+		base := median(samples[0])
+		for i, v := range observe.Variants {
+			m := median(samples[i])
+			fmt.Printf("%-12s %-12s %10s %10s %10s %10s\n", c, v, num(m), num(slices.Min(samples[i])), num(slices.Max(samples[i])), ratio(m, base))
+		}
+	}
+}
 
 func main() {
 	testing.Init() // registers the test.* flags testing.Benchmark reads
@@ -55,6 +89,7 @@ func main() {
 	run := flag.String("run", "", "run only the cases whose name matches this regexp")
 	asJSON := flag.Bool("json", false, "print one JSON object per case instead of a table")
 	child := flag.String("child", "", "internal: run case/impl once and print its value")
+	obs := flag.Bool("observe", false, "print the observability overhead table instead")
 	flag.Parse()
 
 	if *child != "" {
@@ -71,6 +106,11 @@ func main() {
 		fatalf("-count must be at least 1")
 	}
 
+	if *obs {
+		printHeader(os.Stdout, *count, *benchtime)
+		observeTable(re, *count)
+		return
+	}
 	header := os.Stdout
 	if *asJSON {
 		header = os.Stderr
