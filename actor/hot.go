@@ -53,9 +53,12 @@ func WithClocks() Option {
 // troupe.actor.kind (the kind given with WithKind, or the default kind),
 // troupe.supervisor (the path of the actor's parent, "/" at the top) and
 // those given with WithProfileLabels. The labels are set once each time a
-// goroutine starts draining an actor's mailbox (not per message) and for
-// the Start hook; Stop hooks run under them when they run on that
-// goroutine. Off by default, and then free.
+// goroutine of the System's pool starts draining an actor's mailbox (not
+// per message), and cleared when it is done, so Receive runs under them,
+// and so do Stop hooks when they run on that goroutine. Start hooks run
+// on the goroutine of whoever starts the actor (the caller of Spawn, or
+// the parent), whose own labels the runtime can neither read nor put
+// back, so they run under that goroutine's labels. Off by default, and then free.
 func WithProfilerLabels() Option {
 	return optionFunc(func(s *System) { s.labels = true })
 }

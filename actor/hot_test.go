@@ -432,15 +432,27 @@ func TestProfilerLabels(t *testing.T) {
 		if on {
 			want = map[string]string{"troupe.actor.kind": "worker", "troupe.supervisor": "/parent", "troupe.pipeline": "orders", "troupe.stage": "parse"}
 		}
-		if got := recv(t, starts, "the Start hook"); !equalMaps(got, want) {
-			t.Errorf("labels on=%v: Start ran under %v; want %v", on, got, want)
+		// Start runs on the spawner's goroutine (the parent's), under its
+		// labels, not the child's.
+		if got := recv(t, starts, "the Start hook"); got["troupe.stage"] != "" || (on && got["troupe.supervisor"] != "/") {
+			t.Errorf("labels on=%v: Start ran under %v; want the parent's labels", on, got)
 		}
 		mustTell(t, ref, 1)
 		if got := recv(t, recvs, "the Receive"); !equalMaps(got, want) {
 			t.Errorf("labels on=%v: Receive ran under %v; want %v", on, got, want)
 		}
 	}
-	h := newHarness(t)
+	// A top-level Start runs on the caller's goroutine and leaves its
+	// labels alone.
+	h := newHarness(t, actor.WithProfilerLabels())
+	starts := make(chan map[string]string, 1)
+	if _, err := actor.Spawn(h.sys, "top", func() actor.Actor[int] { return &labelActor{start: starts} }, actor.WithKind("top")); err != nil {
+		t.Fatal(err)
+	}
+	<-starts
+	if got := currentLabels(nil); len(got) != 0 {
+		t.Errorf("after a top-level Spawn the caller's goroutine has labels %v; want none", got)
+	}
 	if _, err := actor.Spawn(h.sys, "odd", func() actor.Actor[int] { return nil }, actor.WithProfileLabels("k")); !errors.Is(err, actor.ErrInvalidOption) {
 		t.Errorf("WithProfileLabels(odd count): got %v; want ErrInvalidOption", err)
 	}

@@ -960,11 +960,6 @@ func (p *proc[M]) start() error {
 			}
 		}
 		if s, ok := inc.actor.(Starter); ok {
-			if lc := p.labels.Load(); lc != nil {
-				var err error
-				pprof.Do(*lc, pprof.LabelSet{}, func(context.Context) { err = s.Start(inc) })
-				return err
-			}
 			return s.Start(inc)
 		}
 		return nil

@@ -132,6 +132,11 @@ var nilEdges = []edge{
 			t.Errorf("dead letters: got store %p with %d entries; want %p with 1", p.DeadLetters(), s.Len(), s)
 		}
 	}},
+	{"WithActorOptions", "nil options are skipped, the others apply", func(t *testing.T) {
+		p := pipeline.New(pipeline.WithActorOptions(nil, actor.WithClocks(), nil))
+		pipeline.Collect(pipeline.FromSlice(p, "src", ints(3)), "out")
+		mustRun(t, p)
+	}},
 	{"WithEvents", "nil is skipped: the sink given before stays", func(t *testing.T) {
 		var n atomic.Int32
 		p := pipeline.New(pipeline.WithEvents(func(actor.Event) { n.Add(1) }), pipeline.WithEvents(nil))

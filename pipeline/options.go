@@ -39,6 +39,7 @@ type config struct {
 	checkpoint    time.Duration
 	faults        actor.FaultInjector
 	seed          uint64 // of the workers' jitter generators
+	sysOpts       []actor.Option
 }
 
 func defaultConfig() config {
@@ -108,6 +109,23 @@ func WithLogger(l *zap.Logger) Option {
 	return optionFunc(func(c *config) error {
 		if l != nil {
 			c.log = l
+		}
+		return nil
+	})
+}
+
+// WithActorOptions passes options to the actor System the pipeline runs
+// its stages on, such as [actor.WithClocks], [actor.WithPropagator] or
+// [actor.WithProfilerLabels] (under which each stage's workers also carry
+// the labels troupe.pipeline and troupe.stage). They are applied before
+// the pipeline's own: its name, logger, dead-letter and event sinks and
+// fault injector stay the pipeline's. Nil options are skipped.
+func WithActorOptions(opts ...actor.Option) Option {
+	return optionFunc(func(c *config) error {
+		for _, o := range opts {
+			if o != nil {
+				c.sysOpts = append(c.sysOpts, o)
+			}
 		}
 		return nil
 	})

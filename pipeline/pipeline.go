@@ -244,8 +244,9 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if p.trackd {
 		p.tracker = newTracker(p)
 	}
-	sysOpts := []actor.Option{actor.WithName(p.cfg.name), actor.WithLogger(p.cfg.log),
-		actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent)}
+	sysOpts := append(p.cfg.sysOpts[:len(p.cfg.sysOpts):len(p.cfg.sysOpts)],
+		actor.WithName(p.cfg.name), actor.WithLogger(p.cfg.log),
+		actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent))
 	if p.cfg.faults != nil {
 		sysOpts = append(sysOpts, actor.WithFaultInjector(p.cfg.faults))
 	}

@@ -335,7 +335,8 @@ func (in *inbox[T]) workerSpecs(h func(i int) handler[T]) []supervisor.ChildSpec
 			// One message per turn: the runtime takes no more than one
 			// batch out of the mailbox ahead of handling it, so the
 			// mailbox bound is the bound on queued items.
-			actor.WithThroughput(1))
+			actor.WithThroughput(1),
+			in.st.profileLabels())
 		specs[i].Shutdown = p.cfg.shutdown
 	}
 	return specs
@@ -767,4 +768,10 @@ func validName(name string) error {
 		return invalidf("name %q (it must be non-empty, without '/', not starting with '$')", name)
 	}
 	return nil
+}
+
+// profileLabels is the spawn option that labels the stage's workers in
+// profiles, under actor.WithProfilerLabels on the pipeline's System.
+func (st *stage) profileLabels() actor.SpawnOption {
+	return actor.WithProfileLabels(observe.AttrPipeline, st.p.cfg.name, observe.AttrStage, st.name)
 }
