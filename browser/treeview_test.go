@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/pipeline"
 	"github.com/troupe-go/troupe/mailbox"
 	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
@@ -114,6 +115,41 @@ func TestTreeView(t *testing.T) {
 		}
 	}
 
+	// A pipeline on a System of its own, shown in this one's view: one
+	// order in ten waits in price, so its workers show busy and queued.
+	orders := make(chan int)
+	pl := pipeline.New(pipeline.WithName("orders"), pipeline.WithBatchSize(4))
+	release := make(chan struct{})
+	priced := pipeline.Map(pipeline.FromChan(pl, "source", orders), "price", func(ctx context.Context, n int) (int, error) {
+		if n == 9 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+		return n * 100, nil
+	}, pipeline.Workers(3))
+	pipeline.ToFunc(priced, "ledger", func(context.Context, int) error { return nil })
+	if err := pl.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		close(release)
+		close(orders)
+		if err := pl.Wait(ctx); err != nil {
+			t.Errorf("the pipeline: %v", err)
+		}
+	}()
+	defer sys.RegisterPipeline(pl.Observe)()
+	for n := range 40 {
+		select {
+		case orders <- n:
+		case <-ctx.Done():
+			t.Fatal("the pipeline took no orders")
+		}
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("/debug/troupe/", http.StripPrefix("/debug/troupe", treeview.Handler(sys)))
 	// The browser asks the site for its icon; that is the application's,
@@ -153,7 +189,7 @@ func TestTreeView(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 800),
+		chromedp.WindowSize(1280, 960),
 		chromedp.CombinedOutput(&out),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
@@ -175,6 +211,10 @@ func TestTreeView(t *testing.T) {
 		}
 	}
 	waitFor(t, bctx, "the stream is live", `document.getElementById('conn').dataset.state === 'live' ? 'live' : ''`)
+	waitFor(t, bctx, "the pipeline shows its three stages", `(() => {
+		const p = document.querySelector('[data-pipeline="orders"]');
+		return p && p.querySelectorAll('.stage').length === 3 ? 'yes' : '';
+	})()`)
 	record(t, bctx, "/app/db", "/app/cache", "/app/mailer", "/app/api/users", "/app/api/orders")
 
 	// A kill from outside: one-for-one restarts db alone.
