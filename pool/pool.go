@@ -40,6 +40,9 @@ type Pool[M any] struct {
 	active atomic.Int32
 	pk     *route.Picker
 	hash   func(M) uint64 // ByKey routers
+	// track: the workers keep busy (least-loaded routing or an
+	// autoscaler reads it).
+	track bool
 
 	sup     *supervisor.Supervisor // New only
 	ups     atomic.Uint64          // autoscaler decisions
@@ -50,8 +53,9 @@ type Pool[M any] struct {
 }
 
 // slot is what the pool knows of worker i. ref is set by the worker's
-// Start hook; busy is 1 while its Receive runs; busyNs adds up the time
-// spent in Receive (autoscaled pools only).
+// Start hook; busy is 1 while its Receive runs (least-loaded and
+// autoscaled pools only); busyNs adds up the time spent in Receive
+// (autoscaled pools only).
 type slot[M any] struct {
 	ref    atomic.Pointer[actor.Ref[M]]
 	busy   atomic.Int32
@@ -114,6 +118,7 @@ func build[M any](name string, newWorker func() actor.Actor[M], opts []Option) (
 		return nil, fmt.Errorf("pool %q: %w: %w", name, ErrInvalid, err)
 	}
 	p := &Pool[M]{name: name, cfg: cfg, slots: make([]slot[M], cfg.max), pk: route.NewPicker(cfg.router, 1), hash: hash}
+	p.track = cfg.router.Kind() == route.KindLeastLoaded || cfg.scale != nil
 	p.active.Store(int32(cfg.workers))
 	return p, nil
 }
@@ -406,6 +411,9 @@ func (w *member[M]) Start(ctx actor.Context) error {
 
 // Receive runs the user's Receive. A panic goes through to the runtime.
 func (w *member[M]) Receive(ctx actor.Context, m M) error {
+	if !w.p.track {
+		return w.a.Receive(ctx, m) // nothing on the per-message path
+	}
 	s := &w.p.slots[w.i]
 	s.busy.Store(1)
 	if w.p.cfg.scale == nil {
