@@ -301,7 +301,7 @@ func Buffer(n int) StageOption {
 // Default LeastLoaded().
 func Route(r Router) StageOption {
 	return stageFunc(func(c *stageConfig) error {
-		if r.kind == 0 {
+		if r.IsZero() {
 			return invalidf("zero Router")
 		}
 		c.router = r
@@ -420,9 +420,9 @@ func Timeout(d time.Duration) StageOption {
 // depth between s.Min and s.Max (see [Scale]). It replaces Workers.
 func Autoscale(s Scale) StageOption {
 	return stageFunc(func(c *stageConfig) error {
-		s, err := s.withDefaults()
+		s, err := s.WithDefaults()
 		if err != nil {
-			return err
+			return wrapInvalid(err)
 		}
 		c.scale = &s
 		c.workers = s.Max
@@ -440,7 +440,7 @@ func buildStageConfig(opts []StageOption) (stageConfig, error) {
 			return c, err
 		}
 	}
-	if c.router.kind == 0 {
+	if c.router.IsZero() {
 		c.router = LeastLoaded()
 	}
 	if c.scale != nil && c.workersSet && c.workers != c.scale.Max {
@@ -449,11 +449,11 @@ func buildStageConfig(opts []StageOption) (stageConfig, error) {
 	if c.ordered && c.overflow != mailbox.Block {
 		return c, invalidf("a drop Overflow policy cannot be combined with Ordered (a dropped batch would never be reordered)")
 	}
-	if c.router.kind == routeKey && (c.ordered || c.scale != nil) {
+	if c.router.Kind() == routeKey && (c.ordered || c.scale != nil) {
 		return c, invalidf("key routing cannot be combined with Ordered or Autoscale")
 	}
-	if c.router.kind == routeWeighted && len(c.router.weights) != c.workers {
-		return c, invalidf("%d weights for %d workers", len(c.router.weights), c.workers)
+	if w := c.router.Weights(); c.router.Kind() == routeWeighted && len(w) != c.workers {
+		return c, invalidf("%d weights for %d workers", len(w), c.workers)
 	}
 	return c, nil
 }

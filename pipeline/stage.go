@@ -201,8 +201,8 @@ func (in *inbox[T]) load(i int) int {
 // outlet implements target.
 func (in *inbox[T]) outlet(adj *adjBuf) outlet[T] {
 	o := &toStage[T]{in: in, size: in.st.p.cfg.batch, adj: adj, pk: newPicker(in.router, in.st.p.cfg.batch)}
-	if in.router.kind == routeKey {
-		o.key = in.router.key.(func(T) uint64)
+	if in.router.Kind() == routeKey {
+		o.key = keyHash[T](in.router)
 		o.per = make([]*batch[T], len(in.slots))
 	}
 	return o

@@ -160,7 +160,7 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 	// it is refused rather than silently ignored.
 	probe := defaultStageConfig()
 	for _, o := range opts {
-		if o != nil && o.applyStage(&probe) == nil && probe.router.kind != 0 && bad == nil {
+		if o != nil && o.applyStage(&probe) == nil && probe.router.Kind() != 0 && bad == nil {
 			bad = invalidf("keyed stage %q routes by its Key: Route is not allowed", name)
 		}
 	}

@@ -560,7 +560,7 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 		p.addErr(err)
 	}
 	if err == nil {
-		err = st.cfg.router.validate(st.cfg.workers, typeName[T]())
+		err = validateRouter[T](st.cfg.router, st.cfg.workers)
 		if err != nil {
 			err = fmt.Errorf("%s %q: %w", kind, name, err)
 			p.addErr(err)
@@ -618,8 +618,8 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 		specs := inb.workerSpecs(func(i int) handler[T] {
 			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc, rnd: p.workerRand(st.name, i), ss: &inb.slots[i].stats}
 			p.slotsByPath[p.rootPath+"/"+st.name+"/"+inb.slots[i].name] = w.ss
-			if st.cfg.router.kind == routeKey {
-				w.keyOf = st.cfg.router.key.(func(T) uint64)
+			if st.cfg.router.Kind() == routeKey {
+				w.keyOf = keyHash[T](st.cfg.router)
 			}
 			switch {
 			case ro != nil:

@@ -13,7 +13,8 @@
 //
 // # Units
 //
-//   - ns/msg: time per message sent, the sender count included (tell cases).
+//   - ns/msg: time per message sent, the sender count included (tell
+//     cases, and pool-4workers: see pool.go).
 //   - ns/op: time per request/response or per spawn+stop.
 //   - ns/roundtrip: time for one message to go A -> B -> A (pingpong).
 //   - B/actor: bytes held per idle actor, measured as the growth of
@@ -136,6 +137,7 @@ func List(small bool) []Case {
 	return []Case{
 		{Name: "tell-1to1", Unit: "ns/msg", Troupe: troupeTell1, Protoactor: protoTell1, Plain: plainTell1},
 		{Name: "tell-2to1", Unit: "ns/msg", Troupe: troupeTell2, Protoactor: protoTell2, Plain: plainTell2},
+		{Name: "pool-4workers", Unit: "ns/msg", Troupe: troupePool, Protoactor: protoPool, Plain: plainPool},
 		{Name: "ask", Unit: "ns/op", Troupe: troupeAsk, Protoactor: protoAsk, Plain: plainAsk},
 		{Name: "pingpong", Unit: "ns/roundtrip", Troupe: troupePingPong, Protoactor: protoPingPong, Plain: plainPingPong},
 		{Name: "spawn-stop", Unit: "ns/op", Troupe: troupeSpawnStop, Protoactor: protoSpawnStop, Plain: plainSpawnStop},

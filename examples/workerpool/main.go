@@ -1,18 +1,19 @@
-// Workerpool: a one-for-one supervisor over a pool of workers fed by a
-// dispatcher, with jittered exponential backoff and a poison message.
+// Workerpool: a pool of supervised workers behind one handle, with
+// jittered exponential backoff and a poison message.
 //
-// A dispatcher actor hands jobs round-robin to three workers that run under
-// a one-for-one supervisor. One job is poison: it panics on every delivery.
-// Each panic restarts only that worker, after a delay that doubles from
-// Backoff.Min with ±20% jitter; the worker's mailbox keeps the jobs queued
-// behind the poison one meanwhile. The job is redelivered to the fresh
-// worker until WithMaxAttempts is used up, then it goes to the dead-letter
-// sink with its error. Every other job is done.
+// A pool.Pool hands jobs round-robin to three workers that run under the
+// pool's one-for-one supervisor. One job is poison: it panics on every
+// delivery. Each panic restarts only that worker, after a delay that
+// doubles from Backoff.Min with ±20% jitter; the worker's mailbox keeps
+// the jobs queued behind the poison one meanwhile. The job is redelivered
+// to the fresh worker until WithMaxAttempts is used up, then it goes to
+// the dead-letter sink with its error. Every other job is done.
 //
-// What to copy: the supervisor options (WithBackoff, WithIntensity sized
-// for the expected restarts), the worker spawn options (WithMaxAttempts,
-// a bounded mailbox), the dead-letter sink, and a dispatcher that holds
-// the workers' Refs, which stay valid across restarts.
+// What to copy: the pool options (Route, a bounded Mailbox, WorkerOptions
+// with WithMaxAttempts, Supervise with WithBackoff and WithIntensity sized
+// for the expected restarts) and the dead-letter sink. The pool replaces
+// a hand-written dispatcher: Tell picks the worker and waits when its
+// mailbox is full, so the backpressure reaches the caller.
 package main
 
 import (
@@ -25,7 +26,8 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
-	"github.com/troupe-go/troupe/mailbox"
+	"github.com/troupe-go/troupe/pool"
+	"github.com/troupe-go/troupe/route"
 	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
 )
@@ -43,32 +45,19 @@ var backoff = strategy.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Milli
 // Job is one unit of work.
 type Job struct{ ID int }
 
-// newWorker returns the factory of worker id: every restart gets a fresh
-// worker, as the supervisor calls the factory again.
-// It reports each job done by sending its id to results.
-func newWorker(id string, results chan<- string) func() actor.Actor[Job] {
+// newWorker is the factory of the pool's workers: every restart gets a
+// fresh worker, as the supervisor calls the factory again. It reports
+// each job done by sending the worker's name to results.
+func newWorker(results chan<- string) func() actor.Actor[Job] {
 	return func() actor.Actor[Job] {
 		return actor.Func[Job](func(ctx actor.Context, j Job) error {
 			if j.ID == poison {
 				panic(fmt.Sprintf("job %d: corrupt payload", j.ID))
 			}
-			results <- id // room for every job: never blocks
+			results <- ctx.Self().Name() // room for every job: never blocks
 			return nil
 		})
 	}
-}
-
-// dispatcher hands jobs to the workers in turn. A Tell to a full worker
-// mailbox waits: the backpressure reaches whoever tells the dispatcher.
-type dispatcher struct {
-	workers []actor.Ref[Job]
-	next    int
-}
-
-func (d *dispatcher) Receive(ctx actor.Context, j Job) error {
-	w := d.workers[d.next%len(d.workers)]
-	d.next++
-	return w.Tell(ctx, j)
 }
 
 func main() {
@@ -106,33 +95,23 @@ func run(w io.Writer, rnd strategy.Rand) error {
 		}))
 	defer sys.Shutdown(context.Background())
 
-	specs := make([]supervisor.ChildSpec, workers)
-	for i := range specs {
-		id := fmt.Sprintf("worker-%d", i+1)
-		specs[i] = supervisor.NewWorker(id, newWorker(id, results),
-			actor.WithMaxAttempts(attempts), actor.WithMailbox(4, mailbox.Block))
-	}
-	sup, err := supervisor.Start(sys, "pool", specs, supervisor.WithBackoff(backoff), supervisor.WithRand(rnd),
-		supervisor.WithIntensity(attempts, time.Second)) // room for the poison job's restarts
-	if err != nil {
-		return err
-	}
-	refs := make([]actor.Ref[Job], workers)
-	for i, s := range specs {
-		refs[i], _ = supervisor.LookupChild[Job](sup, s.ID)
-	}
-	disp, err := actor.Spawn(sys, "dispatcher", func() actor.Actor[Job] { return &dispatcher{workers: refs} })
+	p, err := pool.New(sys, "pool", newWorker(results),
+		pool.Workers(workers), pool.Route(route.RoundRobin()), pool.Mailbox(4),
+		pool.WorkerOptions(actor.WithMaxAttempts(attempts)),
+		pool.Supervise(supervisor.WithBackoff(backoff), supervisor.WithRand(rnd),
+			supervisor.WithIntensity(attempts, time.Second))) // room for the poison job's restarts
 	if err != nil {
 		return err
 	}
 
 	for id := 1; id <= jobs; id++ {
-		if err := disp.Tell(ctx, Job{ID: id}); err != nil {
+		if err := p.Tell(ctx, Job{ID: id}); err != nil {
 			return err
 		}
 	}
-	// Wait for every good job and the poison job's dead letter. Jobs 8 and
-	// 11 queue behind the poison job in worker-2's mailbox, which survives
+	// Wait for every good job and the poison job's dead letter. Round-robin
+	// starts after worker-1, so the poison job 5 goes to worker-3; jobs 8
+	// and 11 queue behind it in worker-3's mailbox, which survives
 	// the restarts: they are done by the worker's last incarnation, so
 	// every failure and backoff has been printed by then.
 	counts := map[string]int{}
@@ -148,8 +127,9 @@ func run(w io.Writer, rnd strategy.Rand) error {
 		return err
 	}
 
-	for _, s := range specs {
-		printf("%s: %d jobs done\n", s.ID, counts[s.ID])
+	for i := 1; i <= workers; i++ {
+		id := fmt.Sprintf("worker-%d", i)
+		printf("%s: %d jobs done\n", id, counts[id])
 	}
 	printf("dead letter: %+v to %s, %s after %d attempts: %v\n", dl.Message, dl.Recipient, dl.Reason, dl.Attempts, dl.Err)
 	return sys.Shutdown(ctx) // the deferred call is then a no-op

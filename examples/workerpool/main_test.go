@@ -35,14 +35,14 @@ func TestWorkerpool(t *testing.T) {
 		}
 		base *= 2
 		want = append(want,
-			fmt.Sprintf("failed    /pool/worker-2: actor /pool/worker-2 failed (attempt %d): actor: panic: job 5: corrupt payload", attempt),
-			fmt.Sprintf("backoff   /pool/worker-2: restart in %v", d.Round(time.Microsecond)))
+			fmt.Sprintf("failed    /pool/worker-3: actor /pool/worker-3 failed (attempt %d): actor: panic: job 5: corrupt payload", attempt),
+			fmt.Sprintf("backoff   /pool/worker-3: restart in %v", d.Round(time.Microsecond)))
 	}
 	want = append(want,
 		"worker-1: 4 jobs done",
-		"worker-2: 3 jobs done",
-		"worker-3: 4 jobs done",
-		"dead letter: {ID:5} to /pool/worker-2, poison after 3 attempts: actor /pool/worker-2 failed (attempt 3): actor: panic: job 5: corrupt payload",
+		"worker-2: 4 jobs done",
+		"worker-3: 3 jobs done",
+		"dead letter: {ID:5} to /pool/worker-3, poison after 3 attempts: actor /pool/worker-3 failed (attempt 3): actor: panic: job 5: corrupt payload",
 	)
 	if w := strings.Join(want, "\n") + "\n"; got != w {
 		t.Errorf("output:\n%s\nwant:\n%s", got, w)
