@@ -28,12 +28,13 @@ func (p *Pipeline) Observe() observe.Pipeline {
 	p.mu.Lock()
 	stages := p.stages
 	started := p.sys != nil // then the paths and the tracker are set
+	tracker := p.tracker
 	p.mu.Unlock()
 	out := observe.Pipeline{Name: p.cfg.name, State: p.stateName(), Stages: make([]observe.Stage, 0, len(stages))}
 	for _, st := range stages {
 		out.Stages = append(out.Stages, st.observe(started))
 	}
-	if t := p.tracker; started && t != nil {
+	if t := tracker; started && t != nil {
 		t.mu.Lock()
 		srcs := append([]*trackedSource(nil), t.srcs...)
 		t.mu.Unlock()

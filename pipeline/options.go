@@ -38,7 +38,8 @@ type config struct {
 	linger        time.Duration
 	checkpoint    time.Duration
 	faults        actor.FaultInjector
-	seed          uint64 // of the workers' jitter generators
+	seed          uint64        // of the workers' jitter generators
+	sys           *actor.System // OnSystem: run there instead of on an own System
 }
 
 func defaultConfig() config {

@@ -72,6 +72,7 @@ func newSource[T any](p *Pipeline, name string, run func(s *source[T]) error) *S
 	s := &source[T]{p: p, st: st, out: out, sem: make(chan struct{}, 1)}
 	st.init = func() error {
 		out.target.addUpstream()
+		s.resetRun()
 		s.adj = p.newAdj()
 		s.o = out.target.outlet(s.adj)
 		return nil
@@ -394,4 +395,15 @@ func (s *source[T]) stopTimer() {
 	s.closed.Store(true)
 	s.timer.Stop()
 	s.unlock()
+}
+
+// resetRun clears the state of the last run (nothing runs the source
+// yet: its goroutine starts after Start's inits).
+func (s *source[T]) resetRun() {
+	s.c = counts{}
+	s.seqNext, s.seqEnd = 0, 0
+	s.ts, s.tb, s.tn, s.next = nil, nil, 0, 0
+	s.dirty, s.armed = false, false
+	s.closed.Store(false)
+	s.timer = nil
 }
