@@ -60,12 +60,19 @@ func (s *source[T]) tryLock() bool {
 
 // newSource registers a source named name whose goroutine runs run.
 func newSource[T any](p *Pipeline, name string, run func(s *source[T]) error) *Stream[T] {
+	out, _ := newSourceS(p, name, run)
+	return out
+}
+
+// newSourceS is newSource that also returns the source (nil if it could
+// not be built).
+func newSourceS[T any](p *Pipeline, name string, run func(s *source[T]) error) (*Stream[T], *source[T]) {
 	if p == nil {
-		return &Stream[T]{}
+		return &Stream[T]{}, nil
 	}
 	st, err := p.newStage(name, "source", nil)
 	if err != nil {
-		return newStream[T](p, name, true)
+		return newStream[T](p, name, true), nil
 	}
 	st.active.Store(1)
 	out := newStream[T](p, name, false)
@@ -85,7 +92,7 @@ func newSource[T any](p *Pipeline, name string, run func(s *source[T]) error) *S
 	p.mu.Lock()
 	p.runners = append(p.runners, func() { p.goSource(func() { s.loop(run) }) })
 	p.mu.Unlock()
-	return out
+	return out, s
 }
 
 func (s *source[T]) loop(run func(s *source[T]) error) {
