@@ -367,6 +367,12 @@ func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(c
 // returns without touching anything, so the source need not wait for it.
 
 func (s *source[T]) startTimer() {
+	if s.timer != nil {
+		// A run after the first keeps the timer (a late callback of the
+		// last run may still read it).
+		s.timer.Stop()
+		return
+	}
 	s.timer = time.AfterFunc(time.Hour, s.linger)
 	s.timer.Stop()
 }
@@ -407,10 +413,11 @@ func (s *source[T]) stopTimer() {
 // resetRun clears the state of the last run (nothing runs the source
 // yet: its goroutine starts after Start's inits).
 func (s *source[T]) resetRun() {
+	s.lock() // a late linger callback of the last run may hold it
+	defer s.unlock()
 	s.c = counts{}
 	s.seqNext, s.seqEnd = 0, 0
 	s.ts, s.tb, s.tn, s.next = nil, nil, 0, 0
 	s.dirty, s.armed = false, false
 	s.closed.Store(false)
-	s.timer = nil
 }
