@@ -174,6 +174,39 @@
 // after WithShutdownTimeout and reported as leaked by the actor system;
 // the items they hold stay counted in InFlight.
 //
+// # In a service: on a System, as a child, linked to actors
+//
+// By default a pipeline runs on an actor System of its own. OnSystem
+// runs it on a given System instead (its root supervisor is /<name>
+// there), and Pipeline.Spec makes it a supervisor's child: each start of
+// the child is a run whose root supervisor is the child's only child, so
+// Snapshot and the tree view show the stages and workers in place. The
+// run's end is the child's exit (nil: normal; an error: failure, with the
+// error), so the parent's restart type decides as in OTP (Transient:
+// restarted only after a failure), and a restarted child resumes its
+// resumable sources from their checkpoints. Failures inside a stage
+// (a worker's panic) are handled by the stage's supervisor, inside the
+// child. A System that hosts pipelines must be built with
+// RouteDeadLetters: the runtime hands the batches it could not deliver to
+// a worker to the System's dead-letter hook, and that hook gives them
+// back to their pipeline.
+//
+// A pipeline is a definition: Rerun starts it again after a run ended,
+// and a pipeline child's restart does the same. Each run is an
+// incarnation: counters start from zero (Stats and Observe show the
+// current run); the dead-letter store, a Collector's items and the
+// checkpoints carry over. A pipeline with a ToChan sink (which closes its
+// channel) or a Dynamic merge runs once.
+//
+// FromRef is a source fed by actors: the Ref of its inlet actor has a
+// bounded mailbox, so a full source makes Tell wait and TryTell fail
+// with actor.ErrFull; Inlet.Close ends the stream after what the Ref
+// accepted. ToRef is a sink that delivers each item to an actor with an
+// ack function: the item is done (counted, and covered by the
+// checkpoint) when the actor acknowledges it; a negative acknowledgement
+// is a failed attempt (Retry, then poison), and each worker has one item
+// in flight, so Workers(n) bounds the items awaiting an ack.
+//
 // # Checkpoints
 //
 // FromResumable reads from a position loaded from a Checkpointer
@@ -194,8 +227,10 @@
 // goroutine per source (and per Dynamic input), which ends with its input
 // or when the pipeline stops its sources; one goroutine per running
 // pipeline that ends it and closes Done as its last step; one checkpoint
-// goroutine per pipeline that has a FromResumable source; and one
-// autoscaler goroutine per stage with Autoscale. Timers only post
+// goroutine per pipeline that has a FromResumable source; one
+// autoscaler goroutine per stage with Autoscale; and, on a System the
+// pipeline does not own, one short goroutine when its root supervisor
+// stops. Timers only post
 // messages. The checkpoint and autoscaler goroutines end before Wait
 // returns. A source that does not return when the pipeline stops (a
 // FromFunc or FromResumable function that ignores its context, a FromSeq

@@ -41,6 +41,67 @@ var nilEdges = []edge{
 		mustRun(t, p)
 		wantItems(t, c.Items(), ints(10))
 	}},
+	{"OnSystem", "a nil System is skipped: the pipeline runs on its own", func(t *testing.T) {
+		p := pipeline.New(pipeline.OnSystem(nil))
+		c := pipeline.Collect(pipeline.FromSlice(p, "src", ints(4)), "out")
+		mustRun(t, p)
+		wantItems(t, c.Items(), ints(4))
+	}},
+	{"RouteDeadLetters", "a nil next drops the other dead letters", func(t *testing.T) {
+		sys := actor.NewSystem(pipeline.RouteDeadLetters(nil))
+		defer func() { _ = sys.Shutdown(context.Background()) }()
+		p := pipeline.New(pipeline.OnSystem(sys))
+		c := pipeline.Collect(pipeline.FromSlice(p, "src", ints(4)), "out")
+		mustRun(t, p)
+		wantItems(t, c.Items(), ints(4))
+	}},
+	{"Pipeline.Rerun", "a nil ctx runs until the input ends", func(t *testing.T) {
+		p := pipeline.New()
+		c := pipeline.Collect(pipeline.FromSlice(p, "src", ints(3)), "out")
+		mustRun(t, p)
+		if err := p.Rerun(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Wait(nil); err != nil {
+			t.Fatal(err)
+		}
+		wantItems(t, c.Items(), append(ints(3), ints(3)...))
+	}},
+	{"Inlet.Close", "a nil ctx waits as long as it takes", func(t *testing.T) {
+		p := pipeline.New()
+		src, in := pipeline.FromRef[int](p, "in", 4)
+		c := pipeline.Collect(src, "out")
+		if err := p.Start(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Ref().Tell(nil, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Close(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Wait(nil); err != nil {
+			t.Fatal(err)
+		}
+		wantItems(t, c.Items(), []int{1})
+	}},
+	{"ToRef", "nil stage options are skipped", func(t *testing.T) {
+		sys := actor.NewSystem()
+		defer func() { _ = sys.Shutdown(context.Background()) }()
+		ref, err := actor.Spawn(sys, "acker", func() actor.Actor[sinkMsg] {
+			return actor.Func[sinkMsg](func(_ actor.Context, m sinkMsg) error { m.ack(nil); return nil })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := pipeline.New()
+		pipeline.ToRef(pipeline.FromSlice(p, "src", ints(5)), "deliver", ref,
+			func(v int, ack func(error)) sinkMsg { return sinkMsg{v, ack} }, nil, pipeline.Workers(2), nil)
+		mustRun(t, p)
+		if s := stats(t, p, "deliver"); s.Out != 5 {
+			t.Fatalf("out %d; want 5", s.Out)
+		}
+	}},
 	{"Map", "nil stage options are skipped", func(t *testing.T) {
 		p := pipeline.New()
 		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(5)), "m", func(_ context.Context, v int) (int, error) { return 2 * v, nil }, nil, pipeline.Workers(2), nil)

@@ -20,6 +20,8 @@ var (
 	ErrClosed = errors.New("pipeline: closed")
 	// ErrNotRunning is returned by Wait, Stop and Replay before Start.
 	ErrNotRunning = errors.New("pipeline: not running")
+	// ErrRunning is returned by Rerun while a run is in progress.
+	ErrRunning = errors.New("pipeline: running")
 	// ErrDrainTimeout is returned by Wait (and Stop) when a graceful stop
 	// did not finish before its context ended; the pipeline was then
 	// cancelled. It wraps the context's error.

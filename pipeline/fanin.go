@@ -172,6 +172,16 @@ func PriorityMerge[T any](p *Pipeline, name string, tiers []Tier[T], opts ...Sta
 		return st.stageSpec([]supervisor.ChildSpec{w})
 	}
 	st.sweep = m.sweepAll
+	st.reset = func() {
+		m.in.resetRun()
+		m.inputs.Store(0)
+		for i, l := range m.lanes {
+			// The sweep closed the lanes of the last run.
+			l.q, _ = mailbox.NewQueue[*batch[T]](&mailbox.Config{Capacity: capB})
+			m.cur[i] = nil
+		}
+		m.turn, m.left, m.endSent, m.c = 0, tiers[0].Quota, false, counts{}
+	}
 	return out
 }
 
@@ -461,6 +471,7 @@ func Dynamic[T any](p *Pipeline, name string) (*Stream[T], *Inputs[T]) {
 	st.active.Store(1)
 	out := newStream[T](p, name, false)
 	d := &Inputs[T]{p: p, st: st, out: out, inputs: map[string]*dynInput[T]{}, live: 1}
+	p.onceOnly(name)
 	st.init = func() error {
 		out.target.addUpstream()
 		return nil

@@ -10,9 +10,10 @@ import (
 // System returns the actor system the pipeline runs on, nil before
 // Start. Its Snapshot (an observe.Source, for treeview.Handler and the
 // prom and otel adapters) holds the pipeline's supervision tree and, in
-// Snapshot.Pipelines, the pipeline as Observe returns it. The system
-// belongs to the pipeline: it shuts down when the pipeline stops (a
-// Snapshot of it then shows the final counters).
+// Snapshot.Pipelines, the pipeline as Observe returns it. A system of
+// the pipeline's own shuts down when the pipeline stops (a Snapshot of it
+// then shows the final counters); on a given System (OnSystem, Spec) the
+// pipeline is in Snapshot.Pipelines while a run is in progress.
 func (p *Pipeline) System() *actor.System {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -28,12 +29,13 @@ func (p *Pipeline) Observe() observe.Pipeline {
 	p.mu.Lock()
 	stages := p.stages
 	started := p.sys != nil // then the paths and the tracker are set
+	tracker := p.tracker
 	p.mu.Unlock()
 	out := observe.Pipeline{Name: p.cfg.name, State: p.stateName(), Stages: make([]observe.Stage, 0, len(stages))}
 	for _, st := range stages {
 		out.Stages = append(out.Stages, st.observe(started))
 	}
-	if t := p.tracker; started && t != nil {
+	if t := tracker; started && t != nil {
 		t.mu.Lock()
 		srcs := append([]*trackedSource(nil), t.srcs...)
 		t.mu.Unlock()

@@ -38,8 +38,9 @@ type config struct {
 	linger        time.Duration
 	checkpoint    time.Duration
 	faults        actor.FaultInjector
-	seed          uint64 // of the workers' jitter generators
-	sysOpts       []actor.Option
+	seed          uint64         // of the workers' jitter generators
+	sysOpts       []actor.Option // WithActorOptions, for an own System
+	sys           *actor.System  // OnSystem: run there instead of on an own System
 }
 
 func defaultConfig() config {

@@ -72,6 +72,7 @@ type reorder[U any] struct {
 
 	mu      sync.Mutex  // guards stopped
 	stopped []*batch[U] // results that reached the reorder actor too late (abort)
+	window0 int         // the gate's permits at the start of a run
 
 	// Owned by the reorder actor's current incarnation.
 	pending map[uint64]*batch[U]
@@ -89,7 +90,7 @@ func newReorder[T, U any](st *stage, out *Stream[U], inb *inbox[T]) *reorder[U] 
 		window = 2 * st.cfg.workers * (inb.capB + 1) * p.cfg.batch
 	}
 	inb.ord = &orderGate{free: max(window, p.cfg.batch)}
-	r := &reorder[U]{st: st, out: out, gate: inb.ord, pending: map[uint64]*batch[U]{}}
+	r := &reorder[U]{st: st, out: out, gate: inb.ord, pending: map[uint64]*batch[U]{}, window0: inb.ord.free}
 	r.rin = &inbox[U]{st: st, pool: batchPool[U]{size: p.cfg.batch}, router: LeastLoaded(), capB: 0}
 	r.rin.slots = []*slot[U]{{in: r.rin, name: "reorder"}}
 	// Results refused at an abort hold outputs of this stage, meant for

@@ -24,9 +24,11 @@ const (
 
 // A Pipeline is a graph of stages built with the functions of this
 // package (FromSlice, Map, ToFunc, ...) and run under one supervisor
-// tree. Build it completely, then call Run (or Start and Wait) once. A
-// Pipeline cannot be restarted or reused; build a new one. Its methods
-// are safe for concurrent use.
+// tree. Build it completely, then call Run (or Start and Wait). A
+// Pipeline is a definition: once a run ended, Rerun starts it again (a
+// new incarnation, see Rerun), and Spec makes it a supervisor's child,
+// which its parent restarts the same way. Its methods are safe for
+// concurrent use.
 //
 // Errors made while building (a nil function, zero workers, a duplicate
 // name, ...) are recorded and returned by Start and Run, wrapped around
@@ -44,7 +46,10 @@ type Pipeline struct {
 	runners []func() // sources and background loops, started after the actors
 	closers []func() // run last, after everything stopped (ToChan)
 	sinks   int
-	trackd  bool // a resumable source asked for a tracker
+	trackd  bool     // a resumable source asked for a tracker
+	runs    int      // runs started (incarnations)
+	once    []string // stages that cannot run again (ToChan, Dynamic)
+	env     *runEnv  // where the current run lives (nil: its own System)
 
 	// Set by Start before anything runs, read-only after.
 	sys       *actor.System
@@ -70,7 +75,10 @@ type Pipeline struct {
 	result    error
 	srcWG     sync.WaitGroup // source goroutines; Add only through goSource
 	srcClosed bool           // guarded by mu: no more source goroutines
+	srcLive   atomic.Int32   // source goroutines running (abandoned ones included)
 	bgWG      sync.WaitGroup // background goroutines (checkpoints, autoscaler)
+	watchWG   sync.WaitGroup // root watchers on a System the pipeline does not own
+	unreg     func()         // removes the pipeline from a foreign System's Snapshot
 
 	dlID atomic.Uint64
 	seq  atomic.Uint64
@@ -210,17 +218,59 @@ func usable[T any](s *Stream[T]) bool { return s != nil && s.p != nil }
 // its sources. It returns at once; use Wait for the outcome. Cancelling
 // ctx aborts the pipeline (see the package doc for what happens to items
 // in flight). Start returns an error wrapping ErrInvalid for a pipeline
-// built wrong, ErrClosed if it was already started, or ctx.Err(). A nil
-// ctx is context.Background(): the pipeline runs until its input ends or
-// Stop.
-func (p *Pipeline) Start(ctx context.Context) error {
-	ctx = orBackground(ctx)
+// built wrong, ErrClosed if it was already started (Rerun starts a
+// pipeline whose run ended), or ctx.Err(). A nil ctx is
+// context.Background(): the pipeline runs until its input ends or Stop.
+func (p *Pipeline) Start(ctx context.Context) error { return p.start(ctx, nil, false) }
+
+// Rerun starts a new run of a pipeline whose previous run ended (after
+// Wait returned): the same graph, as a new incarnation. Counters (Stats,
+// StageStats, Observe) start from zero; the dead-letter store is kept;
+// resumable sources start from their checkpoint; a Collector keeps what
+// it gathered. It returns ErrNotRunning before the first Start, ErrRunning
+// while a run is in progress, and an error wrapping ErrInvalid for a
+// pipeline that cannot run again: one with a ToChan sink (its channel was
+// closed) or a Dynamic merge, or whose previous run left a source running
+// past WithShutdownTimeout. Otherwise it is Start.
+func (p *Pipeline) Rerun(ctx context.Context) error {
 	p.mu.Lock()
-	if p.state != building {
+	st := p.state
+	p.mu.Unlock()
+	if st == building {
+		return ErrNotRunning
+	}
+	return p.start(ctx, nil, true)
+}
+
+// start starts a run: on the pipeline's own System (env nil and no
+// OnSystem), or under env.parent. again allows a run after one ended.
+func (p *Pipeline) start(ctx context.Context, env *runEnv, again bool) error {
+	ctx = orBackground(ctx)
+	if env == nil && p.cfg.sys != nil {
+		env = &runEnv{parent: p.cfg.sys, sys: p.cfg.sys}
+	}
+	p.mu.Lock()
+	switch {
+	case p.state == running && again:
+		p.mu.Unlock()
+		return ErrRunning
+	case p.state == running, p.state == finished && !again:
 		p.mu.Unlock()
 		return ErrClosed
+	case p.state == finished:
+		if err := p.resetLocked(); err != nil {
+			p.mu.Unlock()
+			return err
+		}
 	}
 	p.state = running
+	p.runs++
+	p.env = env
+	if p.runs == 1 {
+		for _, st := range p.stages {
+			st.active0 = st.active.Load()
+		}
+	}
 	errs := append([]error(nil), p.errs...)
 	for _, s := range p.streams {
 		if producer, ok := s.dangling(); ok {
@@ -230,10 +280,19 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	if len(p.stages) == 0 {
 		errs = append(errs, invalidf("empty pipeline"))
 	}
+	if env != nil && (p.cfg.faults != nil || p.cfg.events != nil || len(p.cfg.sysOpts) > 0) {
+		errs = append(errs, invalidf("WithFaultInjector, WithEvents and WithActorOptions configure the pipeline's own System; "+
+			"on a given System (OnSystem, Spec) configure that System instead"))
+	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)
 	}
 	p.mu.Unlock()
+	if len(errs) == 0 && env != nil {
+		if err := checkRouted(env.sys); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return p.finishEarly(errors.Join(errs...))
 	}
@@ -242,32 +301,53 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	p.srcCtx, p.srcCancel = context.WithCancel(p.runCtx)
 	p.bgCtx, p.bgCancel = context.WithCancel(context.Background())
 	if p.trackd {
-		p.tracker = newTracker(p)
+		t := newTracker(p)
+		p.mu.Lock() // Observe reads it
+		p.tracker = t
+		p.mu.Unlock()
 	}
-	sysOpts := append(p.cfg.sysOpts[:len(p.cfg.sysOpts):len(p.cfg.sysOpts)],
-		actor.WithName(p.cfg.name), actor.WithLogger(p.cfg.log),
-		actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent))
-	if p.cfg.faults != nil {
-		sysOpts = append(sysOpts, actor.WithFaultInjector(p.cfg.faults))
+	var sys *actor.System
+	rootPath := "/" + p.cfg.name
+	if env == nil {
+		sysOpts := append(p.cfg.sysOpts[:len(p.cfg.sysOpts):len(p.cfg.sysOpts)],
+			actor.WithName(p.cfg.name), actor.WithLogger(p.cfg.log),
+			actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent))
+		if p.cfg.faults != nil {
+			sysOpts = append(sysOpts, actor.WithFaultInjector(p.cfg.faults))
+		}
+		sys = actor.NewSystem(sysOpts...)
+	} else {
+		sys = env.sys
+		rootPath = env.base + "/" + p.cfg.name
 	}
-	sys := actor.NewSystem(sysOpts...)
-	p.rootPath = "/" + p.cfg.name
+	if p.rootPath != rootPath { // Observe may read the paths of the last run
+		p.rootPath = rootPath
+	}
 	p.byPath = map[string]*stage{}
-	p.slotsByPath = map[string]*slotStats{}
+	if p.slotsByPath == nil {
+		p.slotsByPath = map[string]*slotStats{}
+	}
 	p.started = time.Now()
 	p.sinksLeft.Store(int32(p.sinks))
+	stop := func() {
+		if env == nil {
+			_ = sys.Shutdown(context.Background())
+		}
+	}
 	var specs []supervisor.ChildSpec
 	for _, st := range p.stages {
 		if st.init != nil {
 			if err := st.init(); err != nil {
-				_ = sys.Shutdown(context.Background())
+				stop()
 				return p.finishEarly(err)
 			}
 		}
 		if st.spec != nil {
 			if sp := st.spec(); sp != nil {
 				specs = append(specs, *sp)
-				st.path = p.rootPath + "/" + st.name
+				if path := rootPath + "/" + st.name; st.path != path {
+					st.path = path
+				}
 				p.byPath[st.path] = st
 			}
 		}
@@ -276,15 +356,24 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	p.mu.Lock()
 	p.sys = sys
 	p.mu.Unlock()
-	root, err := supervisor.Start(p.sys, p.cfg.name, specs,
+	parent := actor.Spawner(sys)
+	if env != nil {
+		parent = env.parent
+	}
+	root, err := supervisor.Start(parent, p.cfg.name, specs,
 		supervisor.WithIntensity(p.cfg.stageRestarts, p.cfg.stagePeriod))
 	if err != nil {
-		_ = p.sys.Shutdown(context.Background())
+		stop()
 		return p.finishEarly(fmt.Errorf("pipeline: start: %w", err))
 	}
 	p.root = root
-	// The system belongs to the pipeline: no need to unregister.
-	_ = p.sys.RegisterPipeline(p.Observe)
+	if env == nil {
+		// The system belongs to the pipeline: no need to unregister.
+		_ = p.sys.RegisterPipeline(p.Observe)
+	} else {
+		p.unreg = sys.RegisterPipeline(p.Observe)
+		p.watchRoot(root)
+	}
 	if p.sinks == 0 {
 		close(p.sinksDone)
 	}
@@ -305,11 +394,20 @@ func (p *Pipeline) finishEarly(err error) error {
 	p.state = finished
 	p.result = err
 	closers := p.closers
+	done := p.done
+	env := p.env
 	p.mu.Unlock()
-	for _, c := range closers {
-		c()
+	if p.runs <= 1 {
+		// ToChan channels are closed once, at the end of the first run
+		// (a pipeline with one cannot run again).
+		for _, c := range closers {
+			c()
+		}
 	}
-	close(p.done)
+	close(done)
+	if env != nil && env.ended != nil {
+		env.ended(err)
+	}
 	return err
 }
 
@@ -365,8 +463,15 @@ func (p *Pipeline) manage(ctx context.Context) {
 	p.bgCancel()
 	p.bgWG.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 2*p.cfg.shutdown+time.Second)
-	if err := p.sys.Shutdown(sctx); err != nil {
-		p.cfg.log.Warn("pipeline: actors did not stop in time", zap.Error(err))
+	var serr error
+	if p.env == nil {
+		serr = p.sys.Shutdown(sctx)
+	} else {
+		serr = p.root.Stop(sctx)
+		p.watchWG.Wait()
+	}
+	if serr != nil {
+		p.cfg.log.Warn("pipeline: actors did not stop in time", zap.Error(serr))
 	}
 	cancel()
 	p.stopping.Store(true) // late dead letters (abandoned actors) are stopped items
@@ -386,11 +491,20 @@ func (p *Pipeline) manage(ctx context.Context) {
 		c()
 	}
 	p.logEnd(cause, time.Since(p.started))
+	if p.unreg != nil {
+		p.unreg()
+		p.unreg = nil
+	}
 	p.mu.Lock()
 	p.state = finished
 	p.result = cause
+	done := p.done
+	env := p.env
 	p.mu.Unlock()
-	close(p.done)
+	close(done)
+	if env != nil && env.ended != nil {
+		env.ended(cause)
+	}
 }
 
 // goSource runs f on a new source goroutine, unless the pipeline is
@@ -402,10 +516,12 @@ func (p *Pipeline) goSource(f func()) bool {
 		return false
 	}
 	p.srcWG.Add(1)
+	p.srcLive.Add(1)
 	// Owner: the pipeline. f ends when its input ends or when srcCtx is
 	// cancelled; manage waits for it (srcWG) before stopping the actors.
 	go func() {
 		defer p.srcWG.Done()
+		defer p.srcLive.Add(-1)
 		f()
 	}()
 	return true
@@ -434,18 +550,32 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 // waits as long as it takes.
 func (p *Pipeline) Wait(ctx context.Context) error {
 	p.mu.Lock()
-	st := p.state
+	st, done := p.state, p.done
 	p.mu.Unlock()
 	if st == building {
 		return ErrNotRunning
 	}
 	ctx = orBackground(ctx)
 	select {
-	case <-p.done:
-		return p.result
+	case <-done:
+		return p.resultOf()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// resultOf returns the result of the last run that ended.
+func (p *Pipeline) resultOf() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.result
+}
+
+// doneCh returns the done channel of the current run.
+func (p *Pipeline) doneCh() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done
 }
 
 // Run starts the pipeline and waits until it stops: Start, then Wait.
@@ -455,8 +585,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.Start(ctx); err != nil {
 		return err
 	}
-	<-p.done
-	return p.result
+	<-p.doneCh()
+	return p.resultOf()
 }
 
 // orBackground is the package's rule for a nil context: it is
@@ -468,8 +598,9 @@ func orBackground(ctx context.Context) context.Context {
 	return ctx
 }
 
-// Done returns a channel closed when the pipeline has stopped.
-func (p *Pipeline) Done() <-chan struct{} { return p.done }
+// Done returns a channel closed when the current (or last) run of the
+// pipeline has stopped.
+func (p *Pipeline) Done() <-chan struct{} { return p.doneCh() }
 
 // Stop stops the pipeline gracefully: the sources stop reading their
 // input, what they already read flows to the sinks, then the pipeline
@@ -479,10 +610,13 @@ func (p *Pipeline) Done() <-chan struct{} { return p.done }
 // goroutines; it returns ErrNotRunning before Start.
 func (p *Pipeline) Stop(ctx context.Context) error {
 	p.mu.Lock()
-	st := p.state
+	st, done := p.state, p.done
 	p.mu.Unlock()
 	if st == building {
 		return ErrNotRunning
+	}
+	if st == finished {
+		return p.resultOf()
 	}
 	ctx = orBackground(ctx)
 	p.draining.Store(true)
@@ -490,12 +624,12 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 		p.srcCancel()
 	}
 	select {
-	case <-p.done:
-		return p.result
+	case <-done:
+		return p.resultOf()
 	case <-ctx.Done():
 		p.fail(fmt.Errorf("%w: %w", ErrDrainTimeout, ctx.Err()))
-		<-p.done
-		return p.result
+		<-done
+		return p.resultOf()
 	}
 }
 
@@ -546,7 +680,7 @@ func (p *Pipeline) Replay(ctx context.Context, keep func(DeadLetter) bool) (int,
 		return 0, ErrClosed
 	}
 	select {
-	case <-p.done:
+	case <-p.doneCh():
 		return 0, ErrClosed
 	default:
 	}

@@ -60,18 +60,26 @@ func (s *source[T]) tryLock() bool {
 
 // newSource registers a source named name whose goroutine runs run.
 func newSource[T any](p *Pipeline, name string, run func(s *source[T]) error) *Stream[T] {
+	out, _ := newSourceS(p, name, run)
+	return out
+}
+
+// newSourceS is newSource that also returns the source (nil if it could
+// not be built).
+func newSourceS[T any](p *Pipeline, name string, run func(s *source[T]) error) (*Stream[T], *source[T]) {
 	if p == nil {
-		return &Stream[T]{}
+		return &Stream[T]{}, nil
 	}
 	st, err := p.newStage(name, "source", nil)
 	if err != nil {
-		return newStream[T](p, name, true)
+		return newStream[T](p, name, true), nil
 	}
 	st.active.Store(1)
 	out := newStream[T](p, name, false)
 	s := &source[T]{p: p, st: st, out: out, sem: make(chan struct{}, 1)}
 	st.init = func() error {
 		out.target.addUpstream()
+		s.resetRun()
 		s.adj = p.newAdj()
 		s.o = out.target.outlet(s.adj)
 		return nil
@@ -84,7 +92,7 @@ func newSource[T any](p *Pipeline, name string, run func(s *source[T]) error) *S
 	p.mu.Lock()
 	p.runners = append(p.runners, func() { p.goSource(func() { s.loop(run) }) })
 	p.mu.Unlock()
-	return out
+	return out, s
 }
 
 func (s *source[T]) loop(run func(s *source[T]) error) {
@@ -359,6 +367,12 @@ func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(c
 // returns without touching anything, so the source need not wait for it.
 
 func (s *source[T]) startTimer() {
+	if s.timer != nil {
+		// A run after the first keeps the timer (a late callback of the
+		// last run may still read it).
+		s.timer.Stop()
+		return
+	}
 	s.timer = time.AfterFunc(time.Hour, s.linger)
 	s.timer.Stop()
 }
@@ -394,4 +408,16 @@ func (s *source[T]) stopTimer() {
 	s.closed.Store(true)
 	s.timer.Stop()
 	s.unlock()
+}
+
+// resetRun clears the state of the last run (nothing runs the source
+// yet: its goroutine starts after Start's inits).
+func (s *source[T]) resetRun() {
+	s.lock() // a late linger callback of the last run may hold it
+	defer s.unlock()
+	s.c = counts{}
+	s.seqNext, s.seqEnd = 0, 0
+	s.ts, s.tb, s.tn, s.next = nil, nil, 0, 0
+	s.dirty, s.armed = false, false
+	s.closed.Store(false)
 }

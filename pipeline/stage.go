@@ -43,6 +43,10 @@ type stage struct {
 	onDone func(ctx context.Context)
 	sweep  func()
 	inject func(ctx context.Context, dls []DeadLetter) ([]DeadLetter, error)
+	// reset resets the builder's per-run state before a run after the
+	// first (see rerun.go); active0 is the first run's active workers.
+	reset   func()
+	active0 int32
 	// workers returns the per-worker view of the stage for Snapshot (nil
 	// for sources and merges without workers of their own).
 	workers func() []observe.Worker

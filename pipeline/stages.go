@@ -96,6 +96,7 @@ func ToChan[T any](in *Stream[T], name string, ch chan<- T, opts ...StageOption)
 		in.p.mu.Lock()
 		in.p.closers = append(in.p.closers, func() { close(ch) })
 		in.p.mu.Unlock()
+		in.p.onceOnly(name)
 	}
 	workerStage(in, name, "sink", opts, nilFunc(ch == nil), true, func(st *stage, w *worker[T, struct{}]) {
 		w.step = func(ctx context.Context, w *worker[T, struct{}], e *envelope[T]) error {

@@ -607,6 +607,12 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 	if st.cfg.ordered && !sink {
 		ro = newReorder[T, U](st, out, inb)
 	}
+	st.reset = func() {
+		inb.resetRun()
+		if ro != nil {
+			ro.resetRun(ro.window0)
+		}
+	}
 	st.init = func() error {
 		st.acks.Store(int32(len(inb.slots)))
 		if ro != nil {
