@@ -78,6 +78,11 @@ type config struct {
 	// ready, if set, is called with the listener's address once the
 	// service serves (the tests use it with -addr 127.0.0.1:0).
 	ready func(addr string)
+	// The tests' hooks: parsed, if set, is called by the parse stage with
+	// each line it parsed (an error fails the attempt); draining when
+	// the drain begins.
+	parsed   func(ctx context.Context, text string) error
+	draining func()
 }
 
 func main() {
@@ -125,7 +130,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	sys := actor.NewSystem(actor.WithName("service"), pipeline.RouteDeadLetters(nil))
 	defer func() { _ = sys.Shutdown(context.Background()) }()
 
-	s, err := build(sys)
+	s, err := build(sys, cfg)
 	if err != nil {
 		return err
 	}
@@ -197,14 +202,15 @@ type service struct {
 	ingest *pipeline.Pipeline
 	inlet  *pipeline.Inlet[line]
 
+	cfg    config
 	lines  atomic.Uint64 // numbers the event lines
 	served atomic.Uint64 // copies of the counts, for the closing line
 	stored atomic.Uint64
 }
 
 // build starts the tree under the root supervisor /app.
-func build(sys *actor.System) (*service, error) {
-	s := &service{}
+func build(sys *actor.System, cfg config) (*service, error) {
+	s := &service{cfg: cfg}
 	render, renderSpec, err := pool.Spec("render", newRenderer, pool.Workers(3), pool.Mailbox(16))
 	if err != nil {
 		return nil, err
@@ -227,7 +233,7 @@ func build(sys *actor.System) (*service, error) {
 	// that Ref exists and added to the running tree with StartChild.
 	p := pipeline.New(pipeline.WithName("events"))
 	lines, inlet := pipeline.FromRef[line](p, "in", 64)
-	events := pipeline.Map(lines, "parse", parse(), pipeline.Workers(2))
+	events := pipeline.Map(lines, "parse", parse(cfg.parsed), pipeline.Workers(2))
 	pipeline.ToRef(events, "store", s.stats, func(e event, ack func(error)) statsMsg {
 		return statsMsg{event: e, ack: ack}
 	})
@@ -244,6 +250,9 @@ func build(sys *actor.System) (*service, error) {
 // drain closes the inlet, so that the stream ends after the lines it
 // accepted, and waits (bounded) until the run delivered them.
 func (s *service) drain() {
+	if s.cfg.draining != nil {
+		s.cfg.draining()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	if err := s.inlet.Close(ctx); err == nil {
@@ -419,10 +428,10 @@ type event struct {
 // parse returns the function of the parse stage. A line "crash" makes the
 // worker panic the first time it sees it: the stage supervisor restarts
 // the worker, which retries the item (attempt 2 of pipeline.DefaultAttempts).
-func parse() func(context.Context, line) (event, error) {
+func parse(hook func(context.Context, string) error) func(context.Context, line) (event, error) {
 	var mu sync.Mutex
 	crashed := map[uint64]bool{}
-	return func(_ context.Context, l line) (event, error) {
+	return func(ctx context.Context, l line) (event, error) {
 		kind := strings.ToLower(strings.Fields(l.text)[0])
 		if kind == "crash" {
 			mu.Lock()
@@ -435,6 +444,11 @@ func parse() func(context.Context, line) (event, error) {
 			mu.Unlock()
 			if first {
 				panic("parse: crash requested")
+			}
+		}
+		if hook != nil {
+			if err := hook(ctx, l.text); err != nil {
+				return event{}, err
 			}
 		}
 		return event{id: l.id, kind: kind}, nil
