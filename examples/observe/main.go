@@ -2,13 +2,15 @@
 // shows of itself wired in: the live supervision-tree view, Prometheus
 // metrics and zap logs.
 //
-// The service "shop" runs a supervision tree and a pipeline:
+// The service "shop" runs one supervision tree, with a pipeline in it:
 //
-//	/app            one_for_one over the three subtrees
+//	/app            one_for_one over the three subtrees and the pipeline
 //	  /app/api      one_for_one: the handlers users, orders, payments
 //	  /app/cache    one_for_all: store and index restart together
 //	  /app/outbox   one_for_one with a restart backoff: mailer
-//	orders          a pipeline: source → price (2 workers) → ledger
+//	  /app/orders   the orders pipeline, a child (Pipeline.Spec):
+//	                source → price (2 workers) → ledger, its stage
+//	                workers at /app/orders/orders/<stage>/w<i>
 //
 // A traffic loop sends every worker a request each tick, and a seeded
 // chaos monkey (package chaos) kills a worker now and then, so the view
@@ -26,11 +28,12 @@
 //
 //	go run ./examples/observe [-addr 127.0.0.1:7070] [-chaos-every 1s] [-duration 0] [-seed 1]
 //
-// The pipeline runs on an actor System of its own (Pipeline.System); it
-// is added to the service System's snapshot with
-// System.RegisterPipeline(p.Observe), so the view and the troupe_stage_*
-// metrics show its stages and their workers, but its workers' supervision
-// events stay on the pipeline's System. See docs/observability.md.
+// The pipeline runs on the service's System, as a child of /app
+// (Pipeline.Spec; the System is built with pipeline.RouteDeadLetters), so
+// the view shows its stage workers in place in the tree, the
+// troupe_stage_* metrics its stages, and its workers' failures and
+// restarts are events, log lines and metrics of the service like any
+// other. See docs/observability.md.
 package main
 
 import (
@@ -155,22 +158,27 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		defer cancel()
 	}
 
-	// The monkey kills tree workers about once per ChaosEvery, and
-	// pipeline workers a quarter as often. A kill strikes a receive: the
-	// message is redelivered to the restarted worker.
+	// The monkey kills workers of the three subtrees about once per
+	// ChaosEvery, and pipeline stage workers a quarter as often. A kill
+	// strikes a receive: the message is redelivered to the restarted
+	// worker. (Not "/app/*/*": that would match the pipeline's root
+	// supervisor /app/orders/orders too.)
 	var rules []chaos.Rule
 	if cfg.ChaosEvery > 0 {
 		perSecond := float64(time.Second) / float64(cfg.ChaosEvery)
-		rules = append(rules,
-			chaos.Rule{Kind: chaos.Kill, Pattern: "/app/*/*", PerSecond: perSecond},
-			chaos.Rule{Kind: chaos.Kill, Pattern: "/orders/*/*", PerSecond: perSecond / 4})
+		for _, sub := range []string{"api", "cache", "outbox"} {
+			rules = append(rules, chaos.Rule{Kind: chaos.Kill, Pattern: "/app/" + sub + "/*", PerSecond: perSecond / 3})
+		}
+		rules = append(rules, chaos.Rule{Kind: chaos.Kill, Pattern: "/app/orders/orders/*/*", PerSecond: perSecond / 4})
 	}
 	monkey, err := chaos.New(cfg.Seed, rules...)
 	if err != nil {
 		return err
 	}
 
-	sys := actor.NewSystem(actor.WithName("shop"), actor.WithLogger(log), actor.WithFaultInjector(monkey))
+	// RouteDeadLetters: the System hosts a pipeline.
+	sys := actor.NewSystem(actor.WithName("shop"), actor.WithLogger(log), actor.WithFaultInjector(monkey),
+		pipeline.RouteDeadLetters(nil))
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -193,7 +201,8 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	outbox := supervisor.NewSupervisor("outbox", []supervisor.ChildSpec{spec("mailer", "mailer")},
 		supervisor.WithStrategy(supervisor.OneForOne), supervisor.WithIntensity(10, 10*time.Second),
 		supervisor.WithBackoff(strategy.Backoff{Min: 200 * time.Millisecond, Max: 3 * time.Second, Factor: 2, Jitter: 0.2, ResetAfter: 5 * time.Second}))
-	top, err := supervisor.Start(sys, "app", []supervisor.ChildSpec{api, cache, outbox},
+	p, orders := ordersPipeline(cfg, log)
+	top, err := supervisor.Start(sys, "app", []supervisor.ChildSpec{api, cache, outbox, orders},
 		supervisor.WithStrategy(supervisor.OneForOne), supervisor.WithIntensity(5, 30*time.Second))
 	if err != nil {
 		return err
@@ -216,15 +225,10 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		}
 	}
 
-	p, unregister, err := startOrders(sys, cfg, monkey, log)
-	if err != nil {
-		return err
-	}
-	defer unregister()
 	defer func() { // on an early return; a no-op after the Stop below
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = p.Stop(sctx)
+		_ = top.Stop(sctx)
 	}()
 
 	reg := prometheus.NewRegistry()
@@ -281,15 +285,16 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	select {
 	case <-ctx.Done():
 	case <-top.Done():
+		// A failed run of the pipeline is a failure of /app/orders,
+		// which /app restarts: only the tree giving up ends the service.
 		runErr = fmt.Errorf("the supervision tree gave up: %w", top.Wait(context.Background()))
-	case <-p.Done():
-		runErr = fmt.Errorf("the orders pipeline stopped: %w", p.Wait(context.Background()))
 	case err := <-serveErr:
 		runErr = fmt.Errorf("serve: %w", err)
 	}
 
-	// Stop: no more faults and traffic, then the listener, the pipeline
-	// and the tree, each bounded.
+	// Stop: no more faults and traffic, then the listener, then the
+	// pipeline drains (its run ends with nil, which ends the Transient
+	// child /app/orders), then the tree stops, each bounded.
 	monkey.Disarm()
 	stopTraffic()
 	wg.Wait()
@@ -338,12 +343,11 @@ type order struct {
 	cents int64
 }
 
-// startOrders starts the orders pipeline and adds its stages to sys's
-// snapshot. It returns the pipeline and the function that removes it from
-// the snapshot.
-func startOrders(sys *actor.System, cfg config, monkey *chaos.Monkey, log *zap.Logger) (*pipeline.Pipeline, func(), error) {
-	p := pipeline.New(pipeline.WithName("orders"), pipeline.WithLogger(log.With(zap.String("pipeline", "orders"))),
-		pipeline.WithFaultInjector(monkey))
+// ordersPipeline builds the orders pipeline and returns it with the spec
+// of the child of /app that runs it. The child is Transient: a failed run
+// is restarted, the run drained at the end is not.
+func ordersPipeline(cfg config, log *zap.Logger) (*pipeline.Pipeline, supervisor.ChildSpec) {
+	p := pipeline.New(pipeline.WithName("orders"), pipeline.WithLogger(log.With(zap.String("pipeline", "orders"))))
 	src := pipeline.FromFunc(p, "source", func(ctx context.Context, emit func(order) error) error {
 		t := time.NewTicker(cfg.Tick)
 		defer t.Stop()
@@ -370,10 +374,7 @@ func startOrders(sys *actor.System, cfg config, monkey *chaos.Monkey, log *zap.L
 		total.Add(o.cents)
 		return nil
 	})
-	// Not run's ctx: at the end, run stops the pipeline gracefully.
-	if err := p.Start(context.Background()); err != nil {
-		return nil, nil, err
-	}
-	unregister := sys.RegisterPipeline(p.Observe)
-	return p, unregister, nil
+	spec := p.Spec("orders")
+	spec.Restart = supervisor.Transient
+	return p, spec
 }

@@ -137,8 +137,9 @@ func (s *service) get(t *testing.T, ctx context.Context, path string) []byte {
 }
 
 // TestServiceEndToEnd drives the example as a user would: the tree view's
-// JSON has the whole tree and the pipeline, the event stream shows a
-// restart caused by the monkey, the logs carry that failure, /metrics has
+// JSON has the whole tree with the pipeline's workers in it, the event
+// stream shows restarts caused by the monkey, of a tree worker and of a
+// pipeline worker, the logs carry those failures, /metrics has
 // the troupe_* families with the restart counted, and the service stops
 // cleanly (goleak checks what is left).
 func TestServiceEndToEnd(t *testing.T) {
@@ -156,10 +157,12 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 	checkTree(t, page)
 
-	fid := waitForRestart(t, ctx, s)
+	fids := waitForRestarts(t, ctx, s, "/app/api/", "/app/cache/", "/app/outbox/", "/app/orders/orders/")
 	logs := s.logs.String()
-	if !strings.Contains(logs, `"msg":"actor failed"`) || !strings.Contains(logs, `"failure_id":"`+fid.String()+`"`) {
-		t.Errorf("the logs lack the failure %s of the restart:\n%s", fid, logs)
+	for prefix, fid := range fids {
+		if !strings.Contains(logs, `"msg":"actor failed"`) || !strings.Contains(logs, `"failure_id":"`+fid.String()+`"`) {
+			t.Errorf("the logs lack the failure %s of the restart under %s:\n%s", fid, prefix, logs)
+		}
 	}
 	if !strings.Contains(logs, `"msg":"child restarted"`) {
 		t.Errorf("the logs lack a restart:\n%s", logs)
@@ -176,7 +179,8 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 }
 
-// checkTree checks the tree and pipeline of the page.
+// checkTree checks the tree and pipeline of the page: one tree, the
+// pipeline's workers in it.
 func checkTree(t *testing.T, page treeview.Page) {
 	t.Helper()
 	if len(page.Nodes) != 1 || page.Nodes[0].Path != "/app" || page.Nodes[0].Supervisor == nil {
@@ -191,10 +195,14 @@ func checkTree(t *testing.T, page treeview.Page) {
 		"/app/outbox": {"one_for_one", []string{"mailer"}},
 	}
 	app := page.Nodes[0]
-	if got := len(app.Children); got != len(want) {
-		t.Errorf("/app has %d children; want %d", got, len(want))
+	if got := len(app.Children); got != len(want)+1 {
+		t.Errorf("/app has %d children; want %d", got, len(want)+1)
 	}
 	for _, sub := range app.Children {
+		if sub.Path == "/app/orders" {
+			checkOrdersChild(t, sub)
+			continue
+		}
 		w, ok := want[sub.Path]
 		if !ok {
 			t.Errorf("unexpected child %s of /app", sub.Path)
@@ -219,16 +227,46 @@ func checkTree(t *testing.T, page treeview.Page) {
 	}
 	var stages []string
 	for _, st := range page.Pipelines[0].Stages {
-		stages = append(stages, st.Name)
+		var ws []string
+		for _, w := range st.Workers {
+			ws = append(ws, w.Path)
+		}
+		stages = append(stages, st.Name+fmt.Sprint(ws))
 	}
-	if fmt.Sprint(stages) != "[source price ledger]" {
-		t.Errorf("orders stages %v; want [source price ledger]", stages)
+	if got, want := strings.Join(stages, " "), "source[] price[/app/orders/orders/price/w0 /app/orders/orders/price/w1] ledger[/app/orders/orders/ledger/w0]"; got != want {
+		t.Errorf("orders stages %s; want %s", got, want)
 	}
 }
 
-// waitForRestart reads the tree view's event stream until a worker of the
-// tree is restarted, and returns the failure ID of that restart.
-func waitForRestart(t *testing.T, ctx context.Context, s *service) observe.FailureID {
+// checkOrdersChild checks the pipeline child /app/orders: the run's root
+// supervisor /app/orders/orders over the stage supervisors and their
+// workers.
+func checkOrdersChild(t *testing.T, n observe.Node) {
+	t.Helper()
+	if n.Type != observe.TypeWorker || n.Kind != "pipeline" || len(n.Children) != 1 {
+		t.Fatalf("/app/orders: type %s kind %s, %d children; want the pipeline child with its run's root", n.Type, n.Kind, len(n.Children))
+	}
+	root := n.Children[0]
+	if root.Path != "/app/orders/orders" || root.Supervisor == nil {
+		t.Fatalf("/app/orders's child %s (supervisor %v); want the supervisor /app/orders/orders", root.Path, root.Supervisor != nil)
+	}
+	var got []string
+	for _, st := range root.Children {
+		var ws []string
+		for _, w := range st.Children {
+			ws = append(ws, w.Path)
+		}
+		got = append(got, st.Path+fmt.Sprint(ws))
+	}
+	if want := "/app/orders/orders/price[/app/orders/orders/price/w0 /app/orders/orders/price/w1] /app/orders/orders/ledger[/app/orders/orders/ledger/w0]"; strings.Join(got, " ") != want {
+		t.Errorf("/app/orders/orders: %v; want %s", got, want)
+	}
+}
+
+// waitForRestarts reads the tree view's event stream until it has seen a
+// restart of a worker under each of the path prefixes, and returns their
+// failure IDs by prefix.
+func waitForRestarts(t *testing.T, ctx context.Context, s *service, prefixes ...string) map[string]observe.FailureID {
 	t.Helper()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -246,6 +284,7 @@ func waitForRestart(t *testing.T, ctx context.Context, s *service) observe.Failu
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	fids := map[string]observe.FailureID{}
 	var event string
 	for sc.Scan() {
 		line := sc.Text()
@@ -257,13 +296,21 @@ func waitForRestart(t *testing.T, ctx context.Context, s *service) observe.Failu
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &e); err != nil {
 				t.Fatalf("bad event %q: %v", line, err)
 			}
-			if e.Kind == "restarted" && strings.HasPrefix(e.Path, "/app/") && e.FailureID != 0 {
-				return e.FailureID
+			if e.Kind != "restarted" || e.FailureID == 0 {
+				continue
+			}
+			for _, p := range prefixes {
+				if _, seen := fids[p]; !seen && strings.HasPrefix(e.Path, p) {
+					fids[p] = e.FailureID
+				}
+			}
+			if len(fids) == len(prefixes) {
+				return fids
 			}
 		}
 	}
-	t.Fatalf("the event stream ended without a restart: %v (context: %v)", sc.Err(), ctx.Err())
-	return 0
+	t.Fatalf("the event stream ended with restarts seen under %v only, of %v: %v (context: %v)", fids, prefixes, sc.Err(), ctx.Err())
+	return nil
 }
 
 // checkMetrics checks a /metrics scrape: the troupe_* families a Snapshot
