@@ -163,14 +163,16 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 	// drains, then the tree stops.
 	treeCtx, stopTree := context.WithCancel(context.Background())
 	defer stopTree()
+	// Owner of the members: run; g.Wait waits for all three.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		// A GaveUpError ends the group; a stop after the drain is the
-		// end we asked for.
-		if err := s.app.Run(treeCtx); !errors.Is(err, context.Canceled) || treeCtx.Err() == nil {
-			return err
+		// A GaveUpError (or a failed stop) ends the group with it; the
+		// stop after the drain is the end we asked for.
+		err := s.app.Run(treeCtx)
+		if treeCtx.Err() != nil && err == treeCtx.Err() {
+			return nil
 		}
-		return nil
+		return err
 	})
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
