@@ -340,6 +340,7 @@ func (in *inbox[T]) workerSpecs(h func(i int) handler[T]) []supervisor.ChildSpec
 			// batch out of the mailbox ahead of handling it, so the
 			// mailbox bound is the bound on queued items.
 			actor.WithThroughput(1),
+			actor.WithUndelivered(takeBack[T]),
 			in.st.profileLabels())
 		specs[i].Shutdown = p.cfg.shutdown
 	}
@@ -655,8 +656,19 @@ func (s *slot[T]) stopBatch(b *batch[T]) {
 	s.in.pool.put(b)
 }
 
-// onDead is called by the pipeline's dead-letter hook for a batch the
-// runtime dead-lettered.
+// takeBack is the WithUndelivered hook of the actors that take batches
+// of T (workers, reorder buffers, merges): a batch the runtime could not
+// deliver comes back to its slot (see onDead) instead of going to the
+// System's dead letters, so a pipeline needs nothing of its System.
+func takeBack[T any](d actor.DeadLetter) bool {
+	b, ok := d.Message.(*batch[T])
+	if ok {
+		b.onDead(d.Reason)
+	}
+	return ok
+}
+
+// onDead handles a batch the runtime could not deliver (takeBack).
 func (b *batch[T]) onDead(reason actor.DeadLetterReason) {
 	s := b.slot
 	if s == nil {
