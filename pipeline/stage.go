@@ -240,7 +240,7 @@ func (in *inbox[T]) upstreamDone(context.Context) {
 
 // deliver sends b to slot s, waiting while its mailbox is full. A batch
 // refused because the slot's actor stopped (ErrStopped) has been handed
-// to the dead-letter hook, which rescues it: it counts as delivered. Any
+// to the workers' undelivered hook (takeBack), which rescues it: it counts as delivered. Any
 // other error (the sender's context ended) leaves b with the caller.
 func (in *inbox[T]) deliver(ctx context.Context, s *slot[T], b *batch[T]) error {
 	return in.send(ctx, s, b, false)
@@ -500,7 +500,7 @@ func (s *slot[T]) receive(ctx actor.Context, b *batch[T]) error {
 
 // droppedEOS handles an EOS that a drop policy dropped (DropNewest on a
 // full mailbox): it stands behind everything that was queued then, so it
-// is handled once the mailbox is empty. The dead-letter hook wakes the
+// is handled once the mailbox is empty. The undelivered hook wakes the
 // actor after setting the flag, so an idle actor sees it too.
 func (s *slot[T]) droppedEOS(ctx actor.Context) error {
 	if !s.eosDropped.Load() || s.in.load(s.idx) != 0 {
