@@ -546,17 +546,6 @@ type retrier[T any] interface {
 	retryDue(ctx actor.Context, s *slot[T]) error
 }
 
-// post sends a control message of kind to the slot's current actor.
-func (s *slot[T]) post(kind batchKind) {
-	ref := s.ref.Load()
-	if ref == nil {
-		return
-	}
-	b := s.in.pool.get()
-	b.kind = kind
-	_ = ref.Urgent(b) // lost only if the actor stopped: its next start re-arms, or the sweep takes over
-}
-
 func (s *slot[T]) handle(ctx actor.Context, b *batch[T]) error {
 	if b.kind == kEOS {
 		if s.eosDone || s.in.st.p.stopping.Load() {
