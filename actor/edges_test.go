@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -125,6 +126,27 @@ var nilEdges = []edge{
 		_ = ref.Tell(nil, 7)
 		if d := recv(t, dead, "the dead letter"); d.Message != 7 {
 			t.Errorf("dead letter: got %v; want message 7", d)
+		}
+	}},
+	{"After", "a nil ctx returns ErrWrongType", func(t *testing.T) {
+		if stop, err := actor.After[int](nil, time.Second, 1); stop != nil || !errors.Is(err, actor.ErrWrongType) {
+			t.Errorf("After(nil): got %v; want ErrWrongType", err)
+		}
+	}},
+	{"WithUndelivered", "nil is skipped: the hook given before stays", func(t *testing.T) {
+		h := newHarness(t)
+		took := make(chan actor.DeadLetter, 16)
+		ref := mustSpawn(t, h.sys, "a", echo,
+			actor.WithUndelivered(func(d actor.DeadLetter) bool { took <- d; return true }), actor.WithUndelivered(nil))
+		if err := ref.Stop(nil); err != nil {
+			t.Fatal(err)
+		}
+		_ = ref.Tell(nil, 7)
+		if d := recv(t, took, "the undelivered message"); d.Message != 7 {
+			t.Errorf("hook: got %v; want message 7", d)
+		}
+		if n := len(h.dead.all()); n != 0 {
+			t.Errorf("System sink: got %d dead letters; want 0", n)
 		}
 	}},
 	{"WithFaultInjector", "nil is skipped: the injector given before stays", func(t *testing.T) {

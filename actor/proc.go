@@ -597,15 +597,24 @@ func (p *proc[M]) expire() {
 	r := p.r()
 	r.deadLettered.Add(1)
 	r.expired.Add(1)
-	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur.m, Reason: DeadExpired, Err: p.cur.ask().ctx.Err(), Attempts: p.attempts})
+	p.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur.m, Reason: DeadExpired, Err: p.cur.ask().ctx.Err(), Attempts: p.attempts})
 	p.resolve()
+}
+
+// deadLetter hands d to the actor's WithUndelivered hook, or to the
+// System's dead letters if there is none or it did not take d.
+func (p *proc[M]) deadLetter(d DeadLetter) {
+	if f := p.cfg.undelivered; f != nil && f(d) {
+		return
+	}
+	p.sys.deadLetter(d)
 }
 
 // undeliverable dead-letters env for reason r and, if it is a request,
 // ends its Ask at once with an *UndeliveredError saying why. The caller
 // counts it.
 func (p *proc[M]) undeliverable(env envelope[M], r DeadLetterReason, err error, attempts int, fid observe.FailureID) {
-	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: env.m, Reason: r, Err: err, Attempts: attempts, FailureID: fid})
+	p.deadLetter(DeadLetter{Recipient: p.path, Message: env.m, Reason: r, Err: err, Attempts: attempts, FailureID: fid})
 	if rq := env.ask(); rq != nil {
 		rq.f.abandon(&UndeliveredError{Path: p.path, Reason: r, Attempts: attempts, Err: err})
 	}
@@ -1430,7 +1439,7 @@ func (p *proc[M]) drainSystem() {
 		if s.kind == sysFunc && s.msg != nil {
 			// Not in Stats.DeadLettered: Urgent messages bypass the
 			// mailbox, so they are not in Stats.Accepted either.
-			p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: s.msg, Reason: DeadStopped})
+			p.deadLetter(DeadLetter{Recipient: p.path, Message: s.msg, Reason: DeadStopped})
 		}
 	}
 }

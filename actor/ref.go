@@ -115,6 +115,7 @@ type config struct {
 	keep        bool
 	kind        string
 	labels      []string // WithProfileLabels
+	undelivered func(DeadLetter) bool
 }
 
 var defaultConfig = config{
@@ -220,6 +221,29 @@ func WithPassThroughPanics() SpawnOption {
 // supervisor. Spawn rejects it with ErrInvalidOption.
 func WithKeepOnParentRestart() SpawnOption {
 	return spawnFunc(func(c *config) error { c.keep = true; return nil })
+}
+
+// WithUndelivered sets the actor's own hook for the messages it could
+// not handle: those queued when it stopped for good or sent after
+// (DeadStopped, Urgent ones included), those a drop policy discarded
+// (DeadDropped), poison messages (DeadPoison) and requests whose asker
+// gave up (DeadExpired). f is called instead of the System's dead-letter
+// sink (WithDeadLetters) with the dead letter it would have got, on the
+// same goroutine and under the same rules: fast, non-blocking, possibly
+// concurrent. It reports whether it took the message; one it took is not
+// a dead letter of the System (not in System.DeadLetters, no
+// EventDeadLetter, not logged), one it did not take goes to the System's
+// sink as usual. The actor's Stats count both kinds in DeadLettered, and
+// a request's Ask ends with an *UndeliveredError either way. A layer that
+// owns an actor's messages (a pipeline's workers) uses it to take them
+// back without a System-wide sink. A nil f is skipped.
+func WithUndelivered(f func(DeadLetter) bool) SpawnOption {
+	return spawnFunc(func(c *config) error {
+		if f != nil {
+			c.undelivered = f
+		}
+		return nil
+	})
 }
 
 // A Spawner is where an actor can be spawned: a *System (top level) or an
@@ -394,7 +418,7 @@ func (r Ref[M]) TryTell(m M) error {
 }
 
 func (p *proc[M]) refuse(m M) error {
-	p.sys.deadLetter(DeadLetter{Recipient: p.path, Message: m, Reason: DeadStopped})
+	p.deadLetter(DeadLetter{Recipient: p.path, Message: m, Reason: DeadStopped})
 	return fmt.Errorf("actor %s: %w", p.path, ErrStopped)
 }
 

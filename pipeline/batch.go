@@ -54,7 +54,7 @@ type batch[T any] struct {
 
 	slot   *slot[T]    // destination, set by the sender (rescue and dead letters)
 	sseq   uint64      // the slot's send sequence number (rescue order)
-	busy   atomic.Bool // an actor is handling it (the dead-letter hook must not touch it)
+	busy   atomic.Bool // an actor is handling it (the undelivered hook must not touch it)
 	inPool atomic.Bool // in the pool: catches a batch recycled twice
 }
 

@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
-	"sync/atomic"
-	"weak"
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/supervisor"
@@ -32,10 +28,12 @@ type runEnv struct {
 // WithName; two pipelines on one System need different names), so sys's
 // Snapshot and tree view show its stages and workers in place, and
 // Snapshot.Pipelines holds the pipeline while a run is in progress. sys
-// must be built with RouteDeadLetters (Start checks it, see
-// RouteDeadLetters); WithEvents, WithFaultInjector and WithActorOptions,
-// which configure the pipeline's own System, are refused (ErrInvalid):
-// set them on sys.
+// needs no option of its own: the batches its runtime cannot deliver to a
+// pipeline worker (it stopped or restarted with batches queued) go back
+// to the pipeline through the workers' own hook (actor.WithUndelivered),
+// never to sys's dead letters. WithEvents, WithFaultInjector and
+// WithActorOptions, which configure the pipeline's own System, are
+// refused (ErrInvalid): set them on sys.
 // The pipeline never shuts sys down. A nil sys is skipped.
 func OnSystem(sys *actor.System) Option {
 	return optionFunc(func(c *config) error {
@@ -44,69 +42,6 @@ func OnSystem(sys *actor.System) Option {
 		}
 		return nil
 	})
-}
-
-// RouteDeadLetters returns the option of actor.NewSystem that a System
-// needs to host pipelines (OnSystem, Spec): the batches of items that the
-// runtime could not deliver to a pipeline worker (it stopped or
-// restarted with batches queued) go back to their pipeline, which hands
-// them to the worker's next incarnation or dead-letters their items in
-// its own store, so its accounting stays exact; every other dead letter
-// goes to next (nil: none, as without WithDeadLetters). It replaces
-// actor.WithDeadLetters: give next what you would have given that.
-//
-// A System without it would lose those items, so starting a pipeline on
-// it fails with an error wrapping ErrInvalid. The check (once per System)
-// spawns and stops a short-lived actor and sends it one message, which
-// shows as one started, one stopped and one dead-letter event.
-func RouteDeadLetters(next func(actor.DeadLetter)) actor.Option {
-	return actor.WithDeadLetters(func(d actor.DeadLetter) {
-		if b, ok := d.Message.(deadRouted); ok {
-			b.onDead(d.Reason)
-			return
-		}
-		if next != nil {
-			next(d)
-		}
-	})
-}
-
-// deadRouted is a message the pipeline takes back from dead letters: a
-// batch, a probe, a pipeline child's note to itself.
-type deadRouted interface{ onDead(actor.DeadLetterReason) }
-
-// routed holds the Systems known to route dead letters (weakly: an entry
-// goes with its System).
-var routed sync.Map // weak.Pointer[actor.System] -> struct{}
-
-type probe struct{ seen *atomic.Bool }
-
-func (p probe) onDead(actor.DeadLetterReason) { p.seen.Store(true) }
-
-// checkRouted reports an error wrapping ErrInvalid if sys was not built
-// with RouteDeadLetters: a message to a stopped actor is dead-lettered on
-// the caller's goroutine, so a probe sent to one finds out at once.
-func checkRouted(sys *actor.System) error {
-	key := weak.Make(sys)
-	if _, ok := routed.Load(key); ok {
-		return nil
-	}
-	ref, err := actor.Spawn(sys, "", func() actor.Actor[probe] {
-		return actor.Func[probe](func(actor.Context, probe) error { return nil })
-	})
-	if err != nil {
-		return fmt.Errorf("pipeline: checking the System: %w", err)
-	}
-	_ = ref.Stop(context.Background())
-	var seen atomic.Bool
-	_ = ref.Tell(context.Background(), probe{&seen})
-	if !seen.Load() {
-		return invalidf("the System does not route pipeline dead letters: build it with actor.NewSystem(pipeline.RouteDeadLetters(next), ...)")
-	}
-	if _, loaded := routed.LoadOrStore(key, struct{}{}); !loaded {
-		runtime.AddCleanup(sys, func(k weak.Pointer[actor.System]) { routed.Delete(k) }, key)
-	}
-	return nil
 }
 
 // errParentStopped is the result of a run stopped by the supervisor of a
@@ -181,12 +116,12 @@ func (p *Pipeline) watchRoot(root *supervisor.Supervisor) {
 //
 // The spec's Restart is Permanent and its Shutdown actor.Infinity (the
 // run bounds its own stop, see WithShutdownTimeout); set the fields to
-// change them. The child's System must be built with RouteDeadLetters;
-// a pipeline that cannot start (built wrong, a ToChan sink on a restart)
+// change them. A pipeline that cannot start (built wrong, a ToChan sink on a restart)
 // fails the child's start. Don't also Start the pipeline yourself while
 // it is a child.
 func (p *Pipeline) Spec(id string) supervisor.ChildSpec {
-	spec := supervisor.NewWorker(id, func() actor.Actor[hostMsg] { return &host{p: p} }, actor.WithKind("pipeline"))
+	spec := supervisor.NewWorker(id, func() actor.Actor[hostMsg] { return &host{p: p} }, actor.WithKind("pipeline"),
+		actor.WithUndelivered(dropHostMsg))
 	spec.Shutdown = actor.Infinity
 	return spec
 }
@@ -197,8 +132,12 @@ type hostMsg struct {
 	err error
 }
 
-// onDead: a note to a child that is stopping is not a lost message.
-func (hostMsg) onDead(actor.DeadLetterReason) {}
+// dropHostMsg is the pipeline child's WithUndelivered hook: a note to a
+// child that is stopping is not a lost message.
+func dropHostMsg(d actor.DeadLetter) bool {
+	_, ok := d.Message.(hostMsg)
+	return ok
+}
 
 // host is one incarnation of a pipeline child: it starts a run in Start
 // and ends when the run ends.

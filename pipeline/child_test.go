@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/mailbox"
 	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/pipeline"
 	"github.com/troupe-go/troupe/strategy"
@@ -63,7 +64,7 @@ func nodePaths(ns []observe.Node, out []string) []string {
 // A pipeline on a given System shows in that System's Snapshot in place,
 // under its root supervisor /<name>, and the System outlives it.
 func TestOnSystemSnapshot(t *testing.T) {
-	sys := actor.NewSystem(pipeline.RouteDeadLetters(nil))
+	sys := actor.NewSystem()
 	defer func() { _ = sys.Shutdown(context.Background()) }()
 	p := pipeline.New(pipeline.WithName("etl"), pipeline.OnSystem(sys))
 	gate := make(chan struct{})
@@ -113,18 +114,73 @@ func TestOnSystemSnapshot(t *testing.T) {
 	}
 }
 
-// A System without RouteDeadLetters cannot host a pipeline: Start says so.
-func TestOnSystemNeedsRouting(t *testing.T) {
-	sys := actor.NewSystem()
-	defer func() { _ = sys.Shutdown(context.Background()) }()
-	p := pipeline.New(pipeline.OnSystem(sys))
-	pipeline.Collect(pipeline.FromSlice(p, "src", ints(3)), "out")
-	err := p.Start(context.Background())
-	if !errors.Is(err, pipeline.ErrInvalid) || !strings.Contains(err.Error(), "RouteDeadLetters") {
-		t.Fatalf("Start: got %v; want ErrInvalid naming RouteDeadLetters", err)
-	}
-	// Options of the pipeline's own System are refused on a given one.
-	sys2 := actor.NewSystem(pipeline.RouteDeadLetters(nil))
+// A plain System hosts pipelines whose workers leave batches behind: a
+// stage that gives up stops its workers with batches queued, and a drop
+// policy drops batches. Those batches go back to the pipeline through
+// the workers' own hook, none reaches the System's dead letters, and the
+// accounting law holds (every item out or in the pipeline's dead-letter
+// store, for the reason it deserves).
+func TestOnPlainSystemLosesNothing(t *testing.T) {
+	t.Run("stage gives up", func(t *testing.T) {
+		var dead atomic.Int64
+		sys := actor.NewSystem(actor.WithDeadLetters(func(actor.DeadLetter) { dead.Add(1) }))
+		defer func() { _ = sys.Shutdown(context.Background()) }()
+		p := pipeline.New(pipeline.OnSystem(sys))
+		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(1000)), "m", func(_ context.Context, v int) (int, error) {
+			if v == 500 {
+				panic("boom")
+			}
+			return v, nil
+		}, pipeline.Supervise(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}))
+		pipeline.Collect(m, "out")
+		var se *pipeline.StageError
+		if err := run(t, p); !errors.As(err, &se) || se.Stage != "m" {
+			t.Fatalf("got %v; want a StageError for m", err)
+		}
+		checkAccounting(t, p)
+		s := stats(t, p, "m")
+		if s.Stopped == 0 {
+			t.Errorf("no item dead-lettered as stopped: %+v", s)
+		}
+		if n, m := dead.Load(), sys.DeadLetters(); n != 0 || m != 0 {
+			t.Errorf("System dead letters: sink got %d, DeadLetters %d; want 0", n, m)
+		}
+	})
+	t.Run("overflow", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var dead atomic.Int64
+			sys := actor.NewSystem(actor.WithDeadLetters(func(actor.DeadLetter) { dead.Add(1) }))
+			defer func() { _ = sys.Shutdown(context.Background()) }()
+			p := pipeline.New(pipeline.OnSystem(sys), pipeline.WithBatchSize(1))
+			gate := make(chan struct{})
+			m := pipeline.Map(pipeline.FromSlice(p, "src", ints(50)), "slow", func(ctx context.Context, v int) (int, error) {
+				<-gate
+				return v, nil
+			}, pipeline.Buffer(1), pipeline.Overflow(mailbox.DropNewest))
+			c := pipeline.Collect(m, "out")
+			if err := p.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait() // the source sent everything (a drop policy never blocks it)
+			close(gate)
+			if err := p.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			dropped := p.DeadLetters().List(func(d pipeline.DeadLetter) bool { return d.Reason == pipeline.ReasonOverflow })
+			if len(dropped) == 0 || len(dropped)+c.Len() != 50 {
+				t.Errorf("%d dropped + %d delivered != 50", len(dropped), c.Len())
+			}
+			checkAccounting(t, p)
+			if n, m := dead.Load(), sys.DeadLetters(); n != 0 || m != 0 {
+				t.Errorf("System dead letters: sink got %d, DeadLetters %d; want 0", n, m)
+			}
+		})
+	})
+}
+
+// Options of the pipeline's own System are refused on a given one.
+func TestOnSystemRefusesOwnSystemOptions(t *testing.T) {
+	sys2 := actor.NewSystem()
 	defer func() { _ = sys2.Shutdown(context.Background()) }()
 	p2 := pipeline.New(pipeline.OnSystem(sys2), pipeline.WithEvents(func(actor.Event) {}))
 	pipeline.Collect(pipeline.FromSlice(p2, "src", ints(3)), "out")
@@ -207,12 +263,12 @@ func TestRerun(t *testing.T) {
 	}
 }
 
-// startApp starts a supervisor /app over the child spec on a routed
+// startApp starts a supervisor /app over the child spec on a
 // System whose events of /app/etl go to the returned channel.
 func startApp(t *testing.T, spec supervisor.ChildSpec) (*actor.System, *supervisor.Supervisor, <-chan actor.Event) {
 	t.Helper()
 	opt, evs := events("/app/etl")
-	sys := actor.NewSystem(pipeline.RouteDeadLetters(nil), opt)
+	sys := actor.NewSystem(opt)
 	t.Cleanup(func() { _ = sys.Shutdown(context.Background()) })
 	sup, err := supervisor.Start(sys, "app", []supervisor.ChildSpec{spec}, supervisor.WithIntensity(5, time.Minute))
 	if err != nil {

@@ -186,10 +186,10 @@
 // restarted only after a failure), and a restarted child resumes its
 // resumable sources from their checkpoints. Failures inside a stage
 // (a worker's panic) are handled by the stage's supervisor, inside the
-// child. A System that hosts pipelines must be built with
-// RouteDeadLetters: the runtime hands the batches it could not deliver to
-// a worker to the System's dead-letter hook, and that hook gives them
-// back to their pipeline.
+// child. A System that hosts pipelines needs no option for them: the
+// batches the runtime could not deliver to a worker (it stopped with
+// batches queued) go back to their pipeline through the worker's own
+// hook (actor.WithUndelivered), never to the System's dead letters.
 //
 // A pipeline is a definition: Rerun starts it again after a run ended,
 // and a pipeline child's restart does the same. Each run is an

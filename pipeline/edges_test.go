@@ -47,14 +47,6 @@ var nilEdges = []edge{
 		mustRun(t, p)
 		wantItems(t, c.Items(), ints(4))
 	}},
-	{"RouteDeadLetters", "a nil next drops the other dead letters", func(t *testing.T) {
-		sys := actor.NewSystem(pipeline.RouteDeadLetters(nil))
-		defer func() { _ = sys.Shutdown(context.Background()) }()
-		p := pipeline.New(pipeline.OnSystem(sys))
-		c := pipeline.Collect(pipeline.FromSlice(p, "src", ints(4)), "out")
-		mustRun(t, p)
-		wantItems(t, c.Items(), ints(4))
-	}},
 	{"Pipeline.Rerun", "a nil ctx runs until the input ends", func(t *testing.T) {
 		p := pipeline.New()
 		c := pipeline.Collect(pipeline.FromSlice(p, "src", ints(3)), "out")

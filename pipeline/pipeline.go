@@ -288,11 +288,6 @@ func (p *Pipeline) start(ctx context.Context, env *runEnv, again bool) error {
 		errs = append(errs, err)
 	}
 	p.mu.Unlock()
-	if len(errs) == 0 && env != nil {
-		if err := checkRouted(env.sys); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if len(errs) > 0 {
 		return p.finishEarly(errors.Join(errs...))
 	}
@@ -311,7 +306,7 @@ func (p *Pipeline) start(ctx context.Context, env *runEnv, again bool) error {
 	if env == nil {
 		sysOpts := append(p.cfg.sysOpts[:len(p.cfg.sysOpts):len(p.cfg.sysOpts)],
 			actor.WithName(p.cfg.name), actor.WithLogger(p.cfg.log),
-			actor.WithDeadLetters(p.onDeadLetter), actor.WithEvents(p.onEvent))
+			actor.WithEvents(p.onEvent))
 		if p.cfg.faults != nil {
 			sysOpts = append(sysOpts, actor.WithFaultInjector(p.cfg.faults))
 		}
@@ -720,15 +715,6 @@ func (p *Pipeline) Replay(ctx context.Context, keep func(DeadLetter) bool) (int,
 		}
 	}
 	return sent, errors.Join(errs...)
-}
-
-// onDeadLetter is the actor system's dead-letter hook. Batches come back
-// here when the runtime could not deliver them: their slot's actor
-// stopped (rescued, or stopped items) or a drop policy dropped them.
-func (p *Pipeline) onDeadLetter(d actor.DeadLetter) {
-	if b, ok := d.Message.(interface{ onDead(actor.DeadLetterReason) }); ok {
-		b.onDead(d.Reason)
-	}
 }
 
 // onEvent is the actor system's event hook: it turns a stage supervisor

@@ -240,7 +240,7 @@ func (in *inbox[T]) upstreamDone(context.Context) {
 
 // deliver sends b to slot s, waiting while its mailbox is full. A batch
 // refused because the slot's actor stopped (ErrStopped) has been handed
-// to the dead-letter hook, which rescues it: it counts as delivered. Any
+// to the workers' undelivered hook (takeBack), which rescues it: it counts as delivered. Any
 // other error (the sender's context ended) leaves b with the caller.
 func (in *inbox[T]) deliver(ctx context.Context, s *slot[T], b *batch[T]) error {
 	return in.send(ctx, s, b, false)
@@ -340,6 +340,7 @@ func (in *inbox[T]) workerSpecs(h func(i int) handler[T]) []supervisor.ChildSpec
 			// batch out of the mailbox ahead of handling it, so the
 			// mailbox bound is the bound on queued items.
 			actor.WithThroughput(1),
+			actor.WithUndelivered(takeBack[T]),
 			in.st.profileLabels())
 		specs[i].Shutdown = p.cfg.shutdown
 	}
@@ -499,7 +500,7 @@ func (s *slot[T]) receive(ctx actor.Context, b *batch[T]) error {
 
 // droppedEOS handles an EOS that a drop policy dropped (DropNewest on a
 // full mailbox): it stands behind everything that was queued then, so it
-// is handled once the mailbox is empty. The dead-letter hook wakes the
+// is handled once the mailbox is empty. The undelivered hook wakes the
 // actor after setting the flag, so an idle actor sees it too.
 func (s *slot[T]) droppedEOS(ctx actor.Context) error {
 	if !s.eosDropped.Load() || s.in.load(s.idx) != 0 {
@@ -543,17 +544,6 @@ var errEOSHeld = errors.New("pipeline: end of stream held")
 // messages call it.
 type retrier[T any] interface {
 	retryDue(ctx actor.Context, s *slot[T]) error
-}
-
-// post sends a control message of kind to the slot's current actor.
-func (s *slot[T]) post(kind batchKind) {
-	ref := s.ref.Load()
-	if ref == nil {
-		return
-	}
-	b := s.in.pool.get()
-	b.kind = kind
-	_ = ref.Urgent(b) // lost only if the actor stopped: its next start re-arms, or the sweep takes over
 }
 
 func (s *slot[T]) handle(ctx actor.Context, b *batch[T]) error {
@@ -655,8 +645,19 @@ func (s *slot[T]) stopBatch(b *batch[T]) {
 	s.in.pool.put(b)
 }
 
-// onDead is called by the pipeline's dead-letter hook for a batch the
-// runtime dead-lettered.
+// takeBack is the WithUndelivered hook of the actors that take batches
+// of T (workers, reorder buffers, merges): a batch the runtime could not
+// deliver comes back to its slot (see onDead) instead of going to the
+// System's dead letters, so a pipeline needs nothing of its System.
+func takeBack[T any](d actor.DeadLetter) bool {
+	b, ok := d.Message.(*batch[T])
+	if ok {
+		b.onDead(d.Reason)
+	}
+	return ok
+}
+
+// onDead handles a batch the runtime could not deliver (takeBack).
 func (b *batch[T]) onDead(reason actor.DeadLetterReason) {
 	s := b.slot
 	if s == nil {

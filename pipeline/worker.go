@@ -56,21 +56,21 @@ type worker[T, U any] struct {
 // by the sweep once the actors stopped), like the rest of the worker.
 //
 // A parked item leaves its batch, so the worker goes on with the items
-// behind it; one timer, armed for the earliest due item, posts a kRetry
-// message to the slot's actor, whose handler retries the due items (in
-// due order) through data, so that attempts, panics, poison and dead
-// letters work as for any batch. A parked item stays in the heap until it
-// is done: a panic during its retry fails the incarnation (system
-// messages are not redelivered), and the next incarnation's start re-arms
-// the timer, which finds it due at once and resumes it with that attempt
-// counted.
+// behind it; one runtime delay (actor.After), armed for the earliest due
+// item, posts a kRetry message to the slot's actor, whose handler retries
+// the due items (in due order) through data, so that attempts, panics,
+// poison and dead letters work as for any batch. A parked item stays in
+// the heap until it is done: a panic during its retry fails the
+// incarnation (system messages are not redelivered, and its delay ends
+// with it), and the next incarnation's start re-arms the delay, which
+// finds it due at once and resumes it with that attempt counted.
 type parking[T any] struct {
 	parked parkHeap[T]
 	keys   map[uint64]*parked[T] // ByKey: the parked batch of each held key
 	held   int                   // items in parked, not yet handled
 	firing *parked[T]            // the parked batch being retried
-	timer  *time.Timer
-	nseq   uint64 // park order, for ties in due time
+	stop   func() bool           // cancels the armed kRetry (actor.After); nil if none
+	nseq   uint64                // park order, for ties in due time
 }
 
 // parked is one parked item, in a batch of its own: items[next] waits
@@ -204,10 +204,10 @@ loop:
 				st.p.logRetry(st, b.attempts, ierr)
 				if d := w.delay(b.attempts); d > 0 {
 					if firing {
-						w.repark(s, d)
+						w.repark(ctx, d)
 						break loop // the items after it (its key's) wait behind it
 					}
-					w.park(s, b, e, ro, d)
+					w.park(ctx, s, b, e, ro, d)
 				}
 			}
 			continue
@@ -299,7 +299,7 @@ func (w *worker[T, U]) delay(attempts int) time.Duration {
 // park takes items[b.next], which just failed, out of b to wait d for
 // its retry, and moves b on to the next item. In an ordered stage it ends
 // the current result before the item (see toReorder).
-func (w *worker[T, U]) park(s *slot[T], b *batch[T], e *envelope[T], ro *toReorder[U], d time.Duration) {
+func (w *worker[T, U]) park(ctx actor.Context, s *slot[T], b *batch[T], e *envelope[T], ro *toReorder[U], d time.Duration) {
 	nb := s.in.pool.get()
 	nb.items = append(nb.items, *e)
 	nb.attempts, nb.lastErr = b.attempts, b.lastErr
@@ -322,17 +322,17 @@ func (w *worker[T, U]) park(s *slot[T], b *batch[T], e *envelope[T], ro *toReord
 	w.held++
 	b.next++
 	b.attempts, b.lastErr = 0, nil
-	w.arm(s)
+	w.arm(ctx)
 }
 
 // repark makes the parked batch being retried wait d more: its current
 // item failed again.
-func (w *worker[T, U]) repark(s *slot[T], d time.Duration) {
+func (w *worker[T, U]) repark(ctx actor.Context, d time.Duration) {
 	pb := w.firing
 	w.nseq++
 	pb.due, pb.seq = time.Now().Add(d), w.nseq
 	heap.Fix(&w.parked, pb.i)
-	w.arm(s)
+	w.arm(ctx)
 }
 
 // hold parks e behind the parked item of its key, if any (ByKey routing:
@@ -347,22 +347,22 @@ func (w *worker[T, U]) hold(e *envelope[T]) bool {
 	return true
 }
 
-// arm sets the timer to post a kRetry when the earliest parked item is
-// due. A timer that already fired and is set again posts a second kRetry,
-// which finds nothing due: harmless. The timer's goroutine only posts.
-func (w *worker[T, U]) arm(s *slot[T]) {
+// arm arms a runtime delay (actor.After) that posts a kRetry to the
+// slot's actor when the earliest parked item is due, in place of the one
+// armed before. The delay belongs to the incarnation of ctx: the next
+// incarnation's start arms it again. A kRetry that finds nothing due (a
+// delay that fired just before it was replaced) is harmless.
+func (w *worker[T, U]) arm(ctx actor.Context) {
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
+	}
 	if len(w.parked) == 0 {
-		if w.timer != nil {
-			w.timer.Stop()
-		}
 		return
 	}
 	d := max(time.Until(w.parked[0].due), 0)
-	if w.timer == nil {
-		w.timer = time.AfterFunc(d, func() { s.post(kRetry) })
-		return
-	}
-	w.timer.Reset(d)
+	// ctx is the slot actor's own, so After cannot fail.
+	w.stop, _ = actor.After(ctx, d, &batch[T]{kind: kRetry})
 }
 
 // retryDue retries the parked items that are due, earliest first, and
@@ -374,7 +374,7 @@ func (w *worker[T, U]) retryDue(ctx actor.Context, s *slot[T]) error {
 			return err
 		}
 	}
-	w.arm(s)
+	w.arm(ctx)
 	return nil
 }
 
@@ -516,15 +516,15 @@ func (w *worker[T, U]) started(ctx actor.Context, s *slot[T]) {
 	if w.onStart != nil {
 		w.onStart(ctx, w, s)
 	}
-	// The previous incarnation's kRetry may be lost, or it may have
+	// The previous incarnation's delay ended with it, or it may have
 	// failed retrying: look again.
-	w.arm(s)
+	w.arm(ctx)
 }
 
 func (w *worker[T, U]) sweep(s *slot[T]) {
-	if w.timer != nil {
-		w.timer.Stop()
-		w.timer = nil
+	if w.stop != nil {
+		w.stop()
+		w.stop = nil
 	}
 	for _, pb := range w.parked {
 		for i, e := range pb.b.remaining() {
