@@ -29,7 +29,7 @@
 //	go run ./examples/observe [-addr 127.0.0.1:7070] [-chaos-every 1s] [-duration 0] [-seed 1]
 //
 // The pipeline runs on the service's System, as a child of /app
-// (Pipeline.Spec; the System is built with pipeline.RouteDeadLetters), so
+// (Pipeline.Spec), so
 // the view shows its stage workers in place in the tree, the
 // troupe_stage_* metrics its stages, and its workers' failures and
 // restarts are events, log lines and metrics of the service like any
@@ -176,9 +176,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		return err
 	}
 
-	// RouteDeadLetters: the System hosts a pipeline.
-	sys := actor.NewSystem(actor.WithName("shop"), actor.WithLogger(log), actor.WithFaultInjector(monkey),
-		pipeline.RouteDeadLetters(nil))
+	sys := actor.NewSystem(actor.WithName("shop"), actor.WithLogger(log), actor.WithFaultInjector(monkey))
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

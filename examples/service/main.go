@@ -36,9 +36,9 @@
 //
 //	go run ./examples/service [-addr 127.0.0.1:0] [-duration 0]
 //
-// What to copy: RouteDeadLetters on the System that hosts pipelines,
-// pool.Spec and Pipeline.Spec as ordinary children, StartChild for a
-// child that needs the Ref of a sibling started before it, looking up
+// What to copy: pool.Spec and Pipeline.Spec as ordinary children,
+// StartChild for a child that needs the Ref of a sibling started before
+// it, looking up
 // Inlet.Ref per request (each run of the pipeline has its own inlet
 // actor), and sup.Run in an errgroup with a drain step before it ends.
 package main
@@ -126,8 +126,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) error {
 		defer cancel()
 	}
 
-	// Every pipeline on this System routes its dead batches back to it.
-	sys := actor.NewSystem(actor.WithName("service"), pipeline.RouteDeadLetters(nil))
+	sys := actor.NewSystem(actor.WithName("service"))
 	defer func() { _ = sys.Shutdown(context.Background()) }()
 
 	s, err := build(sys, cfg)
