@@ -44,7 +44,8 @@ type Pipeline struct {
 	runners []func() // sources and background loops, started after the actors
 	closers []func() // run last, after everything stopped (ToChan)
 	sinks   int
-	trackd  bool // a resumable source asked for a tracker
+	trackd  bool       // a resumable source asked for a tracker
+	ckpt    stateCoord // resumable sources and keyed stages, for state checkpoints
 
 	// Set by Start before anything runs, read-only after.
 	sys       *actor.System

@@ -315,6 +315,7 @@ func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(c
 	p.mu.Lock()
 	first := !p.trackd
 	p.trackd = true
+	p.ckpt.sources = append(p.ckpt.sources, cp)
 	if first {
 		p.runners = append(p.runners, func() {
 			p.bgWG.Add(1)
@@ -326,11 +327,11 @@ func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(c
 	p.mu.Unlock()
 	return newSource(p, name, func(s *source[T]) error {
 		ctx := s.p.srcCtx
-		from, _, err := cp.Load(ctx)
+		from, err := s.p.loadFrom(ctx, cp)
 		if err != nil {
 			return fmt.Errorf("loading checkpoint: %w", err)
 		}
-		ts := &trackedSource{name: name, cp: cp, last: from, saved: from}
+		ts := &trackedSource{name: name, cp: cp, last: from, saved: from, pause: s.pause, resume: s.unlock}
 		s.lock()
 		s.ts, s.next = ts, from
 		s.unlock()
