@@ -166,8 +166,7 @@ func decodeCheckpoint(data []byte) (Checkpoint, error) {
 	if !bytes.HasPrefix(data, []byte(checkpointHeaderV2)) || i < 0 {
 		return c, errBadCheckpoint
 	}
-	sum, err := strconv.ParseUint(strings.TrimSuffix(string(data[i+6:]), "\n"), 16, 32)
-	if err != nil || uint32(sum) != crc32.ChecksumIEEE(data[:i]) {
+	if string(data[i:]) != fmt.Sprintf("crc32 %08x\n", crc32.ChecksumIEEE(data[:i])) {
 		return c, fmt.Errorf("%w: checksum mismatch", errBadCheckpoint)
 	}
 	r := data[len(checkpointHeaderV2):i]
