@@ -262,6 +262,8 @@ func TestKeyedStateResumeUnderChaos(t *testing.T) {
 							// Go on past a checkpoint, then crash between two.
 							select {
 							case <-cp.advanced:
+							case <-time.After(10 * time.Second):
+								return errors.New("no checkpoint past 0")
 							case <-ctx.Done():
 								return ctx.Err()
 							}
