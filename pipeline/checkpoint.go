@@ -24,7 +24,9 @@ import (
 // A Checkpointer stores the position a resumable source restarts from.
 // Save is called from one goroutine at a time, with increasing positions
 // as the pipeline's low watermark advances; Load is called once, when the
-// source starts.
+// source starts. A Checkpointer that is also a StateCheckpointer is used
+// through LoadCheckpoint and SaveCheckpoint instead when the pipeline
+// keeps keyed state in its checkpoints.
 type Checkpointer interface {
 	// Load returns the saved position, or ok false if there is none.
 	Load(ctx context.Context) (pos uint64, ok bool, err error)

@@ -304,7 +304,10 @@ func FromFunc[T any](p *Pipeline, name string, gen func(ctx context.Context, emi
 //
 // Flat-map, batch and keyed stages keep an item uncommitted until all of
 // its outputs are done; a keyed stage holds the oldest item of each key's
-// state until the key is flushed.
+// state until the key is flushed, unless cp is a StateCheckpointer and
+// this is the pipeline's only resumable source: then the keyed states are
+// saved with each position and restored at start, and an item is done
+// once folded into a state (see Keyed and StateCheckpointer).
 func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(ctx context.Context, from uint64, emit func(item T, next uint64) error) error) *Stream[T] {
 	if p == nil {
 		return &Stream[T]{}

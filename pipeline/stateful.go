@@ -156,8 +156,8 @@ type KeyedSpec[T any, K comparable, S any, U any] struct {
 //
 // With a resumable source whose Checkpointer is a StateCheckpointer (and
 // no other resumable source), the states are saved with each checkpoint,
-// position and states together (see stateCoord in the source, and
-// docs/architecture.md): an item is done once folded into its key's
+// position and states together, at a consistent cut (see
+// docs/architecture.md, "State checkpoints"): an item is done once folded into its key's
 // state, and a resumed run starts from the saved states at the saved
 // position, so its totals are those of an uninterrupted run. What a
 // flush emitted after the last checkpoint is emitted again by the
