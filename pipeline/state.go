@@ -125,8 +125,7 @@ type stateCoord struct {
 	sources []Checkpointer // of the resumable sources
 	keyed   []keyedSnap    // in build order
 
-	lastPos   uint64            // owned by the checkpoint goroutine
-	lastState map[string][]byte // the state saved last (nil: none)
+	lastState map[string][]byte // the state saved last (nil: none); owned by the checkpoint goroutine
 }
 
 // keyedSnap is a keyed stage's side of a state checkpoint.
@@ -195,7 +194,7 @@ func (p *Pipeline) loadFrom(ctx context.Context, cp Checkpointer) (uint64, error
 			return 0, fmt.Errorf("%w: keyed stage %q: %w", ErrState, name, err)
 		}
 	}
-	co.lastPos, co.lastState = c.Pos, c.State
+	co.lastState = c.State
 	return c.Pos, nil
 }
 
@@ -271,7 +270,7 @@ func (c *stateCoord) save(ctx context.Context, t *tracker, s *trackedSource, cp 
 		return
 	}
 	s.saved, s.has = cp.Pos, true
-	c.lastPos, c.lastState = cp.Pos, cp.State
+	c.lastState = cp.State
 	s.committed.Store(cp.Pos)
 	s.committedOK.Store(true)
 }
