@@ -1,12 +1,16 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,7 +24,9 @@ import (
 // A Checkpointer stores the position a resumable source restarts from.
 // Save is called from one goroutine at a time, with increasing positions
 // as the pipeline's low watermark advances; Load is called once, when the
-// source starts.
+// source starts. A Checkpointer that is also a StateCheckpointer is used
+// through LoadCheckpoint and SaveCheckpoint instead when the pipeline
+// keeps keyed state in its checkpoints.
 type Checkpointer interface {
 	// Load returns the saved position, or ok false if there is none.
 	Load(ctx context.Context) (pos uint64, ok bool, err error)
@@ -30,45 +36,73 @@ type Checkpointer interface {
 }
 
 // A FileCheckpointer is a Checkpointer that keeps the position in one
-// file. Save writes a temporary file in the same directory, syncs it,
-// renames it over the file and syncs the directory, so the file always
-// holds a complete position, the old one or the new one, even after a
-// crash.
+// file, and a StateCheckpointer that keeps the state of keyed stages with
+// it. Save and SaveCheckpoint write a temporary file in the same
+// directory, sync it, rename it over the file and sync the directory, so
+// the file always holds a complete checkpoint, the old one or the new
+// one, even after a crash. A checkpoint with state ends with a CRC-32 of
+// what precedes it, so a file damaged after it was written is reported,
+// not read.
 type FileCheckpointer struct {
 	path string
-	mu   sync.Mutex // serialises Save
+	mu   sync.Mutex // serialises Save and SaveCheckpoint
 }
 
 // NewFileCheckpointer returns a FileCheckpointer for the file at path.
-// The directory must exist; the file is created by the first Save.
+// The directory must exist; the file is created by the first save.
 func NewFileCheckpointer(path string) *FileCheckpointer { return &FileCheckpointer{path: path} }
 
-const checkpointHeader = "troupe-checkpoint v1 "
+const (
+	checkpointHeader   = "troupe-checkpoint v1 "
+	checkpointHeaderV2 = "troupe-checkpoint v2 "
+)
 
-// Load reads the position; a missing file means no checkpoint.
+// Load reads the position; a missing file means no checkpoint. The
+// position of a checkpoint with state is returned without its state.
 func (f *FileCheckpointer) Load(ctx context.Context) (uint64, bool, error) {
+	c, ok, err := f.LoadCheckpoint(ctx)
+	return c.Pos, ok, err
+}
+
+// LoadCheckpoint reads the position and the state saved with it (none
+// for a position written by Save); a missing file means no checkpoint.
+func (f *FileCheckpointer) LoadCheckpoint(ctx context.Context) (Checkpoint, bool, error) {
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, false, nil
+		return Checkpoint{}, false, nil
 	}
 	if err != nil {
-		return 0, false, err
+		return Checkpoint{}, false, err
 	}
-	s := strings.TrimSuffix(string(data), "\n")
-	if !strings.HasPrefix(s, checkpointHeader) {
-		return 0, false, fmt.Errorf("pipeline: checkpoint %s: bad format", f.path)
+	if s, ok := strings.CutPrefix(string(data), checkpointHeader); ok {
+		pos, err := strconv.ParseUint(strings.TrimSuffix(s, "\n"), 10, 64)
+		if err != nil {
+			return Checkpoint{}, false, fmt.Errorf("pipeline: checkpoint %s: %w", f.path, err)
+		}
+		return Checkpoint{Pos: pos}, true, nil
 	}
-	pos, err := strconv.ParseUint(strings.TrimPrefix(s, checkpointHeader), 10, 64)
+	c, err := decodeCheckpoint(data)
 	if err != nil {
-		return 0, false, fmt.Errorf("pipeline: checkpoint %s: %w", f.path, err)
+		return Checkpoint{}, false, fmt.Errorf("pipeline: checkpoint %s: %w", f.path, err)
 	}
-	return pos, true, nil
+	return c, true, nil
 }
 
 // Save writes pos atomically and durably (temporary file, fsync, rename,
-// directory fsync). It returns ctx.Err() without writing if ctx already
-// ended.
+// directory fsync), with no state. It returns ctx.Err() without writing
+// if ctx already ended.
 func (f *FileCheckpointer) Save(ctx context.Context, pos uint64) error {
+	return f.write(ctx, []byte(checkpointHeader+strconv.FormatUint(pos, 10)+"\n"))
+}
+
+// SaveCheckpoint writes c, its position and its state together, in the
+// same way as Save: a later load returns all of c or all of the
+// checkpoint before it.
+func (f *FileCheckpointer) SaveCheckpoint(ctx context.Context, c Checkpoint) error {
+	return f.write(ctx, encodeCheckpoint(c))
+}
+
+func (f *FileCheckpointer) write(ctx context.Context, data []byte) error {
 	if err := orBackground(ctx).Err(); err != nil {
 		return err
 	}
@@ -83,7 +117,7 @@ func (f *FileCheckpointer) Save(ctx context.Context, pos uint64) error {
 		return err
 	}
 	name := tmp.Name()
-	_, err = tmp.WriteString(checkpointHeader + strconv.FormatUint(pos, 10) + "\n")
+	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -106,6 +140,83 @@ func (f *FileCheckpointer) Save(ctx context.Context, pos uint64) error {
 		err = cerr
 	}
 	return err
+}
+
+// encodeCheckpoint writes the v2 format:
+//
+//	troupe-checkpoint v2 POS N\n
+//	N times, in name order: LEN(NAME) LEN(DATA)\n NAME DATA \n
+//	crc32 HEX\n   (IEEE, of everything before this line)
+func encodeCheckpoint(c Checkpoint) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s%d %d\n", checkpointHeaderV2, c.Pos, len(c.State))
+	for _, name := range slices.Sorted(maps.Keys(c.State)) {
+		data := c.State[name]
+		fmt.Fprintf(&b, "%d %d\n%s", len(name), len(data), name)
+		b.Write(data)
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "crc32 %08x\n", crc32.ChecksumIEEE(b.Bytes()))
+	return b.Bytes()
+}
+
+var errBadCheckpoint = errors.New("bad format")
+
+func decodeCheckpoint(data []byte) (Checkpoint, error) {
+	var c Checkpoint
+	i := bytes.LastIndex(data, []byte("crc32 "))
+	if !bytes.HasPrefix(data, []byte(checkpointHeaderV2)) || i < 0 {
+		return c, errBadCheckpoint
+	}
+	if string(data[i:]) != fmt.Sprintf("crc32 %08x\n", crc32.ChecksumIEEE(data[:i])) {
+		return c, fmt.Errorf("%w: checksum mismatch", errBadCheckpoint)
+	}
+	r := data[len(checkpointHeaderV2):i]
+	line := func() (a, b uint64, err error) {
+		j := bytes.IndexByte(r, '\n')
+		if j < 0 {
+			return 0, 0, errBadCheckpoint
+		}
+		as, bs, ok := strings.Cut(string(r[:j]), " ")
+		r = r[j+1:]
+		if !ok {
+			return 0, 0, errBadCheckpoint
+		}
+		if a, err = strconv.ParseUint(as, 10, 64); err == nil {
+			b, err = strconv.ParseUint(bs, 10, 64)
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: %w", errBadCheckpoint, err)
+		}
+		return a, b, nil
+	}
+	pos, n, err := line()
+	if err != nil {
+		return c, err
+	}
+	c.Pos = pos
+	for range n {
+		nl, dl, err := line()
+		if err != nil {
+			return c, err
+		}
+		if nl+dl+1 > uint64(len(r)) || r[nl+dl] != '\n' {
+			return c, errBadCheckpoint
+		}
+		if c.State == nil {
+			c.State = map[string][]byte{}
+		}
+		name := string(r[:nl])
+		if _, dup := c.State[name]; dup {
+			return c, fmt.Errorf("%w: state %q twice", errBadCheckpoint, name)
+		}
+		c.State[name] = bytes.Clone(r[nl : nl+dl])
+		r = r[nl+dl+1:]
+	}
+	if len(r) != 0 {
+		return c, errBadCheckpoint
+	}
+	return c, nil
 }
 
 // seqDelta changes the number of live descendants of a source item.
@@ -167,6 +278,12 @@ type trackedSource struct {
 
 	committed   atomic.Uint64 // saved, for Observe
 	committedOK atomic.Bool   // has, for Observe
+
+	// pause stops the source between two batches for a state checkpoint
+	// and returns where its input goes on (false if it ended or ctx did);
+	// resume lets it go on. Set before addSource.
+	pause  func(ctx context.Context, stop <-chan struct{}) (uint64, bool)
+	resume func()
 }
 
 // tracker computes each resumable source's low watermark: the next
@@ -181,6 +298,11 @@ type tracker struct {
 	head  int // ring[head:] are outstanding, sorted by lo
 	zeros int // completed batches behind the head
 	srcs  []*trackedSource
+	idle  chan struct{} // closed (and cleared) when no batch is outstanding
+
+	// pausing is set while a state checkpoint is taken: keyed stages
+	// put off their timed flushes.
+	pausing atomic.Bool
 }
 
 func newTracker(p *Pipeline) *tracker { return &tracker{p: p} }
@@ -254,6 +376,51 @@ func (t *tracker) popLocked() {
 		}
 		t.ring, t.head, t.zeros = keep, 0, 0
 	}
+	if t.idle != nil && t.head == len(t.ring) {
+		close(t.idle)
+		t.idle = nil
+	}
+}
+
+// hold returns a fresh sequence number, not of any source, that counts n
+// live items: the outputs of a keyed stage's flush in a pipeline with
+// state checkpoints (see stateCoord), which carry it so that a
+// checkpoint waits until they are done.
+func (t *tracker) hold(n int64) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lo := t.p.seq.Add(1) - 1
+	t.ring = append(t.ring, &trackedBatch{lo: lo, hi: lo + 1, remaining: n})
+	return lo
+}
+
+// waitIdle waits until no batch is outstanding (every item of every
+// resumable source, and every held flush output, is done), at most d or
+// until ctx or stop end. It reports whether that happened.
+func (t *tracker) waitIdle(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
+	t.mu.Lock()
+	if t.head == len(t.ring) {
+		t.mu.Unlock()
+		return true
+	}
+	ch := make(chan struct{})
+	t.idle = ch
+	t.mu.Unlock()
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-tm.C:
+	case <-ctx.Done():
+	case <-stop:
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.idle == ch {
+		t.idle = nil
+	}
+	return t.head == len(t.ring)
 }
 
 // position returns src's low watermark: where its first undone item
@@ -269,8 +436,14 @@ func (t *tracker) position(src *trackedSource) uint64 {
 	return src.last
 }
 
-// commitAll saves every source's low watermark that moved.
+// commitAll saves every source's low watermark that moved. With state
+// checkpoints it saves only at the end of a clean run (see
+// stateCoord.final).
 func (t *tracker) commitAll(ctx context.Context) {
+	if t.p.ckpt.enabled() {
+		t.p.ckpt.final(ctx, t)
+		return
+	}
 	t.mu.Lock()
 	srcs := append([]*trackedSource(nil), t.srcs...)
 	t.mu.Unlock()
@@ -298,7 +471,11 @@ func (t *tracker) commitLoop(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-tk.C:
-			t.commitAll(ctx)
+			if t.p.ckpt.enabled() {
+				t.p.ckpt.round(ctx, t)
+			} else {
+				t.commitAll(ctx)
+			}
 		}
 	}
 }

@@ -169,7 +169,8 @@
 // functions see their context cancelled; the actors are stopped, sink
 // first; every item still inside (queued, in hand, parked for a retry,
 // pending output, reorder or merge buffers, batch groups) is
-// dead-lettered with ReasonStopped. Keyed state is dropped. Wait returns
+// dead-lettered with ReasonStopped. Keyed state is dropped (what the
+// last state checkpoint saved of it stays saved). Wait returns
 // the cause. Stage functions that ignore their context are abandoned
 // after WithShutdownTimeout and reported as leaked by the actor system;
 // the items they hold stay counted in InFlight.
@@ -220,6 +221,17 @@
 // two items, skips none, and reprocesses at most the items after it that
 // were done; after a complete run it reads nothing. FromLines is such a
 // source for the lines of a file.
+//
+// With keyed stages and a StateCheckpointer (FileCheckpointer is one),
+// each checkpoint saves the position and the keyed stages' states
+// together, at a consistent cut: the source pauses between two items,
+// the pipeline waits until every item before the pause is done or folded
+// into a state, and the keyed workers encode their states (KeyedSpec.Codec,
+// gob by default). An item is done once folded into a state, so the
+// watermark advances without flushes, and a resumed run restores the
+// states: its totals are those of an uninterrupted run. See
+// docs/architecture.md, "State checkpoints", for the algorithm and what a
+// database-backed StateCheckpointer must guarantee.
 //
 // # Goroutines
 //

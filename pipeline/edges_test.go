@@ -243,6 +243,29 @@ var nilEdges = []edge{
 			t.Errorf("Load(nil): got %d, %v, %v; want 9, true, nil", pos, ok, err)
 		}
 	}},
+	{"StateCheckpointer.LoadCheckpoint", "implemented by users; the pipeline passes its own context", nil},
+	{"StateCheckpointer.SaveCheckpoint", "implemented by users; the pipeline passes its own context", nil},
+	{"FileCheckpointer.SaveCheckpoint", "Background: the checkpoint is saved", func(t *testing.T) {
+		f := pipeline.NewFileCheckpointer(filepath.Join(t.TempDir(), "cp"))
+		if err := f.SaveCheckpoint(nil, pipeline.Checkpoint{Pos: 7, State: map[string][]byte{"k": []byte("s")}}); err != nil {
+			t.Fatalf("SaveCheckpoint(nil, ...): got %v; want nil", err)
+		}
+		if c, ok, err := f.LoadCheckpoint(context.Background()); c.Pos != 7 || string(c.State["k"]) != "s" || !ok || err != nil {
+			t.Errorf("LoadCheckpoint after SaveCheckpoint(nil, ...): got %+v, %v, %v", c, ok, err)
+		}
+	}},
+	{"FileCheckpointer.LoadCheckpoint", "Background: the checkpoint is read", func(t *testing.T) {
+		f := pipeline.NewFileCheckpointer(filepath.Join(t.TempDir(), "cp"))
+		if c, ok, err := f.LoadCheckpoint(nil); c.Pos != 0 || ok || err != nil {
+			t.Errorf("LoadCheckpoint(nil) with no file: got %+v, %v, %v; want zero, false, nil", c, ok, err)
+		}
+		if err := f.Save(context.Background(), 9); err != nil {
+			t.Fatal(err)
+		}
+		if c, ok, err := f.LoadCheckpoint(nil); c.Pos != 9 || c.State != nil || !ok || err != nil {
+			t.Errorf("LoadCheckpoint(nil): got %+v, %v, %v; want 9 and no state, true, nil", c, ok, err)
+		}
+	}},
 	{"Inputs.Remove", "Background: waits until the input stopped reading, returns nil", func(t *testing.T) {
 		p := pipeline.New()
 		stream, inputs := pipeline.Dynamic[int](p, "dyn")

@@ -46,10 +46,11 @@ type Pipeline struct {
 	runners []func() // sources and background loops, started after the actors
 	closers []func() // run last, after everything stopped (ToChan)
 	sinks   int
-	trackd  bool     // a resumable source asked for a tracker
-	runs    int      // runs started (incarnations)
-	once    []string // stages that cannot run again (ToChan, Dynamic)
-	env     *runEnv  // where the current run lives (nil: its own System)
+	trackd  bool       // a resumable source asked for a tracker
+	ckpt    stateCoord // resumable sources and keyed stages, for state checkpoints
+	runs    int        // runs started (incarnations)
+	once    []string   // stages that cannot run again (ToChan, Dynamic)
+	env     *runEnv    // where the current run lives (nil: its own System)
 
 	// Set by Start before anything runs, read-only after.
 	sys       *actor.System

@@ -312,7 +312,10 @@ func FromFunc[T any](p *Pipeline, name string, gen func(ctx context.Context, emi
 //
 // Flat-map, batch and keyed stages keep an item uncommitted until all of
 // its outputs are done; a keyed stage holds the oldest item of each key's
-// state until the key is flushed.
+// state until the key is flushed, unless cp is a StateCheckpointer and
+// this is the pipeline's only resumable source: then the keyed states are
+// saved with each position and restored at start, and an item is done
+// once folded into a state (see Keyed and StateCheckpointer).
 func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(ctx context.Context, from uint64, emit func(item T, next uint64) error) error) *Stream[T] {
 	if p == nil {
 		return &Stream[T]{}
@@ -323,6 +326,7 @@ func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(c
 	p.mu.Lock()
 	first := !p.trackd
 	p.trackd = true
+	p.ckpt.sources = append(p.ckpt.sources, cp)
 	if first {
 		p.runners = append(p.runners, func() {
 			p.bgWG.Add(1)
@@ -334,11 +338,11 @@ func FromResumable[T any](p *Pipeline, name string, cp Checkpointer, open func(c
 	p.mu.Unlock()
 	return newSource(p, name, func(s *source[T]) error {
 		ctx := s.p.srcCtx
-		from, _, err := cp.Load(ctx)
+		from, err := s.p.loadFrom(ctx, cp)
 		if err != nil {
 			return fmt.Errorf("loading checkpoint: %w", err)
 		}
-		ts := &trackedSource{name: name, cp: cp, last: from, saved: from}
+		ts := &trackedSource{name: name, cp: cp, last: from, saved: from, pause: s.pause, resume: s.unlock}
 		s.lock()
 		s.ts, s.next = ts, from
 		s.unlock()

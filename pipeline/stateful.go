@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
@@ -142,15 +143,28 @@ type KeyedSpec[T any, K comparable, S any, U any] struct {
 	Flush func(key K, state *S, emit func(U)) (keep bool)
 	// FlushEvery is the flush period; 0 flushes only at the end of stream.
 	FlushEvery time.Duration
+	// Codec encodes the stage's states (one map per worker) for a state
+	// checkpoint (see StateCheckpointer). Optional: GobCodec by default.
+	Codec Codec[map[K]S]
 }
 
 // Keyed adds a stateful stage: items are routed to workers by the hash
 // of Key (so a key always reaches the same worker), and each worker keeps
 // a private state per key that Update folds items into and Flush emits
 // periodically. States survive worker restarts (they live outside the
-// worker actor); an abort drops them. With a resumable source, the
-// oldest item folded into a key since its last flush stays uncommitted
-// until that flush, so a restart from a checkpoint rebuilds the state.
+// worker actor); an abort drops them.
+//
+// With a resumable source whose Checkpointer is a StateCheckpointer (and
+// no other resumable source), the states are saved with each checkpoint,
+// position and states together, at a consistent cut (see
+// docs/architecture.md, "State checkpoints"): an item is done once folded into its key's
+// state, and a resumed run starts from the saved states at the saved
+// position, so its totals are those of an uninterrupted run. What a
+// flush emitted after the last checkpoint is emitted again by the
+// resumed run (at least once, as for any stage's outputs); states are
+// exact. With a Checkpointer that keeps positions only, the oldest item
+// folded into a key since its last flush stays uncommitted until that
+// flush, so a restart from a checkpoint rebuilds the state.
 func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec KeyedSpec[T, K, S, U], opts ...StageOption) *Stream[U] {
 	var bad error
 	if spec.Key == nil || spec.Update == nil || spec.FlushEvery < 0 {
@@ -164,16 +178,38 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 			bad = invalidf("keyed stage %q routes by its Key: Route is not allowed", name)
 		}
 	}
-	opts = append(append([]StageOption(nil), opts...), Route(ByKey(spec.Key)))
-	if spec.Key == nil {
-		opts = opts[:len(opts)-1]
+	ck := &keyedCkpt[T, K, S]{name: name, codec: spec.Codec}
+	if ck.codec == nil {
+		ck.codec = GobCodec[map[K]S]()
+	}
+	if spec.Key != nil {
+		var r Router
+		r, ck.hash = keyRouter(spec.Key)
+		opts = append(append([]StageOption(nil), opts...), Route(r))
+	}
+	if usable(in) {
+		in.p.mu.Lock()
+		in.p.ckpt.keyed = append(in.p.ckpt.keyed, ck)
+		in.p.mu.Unlock()
 	}
 	return workerStage(in, name, "keyed", opts, bad, false, func(st *stage, w *worker[T, U]) {
-		ks := &keyedState[K, S]{states: map[K]*keyEntry[S]{}}
+		if len(ck.workers) == st.cfg.workers {
+			ck.workers = nil // a new run
+		}
+		// sm: state checkpoints. An item is done once folded into its
+		// state; a flush's outputs are held by a sequence number of
+		// their own (tracker.hold) until done.
+		sm := st.p.ckpt.enabled()
+		ks := &keyedState[T, K, S]{states: map[K]*keyEntry[S]{}, idx: len(ck.workers)}
+		if sm {
+			ks.ck = ck
+		}
+		ck.workers = append(ck.workers, ks)
 		var buf []U
 		add := func(v U) { buf = append(buf, v) }
 		var slotRef func(gen uint64)
 		w.step = func(ctx context.Context, w *worker[T, U], e *envelope[T]) error {
+			ks.adopt()
 			k := spec.Key(e.item)
 			ent := ks.states[k]
 			fresh := ent == nil
@@ -199,8 +235,10 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 			for _, v := range buf {
 				w.emit(e.seq, v)
 			}
-			// The state holds the oldest unflushed item of the key.
 			switch {
+			case sm:
+				w.adj.add(e.seq, int64(len(buf))-1)
+			// The state holds the oldest unflushed item of the key.
 			case !ent.holds:
 				ent.holds, ent.carrier = true, e.seq
 				w.adj.add(e.seq, int64(len(buf)))
@@ -218,13 +256,22 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 			}
 			return nil
 		}
+		var all []U // sm: the outputs of one flush
 		flushAll := func(w *worker[T, U], final bool) {
+			ks.adopt()
 			for k, ent := range ks.states {
 				clear(buf)
 				buf = buf[:0]
 				keep := true
 				if spec.Flush != nil {
 					keep = spec.Flush(k, &ent.s, add)
+				}
+				if !keep || final {
+					delete(ks.states, k)
+				}
+				if sm {
+					all = append(all, buf...)
+					continue
 				}
 				seq := ent.carrier
 				for _, v := range buf {
@@ -236,9 +283,14 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 				} else {
 					w.adj.add(seq, int64(len(buf)))
 				}
-				if !keep || final {
-					delete(ks.states, k)
+			}
+			if len(all) > 0 {
+				seq := st.p.tracker.hold(int64(len(all)))
+				for _, v := range all {
+					w.emit(seq, v)
 				}
+				clear(all)
+				all = all[:0]
 			}
 		}
 		w.onEOS = func(ctx context.Context, w *worker[T, U]) error {
@@ -247,7 +299,15 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 			return nil
 		}
 		w.onTick = func(ctx actor.Context, w *worker[T, U], gen uint64) error {
+			if gen == snapGen {
+				ks.answer()
+				return nil
+			}
 			if gen != ks.gen {
+				return nil
+			}
+			if sm && st.p.tracker.pausing.Load() {
+				slotRef(ks.gen) // a checkpoint is being taken: flush after it
 				return nil
 			}
 			ks.gen++
@@ -267,6 +327,11 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 				ks.stopTimer()
 				ks.timer = time.AfterFunc(spec.FlushEvery, func() { s.tick(gen) })
 			}
+			ks.slot.Store(s)
+			ks.adopt()
+			if ks.ck != nil {
+				ks.answer() // a request whose message the previous incarnation lost
+			}
 			if spec.FlushEvery > 0 && len(ks.states) > 0 {
 				ks.gen++
 				ks.armed = true
@@ -283,14 +348,24 @@ type keyEntry[S any] struct {
 	carrier uint64 // the smallest seq folded in since the last flush
 }
 
-type keyedState[K comparable, S any] struct {
+// keyedState is one keyed worker's states. Everything but the fields
+// marked otherwise is owned by the worker's current incarnation.
+type keyedState[T any, K comparable, S any] struct {
 	states map[K]*keyEntry[S]
 	gen    uint64
 	armed  bool
 	timer  *time.Timer
+
+	// State checkpoints (ck nil without them).
+	ck      *keyedCkpt[T, K, S]
+	idx     int                     // the worker's index
+	slot    atomic.Pointer[slot[T]] // set at each start; read by the checkpoint goroutine
+	req     atomic.Pointer[snapReq] // a pending snapshot request
+	pend    map[K]S                 // restored states not yet adopted; guarded by ck.mu
+	hasPend atomic.Bool             // pend is not empty
 }
 
-func (ks *keyedState[K, S]) stopTimer() {
+func (ks *keyedState[T, K, S]) stopTimer() {
 	if ks.timer != nil {
 		ks.timer.Stop()
 		ks.timer = nil

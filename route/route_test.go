@@ -75,6 +75,14 @@ func TestValidateAndHasher(t *testing.T) {
 	if err != nil || h("ab") != h("cd") {
 		t.Errorf("equal keys must hash equal (err %v)", err)
 	}
+	// ByHash routes by the hash it is given, unchanged.
+	hb, err := route.Hasher[int](route.ByHash(func(v int) uint64 { return uint64(v) * 3 }))
+	if err != nil || hb(5) != 15 {
+		t.Errorf("ByHash: the hash of 5 is not 15 (err %v)", err)
+	}
+	if err := route.ByHash[int](nil).Validate(1); !errors.Is(err, route.ErrInvalid) {
+		t.Errorf("ByHash(nil).Validate: got %v; want ErrInvalid", err)
+	}
 }
 
 // Under a queue that fills, the Scaler adds a worker after UpAfter

@@ -81,6 +81,19 @@ func ByKey[T any, K comparable](key func(T) K) Router {
 	return r
 }
 
+// ByHash is ByKey with the hash given: every item goes to worker
+// hash(item) % workers. Use it when the placement must be known outside
+// the router, such as a hash that is stable across processes, or to put
+// saved per-key state back where its key's items will go. A nil hash
+// makes the Router invalid (Validate says so).
+func ByHash[T any](hash func(T) uint64) Router {
+	r := Router{kind: KindByKey, keyType: reflect.TypeFor[T]()}
+	if hash != nil {
+		r.key = hash
+	}
+	return r
+}
+
 // Kind returns the router's kind (0 for the zero Router).
 func (r Router) Kind() Kind { return r.kind }
 
