@@ -120,7 +120,7 @@ func (p *Pipeline) watchRoot(root *supervisor.Supervisor) {
 // fails the child's start. Don't also Start the pipeline yourself while
 // it is a child.
 func (p *Pipeline) Spec(id string) supervisor.ChildSpec {
-	spec := supervisor.NewWorker(id, func() actor.Actor[hostMsg] { return &host{p: p} }, actor.WithKind("pipeline"),
+	spec := supervisor.NewWorker(id, func() actor.Actor[hostMsg] { return &host{p: p} }, actor.WithKind(kindPipeline),
 		actor.WithUndelivered(dropHostMsg))
 	spec.Shutdown = actor.Infinity
 	return spec

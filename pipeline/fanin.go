@@ -168,7 +168,7 @@ func PriorityMerge[T any](p *Pipeline, name string, tiers []Tier[T], opts ...Sta
 		s := m.in.slots[0]
 		w := supervisor.NewWorker(s.name, func() actor.Actor[*batch[T]] { return &slotActor[T]{s: s} },
 			actor.WithMailbox(1, mailbox.Block), actor.WithMaxAttempts(math.MaxInt32),
-			actor.WithUndelivered(takeBack[T]), st.profileLabels())
+			actor.WithUndelivered(takeBack[T]), st.profileLabels(), actor.WithKind(kindMerge))
 		w.Shutdown = p.cfg.shutdown
 		return st.stageSpec([]supervisor.ChildSpec{w})
 	}

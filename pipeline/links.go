@@ -78,7 +78,7 @@ func FromRef[T any](p *Pipeline, name string, capacity int) (*Stream[T], *Inlet[
 	}
 	st.spec = func() *supervisor.ChildSpec {
 		spec := supervisor.NewWorker(name, func() actor.Actor[T] { return &inletActor[T]{in: in} },
-			actor.WithMailbox(max(capacity, 1), mailbox.Block), actor.WithKind("inlet"))
+			actor.WithMailbox(max(capacity, 1), mailbox.Block), actor.WithKind(kindInlet))
 		spec.Shutdown = p.cfg.shutdown
 		return &spec
 	}

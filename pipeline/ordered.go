@@ -120,7 +120,8 @@ func (r *reorder[U]) workerOutlet(i int) outlet[U] {
 func (r *reorder[U]) spec() supervisor.ChildSpec {
 	s := r.rin.slots[0]
 	spec := supervisor.NewWorker(s.name, func() actor.Actor[*batch[U]] { return &slotActor[U]{s: s} },
-		actor.WithMaxAttempts(math.MaxInt32), actor.WithUndelivered(takeBack[U]), r.st.profileLabels())
+		actor.WithMaxAttempts(math.MaxInt32), actor.WithUndelivered(takeBack[U]), r.st.profileLabels(),
+		actor.WithKind(kindReorder))
 	spec.Shutdown = r.st.p.cfg.shutdown
 	return spec
 }

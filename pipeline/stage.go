@@ -341,7 +341,8 @@ func (in *inbox[T]) workerSpecs(h func(i int) handler[T]) []supervisor.ChildSpec
 			// mailbox bound is the bound on queued items.
 			actor.WithThroughput(1),
 			actor.WithUndelivered(takeBack[T]),
-			in.st.profileLabels())
+			in.st.profileLabels(),
+			actor.WithKind(kindWorker))
 		specs[i].Shutdown = p.cfg.shutdown
 	}
 	return specs
@@ -774,6 +775,17 @@ func validName(name string) error {
 	}
 	return nil
 }
+
+// The actor kinds of the pipeline's actors (troupe.actor.kind in metrics
+// and the tree view): bounded by code, the same for every pipeline; the
+// troupe.stage.* metrics tell stages apart.
+const (
+	kindPipeline = "pipeline"         // a pipeline run as a supervisor's child
+	kindWorker   = "pipeline.worker"  // a stage's worker
+	kindReorder  = "pipeline.reorder" // the reorder buffer of an Ordered stage
+	kindMerge    = "pipeline.merge"   // the worker of a PriorityMerge
+	kindInlet    = "pipeline.inlet"   // the actor behind FromRef's Ref
+)
 
 // profileLabels is the spawn option that labels the stage's workers in
 // profiles, under actor.WithProfilerLabels on the pipeline's System.

@@ -339,7 +339,8 @@ func checkTree(t *testing.T, page treeview.Page) {
 		{"/app/ingest", observe.TypeWorker, "pipeline", "/app/ingest/events"},
 		{"/app/ingest/events", observe.TypeSupervisor, "supervisor",
 			"/app/ingest/events/in /app/ingest/events/parse /app/ingest/events/store"},
-		{"/app/ingest/events/in", observe.TypeWorker, "inlet", ""},
+		{"/app/ingest/events/in", observe.TypeWorker, "pipeline.inlet", ""},
+		{"/app/ingest/events/parse/w0", observe.TypeWorker, "pipeline.worker", ""},
 		{"/app/ingest/events/parse", observe.TypeSupervisor, "supervisor", "/app/ingest/events/parse/w0 /app/ingest/events/parse/w1"},
 		{"/app/ingest/events/store", observe.TypeSupervisor, "supervisor", "/app/ingest/events/store/w0"},
 	} {
