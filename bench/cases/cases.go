@@ -38,6 +38,7 @@
 package cases
 
 import (
+	"github.com/troupe-go/troupe/pipeline"
 	"runtime"
 	"testing"
 )
@@ -156,6 +157,9 @@ func List(small bool) []Case {
 			Troupe:     func(b *testing.B) { troupePipeline(b, items) },
 			Protoactor: func(b *testing.B) { protoPipeline(b, items) },
 			Plain:      func(b *testing.B) { plainPipeline(b, items, 1024) }},
+		{Name: "pipeline-4stage-batch1", Unit: "items/s", HigherIsBetter: true,
+			Troupe: func(b *testing.B) { troupePipeline(b, items, pipeline.WithBatchSize(1)) },
+			Plain:  func(b *testing.B) { plainPipeline(b, items, 1024) }},
 		{Name: "pipeline-4stage-unbuffered", Unit: "items/s", HigherIsBetter: true,
 			Plain: func(b *testing.B) { plainPipeline(b, items, 0) }},
 	}

@@ -19,7 +19,8 @@ package cases
 // pipeline.DefaultBatchSize (128) items, and each worker's mailbox holds
 // pipeline.DefaultBuffer (1024) items, blocking producers when full (the
 // same bound as the plain side's channels). The plain and protoactor sides
-// move one item per send.
+// move one item per send; pipeline-4stage-batch1 runs troupe with
+// WithBatchSize(1), one item per message too.
 
 import (
 	"context"
@@ -28,13 +29,13 @@ import (
 	"github.com/troupe-go/troupe/pipeline"
 )
 
-func troupePipeline(b *testing.B, n int) {
+func troupePipeline(b *testing.B, n int, opts ...pipeline.Option) {
 	items := pipelineInput(n)
 	double := func(_ context.Context, v int) (int, error) { return pipelineMap(v), nil }
 	inc := func(_ context.Context, v int) (int, error) { return pipelineWork(v), nil }
 	b.ResetTimer()
 	for range b.N {
-		p := pipeline.New()
+		p := pipeline.New(opts...)
 		src := pipeline.FromSlice(p, "source", items)
 		mapped := pipeline.Map(src, "map", double)
 		worked := pipeline.Map(mapped, "work", inc, pipeline.Workers(4))
