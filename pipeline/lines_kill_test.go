@@ -3,19 +3,15 @@
 package pipeline_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -137,59 +133,7 @@ func TestFromLinesResumeAfterSIGKILL(t *testing.T) {
 // position it reported saved.
 func killLinesChild(t *testing.T, env string, kill func(saved uint64) bool) uint64 {
 	t.Helper()
-	ctx, cancel := context.WithCancel(testCtx(t))
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFromLinesResumeAfterSIGKILL$", "-test.count=1")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+env)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	// The child blocks on its stdin, which is never written: it ends when
-	// killed, or when this end closes.
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	cmd.ExtraFiles = []*os.File{pw} // fd 3: "saved POS" lines
-	err = cmd.Start()
-	pw.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var last uint64
-	killed := false
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() { // until the child is gone: EOF on the pipe
-		s, ok := strings.CutPrefix(sc.Text(), "saved ")
-		if !ok {
-			continue
-		}
-		pos, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("child reported %q", sc.Text())
-		}
-		last = pos
-		if !killed && kill(pos) {
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if !killed || !errors.As(err, &ee) {
-		t.Fatalf("child ended before the kill: %v\n%s", err, stderr.Bytes())
-	}
-	if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("child did not die of SIGKILL: %v\n%s", err, stderr.Bytes())
-	}
-	return last
+	return killChildEnvRun(t, "^TestFromLinesResumeAfterSIGKILL$", killChildEnv, env, kill)
 }
 
 // reportCP reports each position it saved on w, after the save.
