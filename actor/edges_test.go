@@ -149,6 +149,17 @@ var nilEdges = []edge{
 			t.Errorf("System sink: got %d dead letters; want 0", n)
 		}
 	}},
+	{"WithFailure", "nil is skipped: the hook given before stays", func(t *testing.T) {
+		h := newHarness(t)
+		got := make(chan *actor.Failure, 16)
+		ref := mustSpawn(t, h.sys, "a", func() actor.Actor[int] {
+			return actor.Func[int](func(actor.Context, int) error { return errBoom })
+		}, actor.WithMaxAttempts(1), actor.WithFailure(func(f *actor.Failure) { got <- f }), actor.WithFailure(nil))
+		mustTell(t, ref, 7)
+		if f := recv(t, got, "the failure"); f.Message != 7 || !errors.Is(f.Err, errBoom) {
+			t.Errorf("hook: got %v; want message 7, errBoom", f)
+		}
+	}},
 	{"WithFaultInjector", "nil is skipped: the injector given before stays", func(t *testing.T) {
 		fi := &countingInjector{starts: make(chan struct{}, 16)}
 		sys := actor.NewSystem(actor.WithFaultInjector(fi), actor.WithFaultInjector(nil))

@@ -650,11 +650,27 @@ func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
 		ce.Write(zap.String("actor", p.path), zap.String("error.type", ErrorType(err)),
 			zap.Stringer("failure_id", f.ID), zap.Int("attempt", f.Attempt), zap.Error(err))
 	}
+	if h := p.cfg.failed; h != nil {
+		p.failureHook(h, f)
+	}
 	if withMsg && p.attempts >= p.cfg.maxAttempts {
 		p.poison()
 	}
 	p.endInc(inc, ending{reason: Failed, err: f, fid: f.ID})
 	return false
+}
+
+// failureHook runs the WithFailure hook h with f on the incarnation's
+// goroutine; a panic in h is logged and otherwise ignored.
+func (p *proc[M]) failureHook(h func(*Failure), f *Failure) {
+	if p.cfg.passPanics {
+		h(f)
+		return
+	}
+	if err := guard(func() error { h(f); return nil }); err != nil {
+		p.sys.log.Error("actor failure hook panicked", zap.String("actor", p.path),
+			zap.Stringer("failure_id", f.ID), zap.Error(err))
+	}
 }
 
 func (p *proc[M]) abortEnding(inc *incarnation[M]) ending {

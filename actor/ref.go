@@ -116,6 +116,7 @@ type config struct {
 	kind        string
 	labels      []string // WithProfileLabels
 	undelivered func(DeadLetter) bool
+	failed      func(*Failure) // WithFailure
 }
 
 var defaultConfig = config{
@@ -241,6 +242,38 @@ func WithUndelivered(f func(DeadLetter) bool) SpawnOption {
 	return spawnFunc(func(c *config) error {
 		if f != nil {
 			c.undelivered = f
+		}
+		return nil
+	})
+}
+
+// WithFailure sets a hook the runtime calls with each failure of the
+// actor's code: a Receive, an Urgent message or a HandleExit that
+// returned an error or panicked (the runtime recovers the panic into a
+// *PanicError, unless WithPassPanics). f runs on the actor's goroutine
+// right after the failing call, before anything follows from the
+// failure: the incarnation's children and Stop hook, the poison
+// decision, the parent's or the restart policy's, the redelivery. So f
+// may update what the actor keeps across its incarnations without
+// locks, as the failed incarnation could have, and the next incarnation
+// sees it. f.Message and f.Attempt are the failed mailbox message and
+// its delivery attempt (nil and 0 for an Urgent message or HandleExit):
+// the message is redelivered to the next incarnation, or dead-lettered
+// as poison right after f if that was its last attempt
+// (WithMaxAttempts). A layer that handles its messages in parts (a
+// pipeline worker's batch of items) uses it to record which part failed,
+// so that the redelivered message resumes there, and leaves recovering
+// and restarting to the runtime.
+//
+// StopNormal, StopShutdown, a kill, a failed Start hook and a Receive
+// that overran its deadline (WithDeadline: it may still be running) are
+// not passed to f. f must be fast and must not block: a kill cannot cut
+// it short. A panic in f is recovered and logged; the failure is then
+// handled as if f had returned. A nil f is skipped.
+func WithFailure(f func(*Failure)) SpawnOption {
+	return spawnFunc(func(c *config) error {
+		if f != nil {
+			c.failed = f
 		}
 		return nil
 	})

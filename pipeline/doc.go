@@ -87,9 +87,12 @@
 // no new input until the earliest is retried. The end of stream waits
 // for the parked items.
 //
-// A panic fails the worker actor: its stage supervisor restarts it (with
-// the Supervise strategy, intensity and backoff), and the runtime hands
-// the batch being handled to the fresh worker, which resumes at the item
+// A panic fails the worker actor, as it fails any actor: the runtime
+// recovers it and tells the worker which item failed through the actor's
+// failure hook (actor.WithFailure); the pipeline recovers nothing itself.
+// Its stage supervisor restarts it (with the Supervise strategy,
+// intensity and backoff), and the runtime hands the batch being handled
+// to the fresh worker, which resumes at the item
 // that failed, with that attempt counted: items before it are not
 // redone, items after it are not lost. After its last attempt an item
 // goes to the dead-letter store as poison, with its stage, error and

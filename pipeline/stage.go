@@ -341,6 +341,9 @@ func (in *inbox[T]) workerSpecs(h func(i int) handler[T]) []supervisor.ChildSpec
 			// mailbox bound is the bound on queued items.
 			actor.WithThroughput(1),
 			actor.WithUndelivered(takeBack[T]),
+			// The runtime recovers a panic of the handler's code and
+			// fails the incarnation; the slot learns of it here.
+			actor.WithFailure(s.failed),
 			in.st.profileLabels(),
 			actor.WithKind(kindWorker))
 		specs[i].Shutdown = p.cfg.shutdown
@@ -424,6 +427,28 @@ func (a *slotActor[T]) Receive(ctx actor.Context, b *batch[T]) error {
 	err := s.receive(ctx, b)
 	s.busy.Store(false)
 	return err
+}
+
+// A failer is a handler that charges a failure of its actor to the item
+// it was handling (a worker).
+type failer interface{ failed(f *actor.Failure) }
+
+// failed is the WithFailure hook of the slot's actor: it runs on the
+// actor's goroutine when an incarnation failed (a panic the runtime
+// recovered, or an error), before the runtime redelivers the batch in
+// flight to the next one. A panic skipped the end of Receive, so the slot
+// and the batch are no longer busy; the handler records the failed item.
+func (s *slot[T]) failed(f *actor.Failure) {
+	s.busy.Store(false)
+	if b, ok := f.Message.(*batch[T]); ok {
+		// A mailbox message (data or EOS): held by the runtime for its
+		// redelivery, not recycled. (Control batches come with Urgent,
+		// and carry no message here.)
+		b.busy.Store(false)
+	}
+	if fh, ok := s.h.(failer); ok {
+		fh.failed(f)
+	}
 }
 
 func (s *slot[T]) started(ctx actor.Context) {

@@ -48,6 +48,12 @@ type worker[T, U any] struct {
 	keyOf func(T) uint64
 	rnd   *rand.Rand
 	parking[T]
+
+	// stepping is the batch whose current item is in a step (user code),
+	// nil between steps. A panic in a step unwinds to the runtime, which
+	// recovers it and fails the incarnation; its WithFailure hook (failed)
+	// finds here the batch whose item failed.
+	stepping *batch[T]
 }
 
 // parking holds a worker's parked items: the items waiting out their
@@ -62,8 +68,9 @@ type worker[T, U any] struct {
 // poison and dead letters work as for any batch. A parked item stays in
 // the heap until it is done: a panic during its retry fails the
 // incarnation (system messages are not redelivered, and its delay ends
-// with it), and the next incarnation's start re-arms the delay, which
-// finds it due at once and resumes it with that attempt counted.
+// with it; failed counts the attempt), and the next incarnation's start
+// re-arms the delay, which finds it due at once and resumes it with that
+// attempt counted.
 type parking[T any] struct {
 	parked parkHeap[T]
 	keys   map[uint64]*parked[T] // ByKey: the parked batch of each held key
@@ -114,7 +121,7 @@ func (w *worker[T, U]) emit(seq uint64, v U) {
 	w.c.emitted++
 }
 
-func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err error) {
+func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 	st := w.st
 	if st.p.stopping.Load() {
 		w.stopNow(s, b)
@@ -139,16 +146,11 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) (err err
 	if busy {
 		w.ss.busySince.Store(start.UnixNano())
 	}
+	// A panic in a step is not recovered here: it unwinds through this
+	// defer to the runtime, which fails the incarnation and calls failed,
+	// then redelivers b to the next incarnation, which resumes at b.next
+	// with this attempt counted.
 	defer func() {
-		if r := recover(); r != nil {
-			// A panic in user code fails this incarnation; the runtime
-			// redelivers b to the next one, which resumes at b.next with
-			// this attempt counted.
-			pe := actor.NewPanicError(r)
-			b.lastErr = pe
-			w.c.errs++
-			err = pe
-		}
 		st.commitSlot(&w.c, w.ss)
 		if busy {
 			w.ss.busySince.Store(0)
@@ -185,7 +187,10 @@ loop:
 			w.c.retries++
 		}
 		b.attempts++
-		if ierr := w.call(ctx, e); ierr != nil {
+		w.stepping = b
+		ierr := w.call(ctx, e)
+		w.stepping = nil
+		if ierr != nil {
 			// An attempt cut short by a stop is not a failure: the
 			// item is dead-lettered as stopped, or gets its attempt
 			// back on the next incarnation.
@@ -260,6 +265,26 @@ type deadlineError struct{ err error }
 
 func (e *deadlineError) Error() string { return "pipeline: attempt timed out: " + e.err.Error() }
 func (e *deadlineError) Unwrap() error { return e.err }
+
+// failed is the slot actor's WithFailure hook (see slot.failed): it runs
+// on the actor's goroutine after the runtime recovered a panic of a step,
+// before the incarnation ends and b is redelivered. The failed attempt of
+// the item at b.next was counted in b.attempts before the step; failed
+// records its error, for the retry or the poison dead letter the next
+// incarnation decides on. A failure outside a step (a send cut short by
+// a stop, a timer's handling) leaves stepping nil: there is no item to
+// charge it to.
+func (w *worker[T, U]) failed(f *actor.Failure) {
+	b := w.stepping
+	if b == nil {
+		return
+	}
+	w.stepping = nil
+	b.lastErr = f.Err
+	w.c.errs++
+	w.ss.fid.Store(uint64(f.ID))
+	w.st.commitSlot(&w.c, w.ss)
+}
 
 // poison dead-letters items[b.next] after its last attempt and moves on.
 func (w *worker[T, U]) poison(e *envelope[T], b *batch[T]) {
@@ -381,15 +406,7 @@ func (w *worker[T, U]) retryDue(ctx actor.Context, s *slot[T]) error {
 // retryOne retries the parked batch pb through data. pb leaves the heap
 // once it is done; if its item failed again, data re-parked it.
 func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) error {
-	before := len(pb.b.remaining())
-	waiting := w.waiting // retryOne may run inside data (waitRoom)
-	start := time.Now()
-	w.firing = pb
-	err := w.data(ctx, s, pb.b)
-	w.firing = nil
-	w.waiting = waiting + time.Since(start)
-	w.held -= before - len(pb.b.remaining())
-	if err != nil {
+	if err := w.fire(ctx, s, pb); err != nil {
 		return err
 	}
 	if len(pb.b.remaining()) > 0 {
@@ -403,6 +420,22 @@ func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) er
 	}
 	s.in.pool.put(pb.b)
 	return nil
+}
+
+// fire runs the retry of the parked batch pb through data. Its
+// bookkeeping is deferred, so that it is done when a step's panic unwinds
+// through it to the runtime as well.
+func (w *worker[T, U]) fire(ctx actor.Context, s *slot[T], pb *parked[T]) error {
+	before := len(pb.b.remaining())
+	waiting := w.waiting // retryOne may run inside data (waitRoom)
+	start := time.Now()
+	w.firing = pb
+	defer func() {
+		w.firing = nil
+		w.waiting = waiting + time.Since(start)
+		w.held -= before - len(pb.b.remaining())
+	}()
+	return w.data(ctx, s, pb.b)
 }
 
 // waitRoom waits while the worker holds as many parked items as its
