@@ -204,7 +204,6 @@ func run(ctx context.Context, w io.Writer, drain time.Duration) error {
 			break
 		}
 	}
-	drained := done.Load() - before
 	elapsed := time.Since(start).Round(time.Millisecond)
 
 	// Stop within a bound of its own: the workers give up their jobs on stop.
@@ -213,6 +212,9 @@ func run(ctx context.Context, w io.Writer, drain time.Duration) error {
 	if err := errors.Join(front.Stop(stopCtx), sup.Stop(stopCtx)); err != nil {
 		return err
 	}
+	// Counted once the workers stopped: a job that ended at the very
+	// moment the drain timed out is done, not abandoned.
+	drained := done.Load() - before
 	if drainErr != nil {
 		mu.Lock()
 		defer mu.Unlock()
