@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -60,6 +61,43 @@ func TestBatchBySizeAndTime(t *testing.T) {
 		if s := stats(t, p, "batch"); s.In != 28 || s.Out != 28 || s.Emitted != 4 {
 			t.Errorf("stats %+v", s)
 		}
+	})
+}
+
+// The items of a Batch group passed on by its max-wait timer count as
+// the stage's outputs even when no other message reaches the worker
+// before the pipeline stops (regression: the timer's handler left them
+// uncounted, so a cancel left them in flight forever).
+func TestBatchTimerGroupCountedAtCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pipeline.New(pipeline.WithLinger(time.Millisecond))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		src := pipeline.FromFunc(p, "src", func(ctx context.Context, emit func(int) error) error {
+			for i := range 3 {
+				if err := emit(i); err != nil {
+					return err
+				}
+			}
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		var got [][]int
+		pipeline.ToFunc(pipeline.Batch(src, "batch", 10, 10*time.Millisecond), "sink", func(_ context.Context, b []int) error {
+			got = append(got, b)
+			cancel()
+			return nil
+		})
+		if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v", err)
+		}
+		if len(got) != 1 || !slices.Equal(got[0], ints(3)) {
+			t.Fatalf("got %v", got)
+		}
+		if s := stats(t, p, "batch"); s.In != 3 || s.Out != 3 || s.Emitted != 1 || s.InFlight != 0 {
+			t.Errorf("stats %+v", s)
+		}
+		checkAccounting(t, p)
 	})
 }
 

@@ -542,6 +542,11 @@ func (w *worker[T, U]) tick(ctx actor.Context, s *slot[T], gen uint64) error {
 	if w.onTick == nil {
 		return nil
 	}
+	// A tick can emit (a Batch group passed on by its timer, a Keyed
+	// flush): its counters are committed here like those of a data batch,
+	// or they would wait for the worker's next batch, which may never
+	// come (the pipeline stops), leaving the items in flight.
+	defer w.st.commitSlot(&w.c, w.ss)
 	return w.onTick(ctx, w, gen)
 }
 
@@ -573,6 +578,9 @@ func (w *worker[T, U]) sweep(s *slot[T]) {
 	if w.onSweep != nil {
 		w.onSweep(w)
 	}
+	// Counters left by a message handler that failed (a panic in a
+	// Keyed Flush, say) before it committed them.
+	w.st.commitSlot(&w.c, w.ss)
 	if w.out != nil {
 		w.out.drop()
 	}
