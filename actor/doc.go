@@ -17,10 +17,10 @@
 // (package observe is their contract). Three opt-in System options reach
 // into the per-message path, and cost nothing when left out:
 // [WithPropagator] carries a sender's trace context from Tell or Ask to
-// the Receive (and to the failure it may cause), [WithClocks] times each
+// the Receive (and to the failure it may cause), [WithMessageTiming] times each
 // message's wait in its mailbox and its Receive into per-kind histograms,
 // and [WithProfilerLabels] runs actors under runtime/pprof labels (kind,
-// supervisor, and [WithProfileLabels]).
+// supervisor, and [WithExtraProfilerLabels]).
 //
 // # Nil contexts and options
 //

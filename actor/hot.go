@@ -12,7 +12,7 @@ import (
 )
 
 // This file holds the opt-in per-message instruments: trace propagation
-// (WithPropagator), message clocks (WithClocks) and profiler labels
+// (WithPropagator), message clocks (WithMessageTiming) and profiler labels
 // (WithProfilerLabels). With none of them installed a Tell costs what it
 // did before: one nil pointer in the envelope, one flag test, no call.
 
@@ -36,7 +36,7 @@ func WithPropagator(p observe.Propagator) Option {
 	})
 }
 
-// WithClocks times every message: how long it waited in its mailbox (from
+// WithMessageTiming times every message: how long it waited in its mailbox (from
 // the Tell, TryTell or Ask that posted it to the start of its first
 // delivery) and how long each Receive took, aggregated per actor kind into
 // histograms with the bounds observe.LatencyBuckets, shown in
@@ -44,7 +44,7 @@ func WithPropagator(p observe.Propagator) Option {
 // two clock reads on the sending side and two on the receiving side of
 // every message, and one small allocation per Tell. Without it (the
 // default) nothing is timed.
-func WithClocks() Option {
+func WithMessageTiming() Option {
 	return optionFunc(func(s *System) { s.clocks = true })
 }
 
@@ -52,7 +52,7 @@ func WithClocks() Option {
 // a CPU or goroutine profile says which kind of actor spent the time:
 // troupe.actor.kind (the kind given with WithKind, or the default kind),
 // troupe.supervisor (the path of the actor's parent, "/" at the top) and
-// those given with WithProfileLabels. The labels are set once each time a
+// those given with WithExtraProfilerLabels. The labels are set once each time a
 // goroutine of the System's pool starts draining an actor's mailbox (not
 // per message), and cleared when it is done, so Receive runs under them,
 // and so do Stop hooks when they run on that goroutine. Start hooks run
@@ -63,12 +63,12 @@ func WithProfilerLabels() Option {
 	return optionFunc(func(s *System) { s.labels = true })
 }
 
-// WithProfileLabels adds pprof labels (key, value pairs) to the actor's
+// WithExtraProfilerLabels adds pprof labels (key, value pairs) to the actor's
 // labels under WithProfilerLabels, like troupe.pipeline and troupe.stage
 // for the workers of a pipeline stage. Without WithProfilerLabels on the
 // System it does nothing. An odd number of strings is an error
 // (ErrInvalidOption).
-func WithProfileLabels(kv ...string) SpawnOption {
+func WithExtraProfilerLabels(kv ...string) SpawnOption {
 	return spawnFunc(func(c *config) error {
 		if len(kv)%2 != 0 {
 			return fmt.Errorf("%w: profile labels need key, value pairs (got %d strings)", ErrInvalidOption, len(kv))
@@ -96,7 +96,7 @@ func (p *proc[M]) profileLabels(kind string) context.Context {
 }
 
 // AddClockSink adds a sink that hears the clocks of every message as it
-// is handled, under WithClocks (without it no sink is ever called); see
+// is handled, under WithMessageTiming (without it no sink is ever called); see
 // observe.ClockSink. remove takes it out again. The OTel adapter uses it.
 // A nil s adds nothing.
 func (s *System) AddClockSink(sink observe.ClockSink) (remove func()) {

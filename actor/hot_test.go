@@ -208,7 +208,7 @@ func TestTellAllocs(t *testing.T) {
 		{"none", nil, senderCtx(), 0},
 		{"propagator, nothing to carry", []actor.Option{actor.WithPropagator(&testProp{})}, context.Background(), 0},
 		{"propagator, a trace", []actor.Option{actor.WithPropagator(&testProp{})}, senderCtx(), 1},
-		{"clocks", []actor.Option{actor.WithClocks()}, context.Background(), 1},
+		{"clocks", []actor.Option{actor.WithMessageTiming()}, context.Background(), 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sys := actor.NewSystem(c.opts...)
@@ -262,7 +262,7 @@ func TestDroppedByPolicy(t *testing.T) {
 // is in the wait and process histograms, failures by error type, and the
 // histograms are cumulative over observe.LatencyBuckets.
 func TestClocks(t *testing.T) {
-	h := newHarness(t, actor.WithClocks())
+	h := newHarness(t, actor.WithMessageTiming())
 	const n = 20
 	release, handled := make(chan struct{}), make(chan struct{})
 	ref := mustSpawn(t, h.sys, "timed", func() actor.Actor[int] {
@@ -346,7 +346,7 @@ func TestClocks(t *testing.T) {
 	}
 }
 
-// TestNoClocks checks that without WithClocks no histogram is shown.
+// TestNoClocks checks that without WithMessageTiming no histogram is shown.
 func TestNoClocks(t *testing.T) {
 	h := newHarness(t)
 	ref := mustSpawn(t, h.sys, "p", prober, actor.WithKind("p"))
@@ -420,7 +420,7 @@ func TestProfilerLabels(t *testing.T) {
 			return actor.Func[int](func(ctx actor.Context, _ int) error {
 				var err error
 				ref, err = actor.Spawn(ctx, "w", factory, actor.WithKind("worker"),
-					actor.WithProfileLabels(observe.AttrPipeline, "orders", observe.AttrStage, "parse"))
+					actor.WithExtraProfilerLabels(observe.AttrPipeline, "orders", observe.AttrStage, "parse"))
 				spawned <- err
 				return nil
 			})
@@ -453,8 +453,8 @@ func TestProfilerLabels(t *testing.T) {
 	if got := currentLabels(nil); len(got) != 0 {
 		t.Errorf("after a top-level Spawn the caller's goroutine has labels %v; want none", got)
 	}
-	if _, err := actor.Spawn(h.sys, "odd", func() actor.Actor[int] { return nil }, actor.WithProfileLabels("k")); !errors.Is(err, actor.ErrInvalidOption) {
-		t.Errorf("WithProfileLabels(odd count): got %v; want ErrInvalidOption", err)
+	if _, err := actor.Spawn(h.sys, "odd", func() actor.Actor[int] { return nil }, actor.WithExtraProfilerLabels("k")); !errors.Is(err, actor.ErrInvalidOption) {
+		t.Errorf("WithExtraProfilerLabels(odd count): got %v; want ErrInvalidOption", err)
 	}
 }
 
@@ -495,7 +495,7 @@ func TestClockSink(t *testing.T) {
 	for _, on := range []bool{true, false} {
 		var opts []actor.Option
 		if on {
-			opts = append(opts, actor.WithClocks())
+			opts = append(opts, actor.WithMessageTiming())
 		}
 		h := newHarness(t, opts...)
 		sink := make(clockLog, 16)

@@ -114,7 +114,7 @@ type config struct {
 	passPanics  bool
 	keep        bool
 	kind        string
-	labels      []string // WithProfileLabels
+	labels      []string // WithExtraProfilerLabels
 	undelivered func(DeadLetter) bool
 	failed      func(*Failure) // WithFailure
 }

@@ -46,7 +46,7 @@ type kindStats struct {
 	dropped  [mailbox.DropOldest + 1]atomic.Uint64
 	mu       sync.Mutex // guards failures, clk.failed
 	failures map[string]uint64
-	clk      *kindClocks // under WithClocks, else nil
+	clk      *kindClocks // under WithMessageTiming, else nil
 }
 
 func (k *kindStats) addFailure(errType string) {

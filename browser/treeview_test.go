@@ -25,8 +25,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/troupe-go/troupe/actor"
-	"github.com/troupe-go/troupe/pipeline"
 	"github.com/troupe-go/troupe/mailbox"
+	"github.com/troupe-go/troupe/pipeline"
 	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
 	"github.com/troupe-go/troupe/treeview"

@@ -121,7 +121,7 @@ type Propagator interface {
 }
 
 // A ClockSink hears the clocks of each message as it is handled, from a
-// System that times messages (actor.WithClocks). ObserveMessage runs on
+// System that times messages (actor.WithMessageTiming). ObserveMessage runs on
 // the actor's goroutine right after each Receive, concurrently for
 // different actors, so it must be fast and must not block: wait is the
 // time the message waited in its mailbox before its first delivery

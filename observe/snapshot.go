@@ -254,7 +254,7 @@ type KindStats struct {
 	// Dropped counts messages dropped by a mailbox policy, by policy.
 	Dropped map[string]uint64 `json:"dropped,omitempty"`
 	// The message clocks, set only when the System times messages
-	// (actor.WithClocks) and the kind has handled some: WaitDuration is
+	// (actor.WithMessageTiming) and the kind has handled some: WaitDuration is
 	// the time messages waited in their mailbox before their first
 	// delivery, ProcessDuration the time of the Receives that did not
 	// fail, ProcessFailed that of the ones that failed, by error type.

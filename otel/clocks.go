@@ -12,7 +12,7 @@ import (
 )
 
 // clockSink records the message clocks of a System that times messages
-// (actor.WithClocks) into troupe.message.process.duration and
+// (actor.WithMessageTiming) into troupe.message.process.duration and
 // troupe.message.wait.duration, as each message is handled: the OTel API
 // has no asynchronous histogram, so they cannot be read from a Snapshot.
 // It is called on the actors' goroutines, concurrently.

@@ -29,7 +29,7 @@
 // troupe.message.process.duration (by troupe.actor.kind, and error.type
 // for the Receives that failed) and troupe.message.wait.duration are
 // recorded as each message is handled when the System times messages
-// (actor.WithClocks): the OTel API has no asynchronous histogram, so
+// (actor.WithMessageTiming): the OTel API has no asynchronous histogram, so
 // Register adds a sink to a Source that is an observe.ClockSource (an
 // *actor.System is) and Close removes it. Their bucket bounds are
 // observe.LatencyBuckets. Without clocks they have no data.

@@ -207,7 +207,7 @@ func TestIntegrationNestedMetrics(t *testing.T) {
 }
 
 // TestIntegrationPropagation runs a real System with actor.WithPropagator
-// (troupeotel.Propagator) and actor.WithClocks: the span a Receive starts
+// (troupeotel.Propagator) and actor.WithMessageTiming: the span a Receive starts
 // from its Context is a child of the span of the Tell that sent the
 // message; the message's failure is a troupe.process span (status Error),
 // child of the sender's span, which the supervise root links to; and the
@@ -218,7 +218,7 @@ func TestIntegrationPropagation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		mp, r := newMeter(t)
 		tp, rec := newTracer(t)
-		sys := actor.NewSystem(actor.WithName("shop"), actor.WithPropagator(troupeotel.Propagator{}), actor.WithClocks())
+		sys := actor.NewSystem(actor.WithName("shop"), actor.WithPropagator(troupeotel.Propagator{}), actor.WithMessageTiming())
 		t.Cleanup(func() { _ = sys.Shutdown(context.Background()) })
 		register(t, sys, troupeotel.WithMeterProvider(mp), troupeotel.WithTracerProvider(tp))
 		handled := make(chan struct{}, 4)

@@ -187,7 +187,7 @@ func TestOnSystemRefusesOwnSystemOptions(t *testing.T) {
 	if err := p2.Start(context.Background()); !errors.Is(err, pipeline.ErrInvalid) {
 		t.Fatalf("Start with WithEvents on a given System: got %v; want ErrInvalid", err)
 	}
-	p3 := pipeline.New(pipeline.OnSystem(sys2), pipeline.WithActorOptions(actor.WithClocks()))
+	p3 := pipeline.New(pipeline.OnSystem(sys2), pipeline.WithActorOptions(actor.WithMessageTiming()))
 	pipeline.Collect(pipeline.FromSlice(p3, "src", ints(3)), "out")
 	if err := p3.Start(context.Background()); !errors.Is(err, pipeline.ErrInvalid) {
 		t.Fatalf("Start with WithActorOptions on a given System: got %v; want ErrInvalid", err)

@@ -147,7 +147,7 @@
 // line a second with the count suppressed since the line before), each
 // retried attempt at Debug, a worker restart at Info, a failure at Error,
 // and a summary line ("pipeline finished") with the counts at the end.
-// WithActorOptions passes options to that System: actor.WithClocks for
+// WithActorOptions passes options to that System: actor.WithMessageTiming for
 // the message clocks, actor.WithPropagator for trace context, and
 // actor.WithProfilerLabels, under which every stage's workers run with
 // the pprof labels troupe.pipeline and troupe.stage, so a CPU profile

@@ -186,7 +186,7 @@ var nilEdges = []edge{
 		}
 	}},
 	{"WithActorOptions", "nil options are skipped, the others apply", func(t *testing.T) {
-		p := pipeline.New(pipeline.WithActorOptions(nil, actor.WithClocks(), nil))
+		p := pipeline.New(pipeline.WithActorOptions(nil, actor.WithMessageTiming(), nil))
 		pipeline.Collect(pipeline.FromSlice(p, "src", ints(3)), "out")
 		mustRun(t, p)
 	}},

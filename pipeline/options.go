@@ -116,7 +116,7 @@ func WithLogger(l *zap.Logger) Option {
 }
 
 // WithActorOptions passes options to the actor System the pipeline runs
-// its stages on, such as [actor.WithClocks], [actor.WithPropagator] or
+// its stages on, such as [actor.WithMessageTiming], [actor.WithPropagator] or
 // [actor.WithProfilerLabels] (under which each stage's workers also carry
 // the labels troupe.pipeline and troupe.stage). They are applied before
 // the pipeline's own: its name, logger, dead-letter and event sinks and

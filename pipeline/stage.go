@@ -815,5 +815,5 @@ const (
 // profileLabels is the spawn option that labels the stage's workers in
 // profiles, under actor.WithProfilerLabels on the pipeline's System.
 func (st *stage) profileLabels() actor.SpawnOption {
-	return actor.WithProfileLabels(observe.AttrPipeline, st.p.cfg.name, observe.AttrStage, st.name)
+	return actor.WithExtraProfilerLabels(observe.AttrPipeline, st.p.cfg.name, observe.AttrStage, st.name)
 }

@@ -47,7 +47,7 @@
 //     troupe_stage_failures_total, troupe_stage_in_flight,
 //     troupe_stage_blocked_time_seconds_total;
 //   - troupe_telemetry_kind_overflow_total (see Cardinality);
-//   - when the System times messages (actor.WithClocks), per kind:
+//   - when the System times messages (actor.WithMessageTiming), per kind:
 //     troupe_message_wait_duration_seconds and
 //     troupe_message_process_duration_seconds (error_type "" for the
 //     Receives that did not fail, else their error type), histograms with

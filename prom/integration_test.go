@@ -157,11 +157,11 @@ func TestSystemRestarts(t *testing.T) {
 	}
 }
 
-// TestSystemClocks: with actor.WithClocks, a real System's messages show
+// TestSystemClocks: with actor.WithMessageTiming, a real System's messages show
 // in the wait and process histograms of their kind, failures under their
 // error type.
 func TestSystemClocks(t *testing.T) {
-	sys := actor.NewSystem(actor.WithName("shop"), actor.WithClocks())
+	sys := actor.NewSystem(actor.WithName("shop"), actor.WithMessageTiming())
 	t.Cleanup(func() {
 		if err := sys.Shutdown(context.Background()); err != nil {
 			t.Errorf("Shutdown: %v", err)

@@ -14,7 +14,7 @@
 //   - propagator: actor.WithPropagator(troupeotel.Propagator{}), and every
 //     Tell and Ask made under a ctx with a valid span context, so a carrier
 //     travels with each message and Extract runs for each Receive.
-//   - clocks: actor.WithClocks(), no adapter.
+//   - clocks: actor.WithMessageTiming(), no adapter.
 //
 // Everything else (mailbox bound, actor, message type) is as in
 // bench/cases/troupe.go.
@@ -72,7 +72,7 @@ func install(b *testing.B, variant string) setup {
 	case "none":
 		s.sys = actor.NewSystem()
 	case "clocks":
-		s.sys = actor.NewSystem(actor.WithClocks())
+		s.sys = actor.NewSystem(actor.WithMessageTiming())
 	case "propagator":
 		s.sys = actor.NewSystem(actor.WithPropagator(troupeotel.Propagator{}))
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
