@@ -114,12 +114,7 @@ func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, 
 	f := &future[T]{sys: ref.p.sys, path: ref.p.path, ch: make(chan result[T], 1)}
 	f.request = request{ctx: ctx, f: f}
 	if s := ref.p.sys; s.perMsg {
-		if s.prop != nil {
-			f.request.trace = s.prop.Inject(ctx)
-		}
-		if s.clocks {
-			f.request.sent = s.mono()
-		}
+		s.stamp(ctx, &f.request)
 	}
 	if err := ref.p.post(ctx, envelope[M]{m: build(Reply[T]{f: f}), rq: &f.request}); err != nil {
 		f.state.Store(fGone)

@@ -139,21 +139,29 @@ type sinkReg struct{ sink observe.ClockSink }
 
 var _ observe.ClockSource = (*System)(nil)
 
-// tellRequest returns what a Tell under ctx carries besides its message
-// when a Propagator or the clocks are installed: nil if nothing.
-func (s *System) tellRequest(ctx context.Context) *request {
-	var carried any
+// stamp fills in what rq carries besides the message: the trace the
+// Propagator injects from ctx (none for a nil ctx) and, with the clocks,
+// the time it was posted.
+func (s *System) stamp(ctx context.Context, rq *request) {
 	if s.prop != nil && ctx != nil {
-		carried = s.prop.Inject(ctx)
+		rq.trace = s.prop.Inject(ctx)
 	}
-	if carried == nil && !s.clocks {
-		return nil
-	}
-	rq := &request{trace: carried}
 	if s.clocks {
 		rq.sent = s.mono()
 	}
-	return rq
+}
+
+// tellRequest returns what a Tell under ctx carries besides its message
+// when a Propagator or the clocks are installed: nil if nothing.
+func (s *System) tellRequest(ctx context.Context) *request {
+	var rq request
+	s.stamp(ctx, &rq)
+	if rq.trace == nil && rq.sent == 0 {
+		return nil
+	}
+	out := new(request)
+	*out = rq
+	return out
 }
 
 // mono returns the time since the System began, on the monotonic clock,

@@ -443,8 +443,8 @@ func (r Ref[M]) TryTell(m M) error {
 		return p.refuse(m)
 	}
 	env := envelope[M]{m: m}
-	if p.sys.clocks {
-		env.rq = &request{sent: p.sys.mono()}
+	if p.sys.perMsg {
+		env.rq = p.sys.tellRequest(nil) // no ctx: the clocks only
 	}
 	dropped, was, err := p.mb.TryPost(env)
 	return p.posted(m, dropped, was, err)
