@@ -17,14 +17,11 @@ import (
 // has no asynchronous histogram, so they cannot be read from a Snapshot.
 // It is called on the actors' goroutines, concurrently.
 type clockSink struct {
-	m        *metrics
-	sys      attribute.KeyValue
-	maxKinds int
+	m   *metrics
+	sys attribute.KeyValue
 
-	sets sync.Map // clockKey → *clockSets; read without a lock
-
-	mu       sync.Mutex // guards admitted, the slow path of a new key
-	admitted map[string]bool
+	sets sync.Map   // clockKey → *clockSets; read without a lock
+	mu   sync.Mutex // serializes the slow path of a new key
 }
 
 type clockKey struct{ kind, errType string }
@@ -32,8 +29,8 @@ type clockKey struct{ kind, errType string }
 // clockSets are the attribute sets of one kind and error type.
 type clockSets struct{ wait, process metric.MeasurementOption }
 
-func newClockSink(m *metrics, system string, maxKinds int) *clockSink {
-	return &clockSink{m: m, sys: attribute.String(observe.AttrSystem, system), maxKinds: maxKinds, admitted: map[string]bool{}}
+func newClockSink(m *metrics, system string) *clockSink {
+	return &clockSink{m: m, sys: attribute.String(observe.AttrSystem, system)}
 }
 
 // ObserveMessage implements observe.ClockSink.
@@ -47,7 +44,8 @@ func (c *clockSink) ObserveMessage(kind, errType string, wait, process time.Dura
 }
 
 // setsOf returns the attribute sets of kind and errType; kinds past the
-// cap are "other", as in the metrics read from the Snapshot.
+// cap are "other", by the same KindCap as the metrics read from the
+// Snapshot.
 func (c *clockSink) setsOf(kind, errType string) *clockSets {
 	k := clockKey{kind, errType}
 	if v, ok := c.sets.Load(k); ok {
@@ -58,15 +56,7 @@ func (c *clockSink) setsOf(kind, errType string) *clockSets {
 	if v, ok := c.sets.Load(k); ok {
 		return v.(*clockSets)
 	}
-	name := kind
-	if !c.admitted[name] {
-		if len(c.admitted) < c.maxKinds {
-			c.admitted[name] = true
-		} else {
-			name = observe.ErrorOtherKind
-		}
-	}
-	kindAttr := attribute.String(observe.AttrActorKind, name)
+	kindAttr := attribute.String(observe.AttrActorKind, c.m.kinds.Name(kind))
 	process := []attribute.KeyValue{c.sys, kindAttr}
 	if errType != "" {
 		process = append(process, attribute.String(observe.AttrErrorType, errType))

@@ -16,9 +16,9 @@ import (
 // metrics are the instruments read from a Snapshot, and the backoff
 // histogram recorded from events.
 type metrics struct {
-	src      observe.Source
-	timeout  time.Duration
-	maxKinds int
+	src     observe.Source
+	timeout time.Duration
+	kinds   *observe.KindCap
 
 	spawns, stops, running, failures, restarts         metric.Int64Observable
 	escalations, restartUsage, restartLimit            metric.Int64Observable
@@ -130,7 +130,7 @@ func (b *builder) histogram(name string, bounds []float64) metric.Float64Histogr
 // newMetrics creates the instruments and registers the callback that
 // observes them; unregister it with the returned Registration.
 func newMetrics(meter metric.Meter, src observe.Source, cfg *config) (*metrics, metric.Registration, error) {
-	m := &metrics{src: src, timeout: cfg.timeout, maxKinds: cfg.maxKinds}
+	m := &metrics{src: src, timeout: cfg.timeout, kinds: observe.NewKindCap(cfg.maxKinds)}
 	b := &builder{meter: meter}
 	m.spawns = b.int64("troupe.actor.spawns")
 	m.stops = b.int64("troupe.actor.stops")
@@ -165,39 +165,6 @@ func newMetrics(meter metric.Meter, src observe.Source, cfg *config) (*metrics, 
 	return m, reg, nil
 }
 
-// kindAgg is what one value of troupe.actor.kind observes.
-type kindAgg struct {
-	name                              string
-	spawns, restarts, processed       uint64
-	running, depth, depthMax, mbLimit int
-	stops, failures, dropped          map[string]uint64
-}
-
-func addCounts(dst *map[string]uint64, src map[string]uint64) {
-	if len(src) == 0 {
-		return
-	}
-	if *dst == nil {
-		*dst = make(map[string]uint64, len(src))
-	}
-	for k, v := range src {
-		(*dst)[k] += v
-	}
-}
-
-type supAgg struct {
-	gaveUp       uint64
-	usage, limit int
-}
-
-type stageKey struct{ pipeline, stage string }
-
-type stageAgg struct {
-	received, emitted, failures uint64
-	inFlight                    int64
-	blocked                     float64
-}
-
 // collect is the callback: one Snapshot, every instrument observed from it.
 func (m *metrics) collect(ctx context.Context, o metric.Observer) error {
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
@@ -206,117 +173,47 @@ func (m *metrics) collect(ctx context.Context, o metric.Observer) error {
 	sys := snap.System
 	a := &m.attrs
 
-	// Kinds, in the order the System first saw them, so the same kinds
-	// keep their names from one collection to the next.
-	var kinds []*kindAgg
-	byKind := make(map[string]*kindAgg, len(snap.Kinds))
-	overflow := 0
-	for i := range snap.Kinds {
-		k := &snap.Kinds[i]
-		name := k.Kind
-		if i >= m.maxKinds {
-			if name != observe.ErrorOtherKind {
-				overflow++
-			}
-			name = observe.ErrorOtherKind
+	t := m.kinds.Totals(snap, nil)
+	for i := range t.Kinds {
+		g := &t.Kinds[i]
+		base := a.get(observe.AttrSystem, sys, observe.AttrActorKind, g.Kind, "", "")
+		o.ObserveInt64(m.spawns, clamp(g.Spawns), base)
+		o.ObserveInt64(m.running, int64(g.Running), base)
+		o.ObserveInt64(m.restarts, clamp(g.Restarts), base)
+		o.ObserveInt64(m.processed, clamp(g.Processed), base)
+		o.ObserveInt64(m.depth, int64(g.MailboxDepth), base)
+		o.ObserveInt64(m.depthMax, int64(g.MailboxMax), base)
+		o.ObserveInt64(m.mbLimit, int64(g.MailboxLimit), base)
+		for r, n := range g.Stops {
+			o.ObserveInt64(m.stops, clamp(n), a.get(observe.AttrSystem, sys, observe.AttrActorKind, g.Kind, observe.AttrStopReason, r))
 		}
-		g := byKind[name]
-		if g == nil {
-			g = &kindAgg{name: name}
-			byKind[name] = g
-			kinds = append(kinds, g)
+		for e, n := range g.Failures {
+			o.ObserveInt64(m.failures, clamp(n), a.get(observe.AttrSystem, sys, observe.AttrActorKind, g.Kind, observe.AttrErrorType, e))
 		}
-		g.spawns += k.Spawns
-		g.restarts += k.Restarts
-		g.processed += k.Processed
-		g.running += k.Running
-		g.depth += k.MailboxDepth
-		g.depthMax = max(g.depthMax, k.MailboxMax)
-		g.mbLimit += k.MailboxLimit
-		addCounts(&g.stops, k.Stops)
-		addCounts(&g.failures, k.Failures)
-		addCounts(&g.dropped, k.Dropped)
-	}
-	for _, g := range kinds {
-		base := a.get(observe.AttrSystem, sys, observe.AttrActorKind, g.name, "", "")
-		o.ObserveInt64(m.spawns, clamp(g.spawns), base)
-		o.ObserveInt64(m.running, int64(g.running), base)
-		o.ObserveInt64(m.restarts, clamp(g.restarts), base)
-		o.ObserveInt64(m.processed, clamp(g.processed), base)
-		o.ObserveInt64(m.depth, int64(g.depth), base)
-		o.ObserveInt64(m.depthMax, int64(g.depthMax), base)
-		o.ObserveInt64(m.mbLimit, int64(g.mbLimit), base)
-		for r, n := range g.stops {
-			o.ObserveInt64(m.stops, clamp(n), a.get(observe.AttrSystem, sys, observe.AttrActorKind, g.name, observe.AttrStopReason, r))
-		}
-		for t, n := range g.failures {
-			o.ObserveInt64(m.failures, clamp(n), a.get(observe.AttrSystem, sys, observe.AttrActorKind, g.name, observe.AttrErrorType, t))
-		}
-		for p, n := range g.dropped {
-			o.ObserveInt64(m.dropped, clamp(n), a.get(observe.AttrSystem, sys, observe.AttrActorKind, g.name, observe.AttrMailboxPolicy, p))
+		for p, n := range g.Dropped {
+			o.ObserveInt64(m.dropped, clamp(n), a.get(observe.AttrSystem, sys, observe.AttrActorKind, g.Kind, observe.AttrMailboxPolicy, p))
 		}
 	}
-	o.ObserveInt64(m.kindOverflow, int64(overflow), a.get(observe.AttrSystem, sys, "", "", "", ""))
+	o.ObserveInt64(m.kindOverflow, clamp(t.KindOverflow), a.get(observe.AttrSystem, sys, "", "", "", ""))
 
-	sups := map[string]*supAgg{}
-	var names []string
-	var walk func([]observe.Node)
-	walk = func(nodes []observe.Node) {
-		for i := range nodes {
-			n := &nodes[i]
-			if s := n.Supervisor; s != nil {
-				g := sups[n.Name]
-				if g == nil {
-					g = &supAgg{}
-					sups[n.Name] = g
-					names = append(names, n.Name)
-				}
-				g.gaveUp += s.GaveUp
-				g.usage = max(g.usage, s.RestartsInWindow)
-				g.limit = max(g.limit, s.MaxRestarts)
-			}
-			walk(n.Children)
-		}
-	}
-	walk(snap.Nodes)
-	for _, name := range names {
-		g := sups[name]
-		opt := a.get(observe.AttrSystem, sys, observe.AttrSupervisor, name, "", "")
-		o.ObserveInt64(m.escalations, clamp(g.gaveUp), opt)
-		o.ObserveInt64(m.restartUsage, int64(g.usage), opt)
-		o.ObserveInt64(m.restartLimit, int64(g.limit), opt)
+	for _, g := range t.Supervisors {
+		opt := a.get(observe.AttrSystem, sys, observe.AttrSupervisor, g.Name, "", "")
+		o.ObserveInt64(m.escalations, clamp(g.GaveUp), opt)
+		o.ObserveInt64(m.restartUsage, int64(g.RestartsInWindow), opt)
+		o.ObserveInt64(m.restartLimit, int64(g.MaxRestarts), opt)
 	}
 
 	for r, n := range snap.DeadLetters {
 		o.ObserveInt64(m.dead, clamp(n), a.get(observe.AttrSystem, sys, observe.AttrDeadLetterReason, r, "", ""))
 	}
 
-	stages := map[stageKey]*stageAgg{}
-	var order []stageKey
-	for _, p := range snap.Pipelines {
-		for _, s := range p.Stages {
-			k := stageKey{p.Name, s.Name}
-			g := stages[k]
-			if g == nil {
-				g = &stageAgg{}
-				stages[k] = g
-				order = append(order, k)
-			}
-			g.received += s.Received
-			g.emitted += s.Emitted
-			g.failures += s.Failures
-			g.inFlight += s.InFlight
-			g.blocked += s.BlockedSeconds
-		}
-	}
-	for _, k := range order {
-		g := stages[k]
-		opt := a.get(observe.AttrSystem, sys, observe.AttrPipeline, k.pipeline, observe.AttrStage, k.stage)
-		o.ObserveInt64(m.received, clamp(g.received), opt)
-		o.ObserveInt64(m.emitted, clamp(g.emitted), opt)
-		o.ObserveInt64(m.stageFailures, clamp(g.failures), opt)
-		o.ObserveInt64(m.inFlight, g.inFlight, opt)
-		o.ObserveFloat64(m.blocked, g.blocked, opt)
+	for _, g := range t.Stages {
+		opt := a.get(observe.AttrSystem, sys, observe.AttrPipeline, g.Pipeline, observe.AttrStage, g.Stage)
+		o.ObserveInt64(m.received, clamp(g.Received), opt)
+		o.ObserveInt64(m.emitted, clamp(g.Emitted), opt)
+		o.ObserveInt64(m.stageFailures, clamp(g.Failures), opt)
+		o.ObserveInt64(m.inFlight, g.InFlight, opt)
+		o.ObserveFloat64(m.blocked, g.BlockedSeconds, opt)
 	}
 	return nil
 }

@@ -66,7 +66,7 @@ func Register(src observe.Source, opts ...Option) (*Registration, error) {
 
 	r := &Registration{reg: reg, sub: src.Subscribe(eventBuffer), stop: make(chan struct{}), done: make(chan struct{}), unclock: func() {}}
 	if cs, ok := src.(observe.ClockSource); ok {
-		r.unclock = cs.AddClockSink(newClockSink(m, system, cfg.maxKinds))
+		r.unclock = cs.AddClockSink(newClockSink(m, system))
 	}
 	t := newTracing(tracer, m, system, cfg.settle)
 	// Owner: the Registration; Close stops it and waits for it. It also

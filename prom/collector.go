@@ -158,10 +158,10 @@ type Collector struct {
 	descs [numMetrics]*prometheus.Desc
 	types [numMetrics]prometheus.ValueType
 
-	mu       sync.Mutex // guards the fields below
-	call     *snapCall  // the Snapshot in flight, nil if none
-	admitted map[string]bool
-	folded   uint64 // the most kinds any one scrape folded into "other"
+	kinds *observe.KindCap // set by NewCollector from the options
+
+	mu   sync.Mutex // guards call
+	call *snapCall  // the Snapshot in flight, nil if none
 }
 
 // snapCall is one Snapshot of the Source, shared by the scrapes that
@@ -180,9 +180,8 @@ var _ prometheus.Collector = (*Collector)(nil)
 // collecting it reports the error instead of any metric.
 func NewCollector(src observe.Source, opts ...Option) *Collector {
 	c := &Collector{
-		src:      src,
-		cfg:      config{timeout: defaultTimeout, maxKinds: observe.DefaultMaxKinds},
-		admitted: map[string]bool{},
+		src: src,
+		cfg: config{timeout: defaultTimeout, maxKinds: observe.DefaultMaxKinds},
 	}
 	if src == nil {
 		c.err = ErrNilSource
@@ -195,6 +194,7 @@ func NewCollector(src observe.Source, opts ...Option) *Collector {
 			c.err = err
 		}
 	}
+	c.kinds = observe.NewKindCap(c.cfg.maxKinds)
 	for i, e := range exported {
 		d, t, err := descOf(e.name, e.attrs)
 		if err != nil && c.err == nil {
@@ -286,53 +286,38 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- metric
 	}
 
-	kinds, overflow := c.foldKinds(snap.Kinds)
-	for _, name := range sortedKeys(kinds) {
-		k := kinds[name]
+	t := c.kinds.Totals(snap, labelValue)
+	for i := range t.Kinds {
+		k := &t.Kinds[i]
+		name := k.Kind
 		emit(mSpawns, float64(k.Spawns), name)
 		for _, r := range sortedKeys(k.Stops) {
-			emit(mStops, float64(k.Stops[r]), name, labelValue(r))
+			emit(mStops, float64(k.Stops[r]), name, r)
 		}
 		emit(mRunning, float64(k.Running), name)
 		for _, e := range sortedKeys(k.Failures) {
-			emit(mFailures, float64(k.Failures[e]), name, labelValue(e))
+			emit(mFailures, float64(k.Failures[e]), name, e)
 		}
 		emit(mRestarts, float64(k.Restarts), name)
 		emit(mMailboxDepth, float64(k.MailboxDepth), name)
 		emit(mMailboxMax, float64(k.MailboxMax), name)
 		emit(mMailboxLimit, float64(k.MailboxLimit), name)
 		for _, p := range sortedKeys(k.Dropped) {
-			emit(mDropped, float64(k.Dropped[p]), name, labelValue(p))
+			emit(mDropped, float64(k.Dropped[p]), name, p)
 		}
 		emit(mProcessed, float64(k.Processed), name)
 		emitHist(mWaitDuration, k.WaitDuration, name)
 		emitHist(mProcessDuration, k.ProcessDuration, name, "")
 		for _, e := range sortedKeys(k.ProcessFailed) {
-			emitHist(mProcessDuration, k.ProcessFailed[e], name, labelValue(e))
+			emitHist(mProcessDuration, k.ProcessFailed[e], name, e)
 		}
 	}
-	emit(mKindOverflow, float64(overflow))
+	emit(mKindOverflow, float64(t.KindOverflow))
 
-	sups := map[string]*observe.Supervisor{}
-	walk(snap.Nodes, func(n *observe.Node) {
-		if n.Supervisor == nil {
-			return
-		}
-		name := labelValue(n.Name)
-		s := sups[name]
-		if s == nil {
-			s = &observe.Supervisor{}
-			sups[name] = s
-		}
-		s.GaveUp += n.Supervisor.GaveUp
-		s.RestartsInWindow += n.Supervisor.RestartsInWindow
-		s.MaxRestarts += n.Supervisor.MaxRestarts
-	})
-	for _, name := range sortedKeys(sups) {
-		s := sups[name]
-		emit(mEscalations, float64(s.GaveUp), name)
-		emit(mRestartUsage, float64(s.RestartsInWindow), name)
-		emit(mRestartLimit, float64(s.MaxRestarts), name)
+	for _, s := range t.Supervisors {
+		emit(mEscalations, float64(s.GaveUp), s.Name)
+		emit(mRestartUsage, float64(s.RestartsInWindow), s.Name)
+		emit(mRestartLimit, float64(s.MaxRestarts), s.Name)
 	}
 
 	dead := map[string]uint64{}
@@ -343,126 +328,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		emit(mDeadLettered, float64(dead[r]), r)
 	}
 
-	type stageKey struct{ pipeline, stage string }
-	stages := map[stageKey]*observe.Stage{}
-	var order []stageKey
-	for _, p := range snap.Pipelines {
-		for _, st := range p.Stages {
-			k := stageKey{labelValue(p.Name), labelValue(st.Name)}
-			s := stages[k]
-			if s == nil {
-				s = &observe.Stage{}
-				stages[k] = s
-				order = append(order, k)
-			}
-			s.Received += st.Received
-			s.Emitted += st.Emitted
-			s.Failures += st.Failures
-			s.InFlight += st.InFlight
-			s.BlockedSeconds += st.BlockedSeconds
-		}
-	}
-	for _, k := range order {
-		s := stages[k]
-		emit(mStageReceived, float64(s.Received), k.pipeline, k.stage)
-		emit(mStageEmitted, float64(s.Emitted), k.pipeline, k.stage)
-		emit(mStageFailures, float64(s.Failures), k.pipeline, k.stage)
-		emit(mStageInFlight, float64(s.InFlight), k.pipeline, k.stage)
-		emit(mStageBlocked, s.BlockedSeconds, k.pipeline, k.stage)
-	}
-}
-
-// foldKinds merges the kinds of a Snapshot by label value, past the cap
-// into "other", and returns them with the overflow count to export.
-func (c *Collector) foldKinds(ks []observe.KindStats) (map[string]*observe.KindStats, uint64) {
-	out := make(map[string]*observe.KindStats, len(ks))
-	folded := map[string]bool{}
-	c.mu.Lock()
-	for _, k := range ks {
-		name := labelValue(k.Kind)
-		if name != observe.ErrorOtherKind && !c.admitted[name] {
-			if len(c.admitted) < c.cfg.maxKinds {
-				c.admitted[name] = true
-			} else {
-				folded[name] = true
-				name = observe.ErrorOtherKind
-			}
-		}
-		a := out[name]
-		if a == nil {
-			a = &observe.KindStats{Kind: name}
-			out[name] = a
-		}
-		addKind(a, k)
-	}
-	c.folded = max(c.folded, uint64(len(folded)))
-	overflow := c.folded
-	c.mu.Unlock()
-	return out, overflow
-}
-
-// addKind adds k's counts into a (depths summed, the maximum kept).
-func addKind(a *observe.KindStats, k observe.KindStats) {
-	a.Spawns += k.Spawns
-	a.Running += k.Running
-	a.Restarts += k.Restarts
-	a.Processed += k.Processed
-	a.MailboxDepth += k.MailboxDepth
-	a.MailboxMax = max(a.MailboxMax, k.MailboxMax)
-	a.MailboxLimit += k.MailboxLimit
-	a.Stops = addCounts(a.Stops, k.Stops)
-	a.Failures = addCounts(a.Failures, k.Failures)
-	a.Dropped = addCounts(a.Dropped, k.Dropped)
-	a.WaitDuration = addBuckets(a.WaitDuration, k.WaitDuration)
-	a.ProcessDuration = addBuckets(a.ProcessDuration, k.ProcessDuration)
-	for e, b := range k.ProcessFailed {
-		if a.ProcessFailed == nil {
-			a.ProcessFailed = map[string]*observe.Buckets{}
-		}
-		e = labelValue(e)
-		a.ProcessFailed[e] = addBuckets(a.ProcessFailed[e], b)
-	}
-}
-
-// addBuckets returns the sum of two histograms with the same bounds (a
-// copy: the Snapshot's stay as they are); one with other bounds is
-// left out.
-func addBuckets(dst, src *observe.Buckets) *observe.Buckets {
-	if src == nil {
-		return dst
-	}
-	if dst == nil {
-		c := *src
-		c.Counts = slices.Clone(src.Counts)
-		return &c
-	}
-	if !slices.Equal(dst.Bounds, src.Bounds) || len(dst.Counts) != len(src.Counts) {
-		return dst
-	}
-	for i := range dst.Counts {
-		dst.Counts[i] += src.Counts[i]
-	}
-	dst.Count += src.Count
-	dst.Sum += src.Sum
-	return dst
-}
-
-// addCounts adds src into dst by label value and returns dst.
-func addCounts(dst, src map[string]uint64) map[string]uint64 {
-	for k, v := range src {
-		if dst == nil {
-			dst = map[string]uint64{}
-		}
-		dst[labelValue(k)] += v
-	}
-	return dst
-}
-
-// walk calls f for every node of the tree, parents first.
-func walk(nodes []observe.Node, f func(*observe.Node)) {
-	for i := range nodes {
-		f(&nodes[i])
-		walk(nodes[i].Children, f)
+	for _, s := range t.Stages {
+		emit(mStageReceived, float64(s.Received), s.Pipeline, s.Stage)
+		emit(mStageEmitted, float64(s.Emitted), s.Pipeline, s.Stage)
+		emit(mStageFailures, float64(s.Failures), s.Pipeline, s.Stage)
+		emit(mStageInFlight, float64(s.InFlight), s.Pipeline, s.Stage)
+		emit(mStageBlocked, s.BlockedSeconds, s.Pipeline, s.Stage)
 	}
 }
 

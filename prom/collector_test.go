@@ -214,12 +214,12 @@ troupe_supervisor_escalations_total{troupe_supervisor="eu",troupe_system="shop"}
 # HELP troupe_supervisor_restart_limit The supervisor's restart intensity (MaxR).
 # TYPE troupe_supervisor_restart_limit gauge
 troupe_supervisor_restart_limit{troupe_supervisor="app",troupe_system="shop"} 3
-troupe_supervisor_restart_limit{troupe_supervisor="carts",troupe_system="shop"} 10
+troupe_supervisor_restart_limit{troupe_supervisor="carts",troupe_system="shop"} 5
 troupe_supervisor_restart_limit{troupe_supervisor="eu",troupe_system="shop"} 1
 # HELP troupe_supervisor_restart_usage Restarts inside the supervisor's current intensity period.
 # TYPE troupe_supervisor_restart_usage gauge
 troupe_supervisor_restart_usage{troupe_supervisor="app",troupe_system="shop"} 1
-troupe_supervisor_restart_usage{troupe_supervisor="carts",troupe_system="shop"} 3
+troupe_supervisor_restart_usage{troupe_supervisor="carts",troupe_system="shop"} 2
 troupe_supervisor_restart_usage{troupe_supervisor="eu",troupe_system="shop"} 0
 # HELP troupe_telemetry_kind_overflow_total Actor kinds folded into "other" past the cap.
 # TYPE troupe_telemetry_kind_overflow_total counter

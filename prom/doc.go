@@ -37,7 +37,10 @@
 //     troupe_supervisor_restart_usage (Supervisor.RestartsInWindow) and
 //     troupe_supervisor_restart_limit (Supervisor.MaxRestarts).
 //     Supervisors that share a spec name in different places of the tree
-//     are summed into one series, so usage/limit stays a ratio. Spec
+//     are one series: give-ups summed, usage and limit those of the one
+//     closest to its limit, so an alert on usage/limit fires when any of
+//     them is about to escalate (observe.KindCap.Totals, which troupe/otel
+//     uses too). Spec
 //     names come from code and are not capped: a supervisor added with
 //     StartChild should get a fixed id, not one made per request;
 //   - troupe_message_dead_lettered_total by troupe_deadletter_reason
