@@ -14,6 +14,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/internal/apiedge"
+	"github.com/troupe-go/troupe/observe"
 	"github.com/troupe-go/troupe/pipeline"
 )
 
@@ -189,6 +190,13 @@ var nilEdges = []edge{
 		p := pipeline.New(pipeline.WithActorOptions(nil, actor.WithMessageTiming(), nil))
 		pipeline.Collect(pipeline.FromSlice(p, "src", ints(3)), "out")
 		mustRun(t, p)
+		timed := false
+		for _, k := range p.System().Snapshot(context.Background(), observe.SnapshotOptions{}).Kinds {
+			timed = timed || k.ProcessDuration != nil
+		}
+		if !timed {
+			t.Errorf("WithActorOptions(nil, WithMessageTiming(), nil): no kind of the pipeline's System was timed")
+		}
 	}},
 	{"WithEvents", "nil is skipped: the sink given before stays", func(t *testing.T) {
 		var n atomic.Int32
