@@ -130,18 +130,7 @@ func TestIntegrationEscalation(t *testing.T) {
 		tp, rec := newTracer(t)
 		sys := newSystem(t)
 		register(t, sys, troupeotel.WithTracerProvider(tp))
-		refs := make(chan actor.Ref[string], 64)
-		none := supervisor.WithIntensity(0, time.Minute)
-		low := supervisor.NewSupervisor("low", []supervisor.ChildSpec{workerSpec("w", refs)}, none)
-		mid := supervisor.NewSupervisor("mid", []supervisor.ChildSpec{low}, none)
-		if _, err := supervisor.Start(sys, "top", []supervisor.ChildSpec{mid}, supervisor.WithIntensity(10, time.Minute)); err != nil {
-			t.Fatalf("supervisor.Start: %v", err)
-		}
-		w := <-refs
-		if err := w.Tell(context.Background(), "panic"); err != nil {
-			t.Fatalf("Tell: %v", err)
-		}
-		<-refs // w again, after top restarted mid
+		escalate(t, sys)
 		synctest.Wait()
 		time.Sleep(troupeotel.DefaultSettleTime)
 		synctest.Wait()
@@ -175,6 +164,25 @@ func TestIntegrationEscalation(t *testing.T) {
 	})
 }
 
+// escalate starts top > mid > low > w, where neither low nor mid may
+// restart anything, makes w panic, and returns once top restarted mid
+// (and so w started again).
+func escalate(t *testing.T, sys *actor.System) {
+	t.Helper()
+	refs := make(chan actor.Ref[string], 64)
+	none := supervisor.WithIntensity(0, time.Minute)
+	low := supervisor.NewSupervisor("low", []supervisor.ChildSpec{workerSpec("w", refs)}, none)
+	mid := supervisor.NewSupervisor("mid", []supervisor.ChildSpec{low}, none)
+	if _, err := supervisor.Start(sys, "top", []supervisor.ChildSpec{mid}, supervisor.WithIntensity(10, time.Minute)); err != nil {
+		t.Fatalf("supervisor.Start: %v", err)
+	}
+	w := <-refs
+	if err := w.Tell(context.Background(), "panic"); err != nil {
+		t.Fatalf("Tell: %v", err)
+	}
+	<-refs // w again, after top restarted mid
+}
+
 // TestIntegrationNestedMetrics: the escalation counters of nested
 // supervisors that gave up count one each.
 func TestIntegrationNestedMetrics(t *testing.T) {
@@ -182,18 +190,7 @@ func TestIntegrationNestedMetrics(t *testing.T) {
 		mp, r := newMeter(t)
 		sys := newSystem(t)
 		register(t, sys, troupeotel.WithMeterProvider(mp))
-		refs := make(chan actor.Ref[string], 64)
-		none := supervisor.WithIntensity(0, time.Minute)
-		low := supervisor.NewSupervisor("low", []supervisor.ChildSpec{workerSpec("w", refs)}, none)
-		mid := supervisor.NewSupervisor("mid", []supervisor.ChildSpec{low}, none)
-		if _, err := supervisor.Start(sys, "top", []supervisor.ChildSpec{mid}, supervisor.WithIntensity(10, time.Minute)); err != nil {
-			t.Fatalf("supervisor.Start: %v", err)
-		}
-		w := <-refs
-		if err := w.Tell(context.Background(), "panic"); err != nil {
-			t.Fatalf("Tell: %v", err)
-		}
-		<-refs
+		escalate(t, sys)
 		synctest.Wait()
 
 		got, _ := collect(t, r)
