@@ -1,0 +1,432 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync"
+
+	pactor "github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-go/troupe/actor"
+)
+
+// A Handle is a typed reference, on this node, to an actor exposed on
+// another node (Expose): Tell and TryTell send it an M, Watch reports how
+// it ended. A Handle has a credit window (WithWindow): it may have that
+// many messages sent and not yet acknowledged by the remote gateway; Tell
+// waits for credit, TryTell returns actor.ErrFull without it. When the
+// remote actor stops for good, or its node is lost, the handle is down
+// for good: its watchers get the reason, its unacknowledged messages are
+// counted lost in transit (Node.LostInTransit) and dead-lettered, and
+// later sends fail. A Handle is safe for concurrent use.
+//
+// Handle implements the actor package's coming Endpoint[M] (minus PID),
+// so that an actor.Ref[M] can be backed by one.
+type Handle[M any] struct{ h *handle }
+
+// handle is the untyped core of a Handle.
+type handle struct {
+	n      *Node
+	addr   string // the remote node
+	name   string // the exposed name
+	gw     *pactor.PID
+	self   *pactor.PID // the handle's protoactor actor: acks, replies, exits
+	window uint64
+
+	mu       sync.Mutex
+	sent     uint64 // last sequence number sent
+	acked    uint64 // last acknowledged
+	unacked  []any  // by seq % window
+	credit   chan struct{}
+	corr     uint64
+	pending  map[uint64]pendingReply
+	watchers map[*func(actor.Terminated)]struct{}
+	final    *actor.Terminated
+	done     chan struct{}
+}
+
+// Dial returns a Handle to the actor exposed under name on the node at
+// addr (its Addr). It does not wait for the other node: a name that is
+// not exposed there ends the handle with NoConnection and ErrNotExposed
+// once the node answers. It returns an error matching ErrUnregistered if
+// M is not registered (an interface M is checked at each send instead),
+// ErrNoConnection if membership declared that node dead, ErrClosed after
+// Close.
+func Dial[M any](n *Node, addr, name string) (*Handle[M], error) {
+	if n == nil {
+		return nil, fmt.Errorf("remote: nil node: %w", actor.ErrNilRef)
+	}
+	if t := reflect.TypeFor[M](); t.Kind() != reflect.Interface && lookupType(t) == nil {
+		return nil, fmt.Errorf("remote: dial %s/%s: %v: %w", addr, name, t, ErrUnregistered)
+	}
+	h := &handle{
+		n:        n,
+		addr:     addr,
+		name:     name,
+		gw:       pactor.NewPID(addr, gatewayPrefix+name),
+		window:   uint64(n.window),
+		unacked:  make([]any, n.window),
+		credit:   make(chan struct{}),
+		pending:  map[uint64]pendingReply{},
+		watchers: map[*func(actor.Terminated)]struct{}{},
+		done:     make(chan struct{}),
+	}
+	n.mu.Lock()
+	switch {
+	case n.closed:
+		n.mu.Unlock()
+		return nil, fmt.Errorf("remote: dial %s/%s: %w", addr, name, ErrClosed)
+	case n.dead[addr]:
+		n.mu.Unlock()
+		return nil, fmt.Errorf("remote: dial %s/%s: %w", addr, name, nodeLost(addr))
+	}
+	set := n.handles[addr]
+	if set == nil {
+		set = map[*handle]struct{}{}
+		n.handles[addr] = set
+	}
+	set[h] = struct{}{}
+	n.mu.Unlock()
+	// The name is fixed before the spawn: the actor may run before
+	// SpawnNamed returns, and it reads h.self.
+	id := "troupe-handle-" + strconv.FormatUint(n.handleSeq.Add(1), 10)
+	h.self = pactor.NewPID(n.addr, id)
+	if _, err := n.pa.Root.SpawnNamed(pactor.PropsFromFunc(h.receive), id); err != nil {
+		n.mu.Lock()
+		delete(n.handles[addr], h)
+		n.mu.Unlock()
+		return nil, fmt.Errorf("remote: dial %s/%s: %w", addr, name, err)
+	}
+	// The watch goes first on the stream, ahead of any message.
+	n.pa.Root.Send(h.gw, &envelope{Kind: kindWatch, Sender: h.self.Id, Node: n.addr})
+	return &Handle[M]{h: h}, nil
+}
+
+// flush is what the handle's actor sends itself on a Terminated, to decide
+// after the messages already in its mailbox (an exit sent before the
+// Terminated is overtaken by it: protoactor delivers system messages
+// first).
+type flush struct{ why pactor.TerminatedReason }
+
+// receive runs on the handle's protoactor actor.
+func (h *handle) receive(c pactor.Context) {
+	switch m := c.Message().(type) {
+	case *pactor.Started:
+		c.Watch(h.gw)
+	case *envelope:
+		switch m.Kind {
+		case kindAck:
+			h.ack(m.Seq)
+		case kindReply, kindReplyFail:
+			h.mu.Lock()
+			p, ok := h.pending[m.Corr]
+			delete(h.pending, m.Corr)
+			h.mu.Unlock()
+			if ok {
+				if p.stop != nil {
+					p.stop()
+				}
+				p.answer(m)
+			}
+		case kindExit:
+			err := wireError(m)
+			if actor.Reason(m.Reason) == NoConnection {
+				err = fmt.Errorf("remote: node %s: %w", h.addr, err) // matches ErrNoConnection
+			}
+			h.down(actor.Reason(m.Reason), err, true)
+		}
+	case *pactor.Terminated:
+		c.Send(c.Self(), flush{why: m.Why})
+	case flush:
+		if m.why == pactor.TerminatedReason_AddressTerminated {
+			h.down(NoConnection, nodeLost(h.addr), true)
+		} else {
+			h.down(NoConnection, fmt.Errorf("remote: %s on %s: %w: %w", h.name, h.addr, ErrNoConnection, ErrNotExposed), true)
+		}
+	}
+}
+
+func (h *handle) ack(seq uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.final != nil || seq <= h.acked || seq > h.sent {
+		return
+	}
+	for s := h.acked + 1; s <= seq; s++ {
+		h.unacked[s%h.window] = nil
+	}
+	h.acked = seq
+	close(h.credit)
+	h.credit = make(chan struct{})
+}
+
+// send sends m (an M): it waits for credit unless try, then for an ask
+// keeps its Reply under a fresh correlation id.
+func (h *handle) send(ctx context.Context, m any, try bool) error {
+	ent := lookupType(reflect.TypeOf(m))
+	if ent == nil {
+		return fmt.Errorf("remote: send to %s/%s: %T: %w", h.addr, h.name, m, ErrUnregistered)
+	}
+	kind := kindTell
+	rest := m
+	var pr pendingReply
+	if ent.ask != nil {
+		var ok bool
+		if rest, pr, ok = ent.ask.take(m); ok {
+			kind = kindAsk
+		}
+	}
+	e, err := encodeWith(ent, rest)
+	if err != nil {
+		return err
+	}
+	e.Kind = kind
+	e.Sender = h.self.Id
+	e.Node = h.n.addr
+	if kind == kindAsk {
+		if dl, ok := ctx.Deadline(); ok {
+			e.Deadline = dl.UnixNano()
+		}
+	}
+	for {
+		h.mu.Lock()
+		if h.final != nil {
+			t := *h.final
+			h.mu.Unlock()
+			err := fmt.Errorf("remote: %s on %s is down (%v): %w", h.name, h.addr, t.Reason, t.Err)
+			if t.Reason != NoConnection {
+				err = fmt.Errorf("remote: %s on %s is down (%v): %w", h.name, h.addr, t.Reason, actor.ErrStopped)
+			}
+			h.n.deadLetter(Undelivered{Node: h.addr, Name: h.name, Type: ent.name, Message: m, Err: err})
+			return err
+		}
+		if h.sent-h.acked < h.window {
+			h.sent++
+			e.Seq = h.sent
+			h.unacked[e.Seq%h.window] = m
+			if kind == kindAsk {
+				h.corr++
+				corr := h.corr
+				e.Corr = corr
+				if ctx.Done() != nil {
+					// The asker gives up: forget its Reply (the gateway's
+					// Ask has the same deadline).
+					pr.stop = context.AfterFunc(ctx, func() {
+						h.mu.Lock()
+						delete(h.pending, corr)
+						h.mu.Unlock()
+					})
+				}
+				h.pending[corr] = pr
+			}
+			// Under the lock: the wire order is the sequence order.
+			h.n.pa.Root.Send(h.gw, e)
+			h.mu.Unlock()
+			return nil
+		}
+		wait := h.credit
+		h.mu.Unlock()
+		if try {
+			return fmt.Errorf("remote: %s on %s: %w", h.name, h.addr, actor.ErrFull)
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return fmt.Errorf("remote: tell %s on %s: %w", h.name, h.addr, ctx.Err())
+		}
+	}
+}
+
+// down ends the handle once: watchers get reason and err; with lost, the
+// unacknowledged messages are counted lost in transit and dead-lettered.
+func (h *handle) down(reason actor.Reason, err error, lost bool) {
+	h.mu.Lock()
+	if h.final != nil {
+		h.mu.Unlock()
+		return
+	}
+	t := actor.Terminated{Path: h.path(), Reason: reason, Err: err}
+	h.final = &t
+	var msgs []any
+	if lost {
+		for s := h.acked + 1; s <= h.sent; s++ {
+			msgs = append(msgs, h.unacked[s%h.window])
+			h.unacked[s%h.window] = nil
+		}
+	}
+	pend := h.pending
+	h.pending = nil
+	ws := h.watchers
+	h.watchers = nil
+	close(h.credit)
+	close(h.done)
+	h.mu.Unlock()
+
+	n := h.n
+	n.mu.Lock()
+	delete(n.handles[h.addr], h)
+	if len(n.handles[h.addr]) == 0 {
+		delete(n.handles, h.addr)
+	}
+	n.mu.Unlock()
+	n.lost.Add(uint64(len(msgs)))
+	for _, m := range msgs {
+		name := ""
+		if e := lookupType(reflect.TypeOf(m)); e != nil {
+			name = e.name
+		}
+		n.deadLetter(Undelivered{Node: h.addr, Name: h.name, Type: name, Message: m, Err: fmt.Errorf("remote: %s on %s: %w: %w", h.name, h.addr, ErrLostInTransit, err)})
+	}
+	for _, p := range pend {
+		if p.stop != nil {
+			p.stop()
+		}
+		p.fail(fmt.Errorf("remote: ask %s on %s: %w", h.name, h.addr, err))
+	}
+	for f := range ws {
+		(*f)(t)
+	}
+	n.pa.Root.Send(h.gw, &envelope{Kind: kindUnwatch, Sender: h.self.Id, Node: n.addr})
+	n.pa.Root.Stop(h.self)
+}
+
+func (h *handle) path() string { return "remote://" + h.addr + "/" + h.name }
+
+func (h *handle) watch(fn func(actor.Terminated)) func() {
+	if fn == nil {
+		return func() {}
+	}
+	h.mu.Lock()
+	if h.final != nil {
+		t := *h.final
+		h.mu.Unlock()
+		fn(t)
+		return func() {}
+	}
+	k := &fn
+	h.watchers[k] = struct{}{}
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.watchers, k)
+		h.mu.Unlock()
+	}
+}
+
+// Tell sends m, waiting for credit while the handle has its window of
+// messages unacknowledged, until ctx ends (then it returns an error
+// matching ctx.Err()). It returns an error matching ErrUnregistered for a
+// type without a name; on a handle that is down, one matching
+// ErrNoConnection (node lost) or actor.ErrStopped (the actor stopped), and
+// m is dead-lettered. A nil error means m is on its way, not that it
+// arrived: if the node is lost before acknowledging it, it is counted lost
+// in transit. A nil ctx waits as long as it takes.
+func (r *Handle[M]) Tell(ctx context.Context, m M) error {
+	if r == nil || r.h == nil {
+		return actor.ErrNilRef
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return r.h.send(ctx, m, false)
+}
+
+// TryTell is Tell that never waits: without credit it returns an error
+// matching actor.ErrFull.
+func (r *Handle[M]) TryTell(m M) error {
+	if r == nil || r.h == nil {
+		return actor.ErrNilRef
+	}
+	return r.h.send(context.Background(), m, true)
+}
+
+// Watch calls fn once when the handle goes down (at once, on the caller's
+// goroutine, if it is): with the remote actor's exit reason and error
+// (actor.Normal, Shutdown, Failed with the failure's text as a
+// *RemoteError, Killed), or NoConnection with an error matching
+// ErrNoConnection. fn must not block. unwatch cancels it.
+func (r *Handle[M]) Watch(fn func(actor.Terminated)) (unwatch func()) {
+	if r == nil || r.h == nil {
+		return func() {}
+	}
+	return r.h.watch(fn)
+}
+
+// Done returns a channel closed when the handle is down.
+func (r *Handle[M]) Done() <-chan struct{} {
+	if r == nil || r.h == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return r.h.done
+}
+
+// Path returns "remote://ADDR/NAME".
+func (r *Handle[M]) Path() string {
+	if r == nil || r.h == nil {
+		return ""
+	}
+	return r.h.path()
+}
+
+// Name returns the exposed name.
+func (r *Handle[M]) Name() string {
+	if r == nil || r.h == nil {
+		return ""
+	}
+	return r.h.name
+}
+
+// Outstanding returns how many messages were sent and not acknowledged.
+func (r *Handle[M]) Outstanding() int {
+	if r == nil || r.h == nil {
+		return 0
+	}
+	r.h.mu.Lock()
+	defer r.h.mu.Unlock()
+	return int(r.h.sent - r.h.acked)
+}
+
+// Stop asks the remote node to stop the actor for good (PID.Stop there)
+// and waits until the handle is down or ctx ends (then it returns
+// ctx.Err()). A nil ctx waits as long as it takes.
+func (r *Handle[M]) Stop(ctx context.Context) error {
+	if r == nil || r.h == nil {
+		return actor.ErrNilRef
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	r.h.n.pa.Root.Send(r.h.gw, &envelope{Kind: kindStop, Node: r.h.n.addr, Sender: r.h.self.Id})
+	select {
+	case <-r.h.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Kill asks the remote node to kill the actor's current incarnation
+// (PID.Kill there); it does not wait.
+func (r *Handle[M]) Kill() {
+	if r == nil || r.h == nil {
+		return
+	}
+	r.h.n.pa.Root.Send(r.h.gw, &envelope{Kind: kindKill, Node: r.h.n.addr, Sender: r.h.self.Id})
+}
+
+// Close releases the handle: the remote gateway forgets it, its watchers
+// are not called, messages still unacknowledged are not counted lost.
+func (r *Handle[M]) Close() {
+	if r == nil || r.h == nil {
+		return
+	}
+	h := r.h
+	h.mu.Lock()
+	h.watchers = map[*func(actor.Terminated)]struct{}{}
+	h.mu.Unlock()
+	h.down(actor.Shutdown, fmt.Errorf("remote: handle closed: %w", actor.ErrStopped), false)
+}
