@@ -1,6 +1,6 @@
 module github.com/troupe-go/troupe/remote
 
-go 1.25
+go 1.25.0
 
 replace github.com/troupe-go/troupe => ../
 

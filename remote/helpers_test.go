@@ -22,7 +22,7 @@ type (
 		ID int `json:"id"`
 	}
 	place struct {
-		Order order                  `json:"order"`
+		Order order                 `json:"order"`
 		Reply actor.Reply[orderAck] `json:"-"`
 	}
 	command struct {
