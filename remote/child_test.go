@@ -1,4 +1,170 @@
 package remote
 
-// childEnv marks a test process started as another node.
-const childEnv = "TROUPE_REMOTE_CHILD"
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/troupe-go/troupe/actor"
+)
+
+// Multi-node tests run the other node as a child process of the test
+// binary (protoactor and gRPC race with two nodes in one process): the
+// test re-executes os.Args[0] with childEnv set, which runs
+// TestHelperNode only. The child listens on 127.0.0.1 only, joins the
+// parent's membership, prints "READY <addr> <gossip addr>", and exits when
+// its stdin closes or after childLife.
+
+// childEnv marks a test process started as another node; childPeers
+// carries the parent's gossip address.
+const (
+	childEnv   = "TROUPE_REMOTE_CHILD"
+	childPeers = "TROUPE_REMOTE_PEERS"
+	childLife  = 60 * time.Second
+)
+
+// TestHelperNode is the child node; it is skipped in a normal run.
+func TestHelperNode(t *testing.T) {
+	if os.Getenv(childEnv) == "" {
+		t.Skip("the child node of the multi-node tests")
+	}
+	sys := actor.NewSystem()
+	n, err := Start(sys, "127.0.0.1:0", WithLogger(quiet()), WithPeers(os.Getenv(childPeers)))
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(2)
+	}
+	orders, _ := actor.Spawn(sys, "orders", func() actor.Actor[place] {
+		return actor.Func[place](func(c actor.Context, p place) error {
+			return p.Reply.Send(c, orderAck{ID: p.Order.ID * 10})
+		})
+	})
+	sink, _ := actor.Spawn(sys, "sink", func() actor.Actor[order] {
+		return actor.Func[order](func(actor.Context, order) error { return nil })
+	})
+	must(Expose(n, "orders", orders))
+	must(Expose(n, "sink", sink))
+	for _, v := range []string{"normal", "shutdown", "fail", "kill", "stop", "a", "b", "c"} {
+		must(Expose(n, "victim-"+v, spawnVictim(t, sys, "victim-"+v)))
+	}
+	fmt.Printf("READY %s %s\n", n.Addr(), n.GossipAddr())
+	eof := make(chan struct{})
+	// Owner: the child node; it ends with the process.
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(eof)
+	}()
+	select {
+	case <-eof:
+	case <-time.After(childLife):
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = n.Close(ctx)
+	_ = sys.Shutdown(ctx)
+	os.Exit(0)
+}
+
+// child is a node process.
+type child struct {
+	cmd    *exec.Cmd
+	addr   string // remote address
+	gossip string
+	done   chan struct{} // its stdout drained
+}
+
+// startChild starts a child node that joins peer (a gossip address); it
+// is killed at the end of the test.
+func startChild(ctx context.Context, t *testing.T, peer string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNode$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childPeers+"="+peer)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, done: make(chan struct{})}
+	ready := make(chan string, 1)
+	// Owner: the test; it ends when the child's stdout closes (the child
+	// exits or is killed in Cleanup).
+	go func() {
+		defer close(c.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if l := sc.Text(); strings.HasPrefix(l, "READY ") || strings.HasPrefix(l, "ERROR ") {
+				ready <- l
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	t.Cleanup(func() {
+		_ = in.Close()
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		<-c.done
+	})
+	select {
+	case l := <-ready:
+		f := strings.Fields(l)
+		if f[0] != "READY" || len(f) != 3 {
+			t.Fatalf("child: %s", l)
+		}
+		c.addr, c.gossip = f[1], f[2]
+	case <-ctx.Done():
+		t.Fatalf("child not ready: %v", ctx.Err())
+	}
+	return c
+}
+
+// memberWatch reports membership changes of a Node (an unexported option
+// for tests).
+type memberWatch struct{ ch chan memberEvent }
+
+type memberEvent struct {
+	addr  string
+	alive bool
+	at    time.Time
+}
+
+func newMemberWatch() (*memberWatch, Option) {
+	w := &memberWatch{ch: make(chan memberEvent, 64)}
+	return w, optionFunc(func(c *config) {
+		c.members = func(addr string, alive bool) {
+			select {
+			case w.ch <- memberEvent{addr, alive, time.Now()}:
+			default:
+			}
+		}
+	})
+}
+
+// wait returns the first event for addr with the given state.
+func (w *memberWatch) wait(ctx context.Context, t *testing.T, addr string, alive bool) time.Time {
+	t.Helper()
+	for {
+		select {
+		case e := <-w.ch:
+			if e.addr == addr && e.alive == alive {
+				return e.at
+			}
+		case <-ctx.Done():
+			t.Fatalf("no membership event %s alive=%v: %v", addr, alive, ctx.Err())
+		}
+	}
+}

@@ -298,7 +298,7 @@ func (g *gateway) serve(e *envelope, ent *entry, v any) {
 func (g *gateway) reply(req, out *envelope) {
 	out.Corr = req.Corr
 	out.Node = g.n.addr
-	g.n.pa.Root.Send(pactor.NewPID(req.Node, req.Sender), out)
+	g.n.send(pactor.NewPID(req.Node, req.Sender), out)
 }
 
 // ack records that e was delivered (or accounted for on this node).
@@ -325,7 +325,7 @@ func (g *gateway) flushAcks(min int) {
 		if a.pending == 0 || a.pending < min {
 			continue
 		}
-		g.n.pa.Root.Send(a.to, &envelope{Kind: kindAck, Seq: a.seq, Node: g.n.addr})
+		g.n.send(a.to, &envelope{Kind: kindAck, Seq: a.seq, Node: g.n.addr})
 		a.pending = 0
 		if min == 0 {
 			delete(g.acks, k)
@@ -344,7 +344,7 @@ func (g *gateway) finish(reason actor.Reason, _ int, text string, code uint32) {
 	}
 	g.mu.Unlock()
 	for _, w := range ws {
-		g.n.pa.Root.Send(w, &envelope{Kind: kindExit, Reason: uint32(reason), Err: text, Corr: uint64(code), Node: g.n.addr})
+		g.n.send(w, &envelope{Kind: kindExit, Reason: uint32(reason), Err: text, Corr: uint64(code), Node: g.n.addr})
 	}
 	g.n.mu.Lock()
 	if g.n.gateways[g.name] == g {

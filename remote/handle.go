@@ -100,7 +100,7 @@ func Dial[M any](n *Node, addr, name string) (*Handle[M], error) {
 		return nil, fmt.Errorf("remote: dial %s/%s: %w", addr, name, err)
 	}
 	// The watch goes first on the stream, ahead of any message.
-	n.pa.Root.Send(h.gw, &envelope{Kind: kindWatch, Sender: h.self.Id, Node: n.addr})
+	n.send(h.gw, &envelope{Kind: kindWatch, Sender: h.self.Id, Node: n.addr})
 	return &Handle[M]{h: h}, nil
 }
 
@@ -115,6 +115,8 @@ func (h *handle) receive(c pactor.Context) {
 	switch m := c.Message().(type) {
 	case *pactor.Started:
 		c.Watch(h.gw)
+	case *pactor.Stopped:
+		h.n.stopped(h.self)
 	case *envelope:
 		switch m.Kind {
 		case kindAck:
@@ -222,7 +224,7 @@ func (h *handle) send(ctx context.Context, m any, try bool) error {
 				h.pending[corr] = pr
 			}
 			// Under the lock: the wire order is the sequence order.
-			h.n.pa.Root.Send(h.gw, e)
+			h.n.send(h.gw, e)
 			h.mu.Unlock()
 			return nil
 		}
@@ -288,8 +290,8 @@ func (h *handle) down(reason actor.Reason, err error, lost bool) {
 	for f := range ws {
 		(*f)(t)
 	}
-	n.pa.Root.Send(h.gw, &envelope{Kind: kindUnwatch, Sender: h.self.Id, Node: n.addr})
-	n.pa.Root.Stop(h.self)
+	n.send(h.gw, &envelope{Kind: kindUnwatch, Sender: h.self.Id, Node: n.addr})
+	n.stopHandleActor(h.self)
 }
 
 func (h *handle) path() string { return "remote://" + h.addr + "/" + h.name }
@@ -400,7 +402,7 @@ func (r *Handle[M]) Stop(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	r.h.n.pa.Root.Send(r.h.gw, &envelope{Kind: kindStop, Node: r.h.n.addr, Sender: r.h.self.Id})
+	r.h.n.send(r.h.gw, &envelope{Kind: kindStop, Node: r.h.n.addr, Sender: r.h.self.Id})
 	select {
 	case <-r.h.done:
 		return nil
@@ -415,7 +417,7 @@ func (r *Handle[M]) Kill() {
 	if r == nil || r.h == nil {
 		return
 	}
-	r.h.n.pa.Root.Send(r.h.gw, &envelope{Kind: kindKill, Node: r.h.n.addr, Sender: r.h.self.Id})
+	r.h.n.send(r.h.gw, &envelope{Kind: kindKill, Node: r.h.n.addr, Sender: r.h.self.Id})
 }
 
 // Close releases the handle: the remote gateway forgets it, its watchers

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/troupe-go/troupe/actor"
 )
 
@@ -115,6 +117,11 @@ func startNode(t testing.TB, opts ...Option) (*Node, *deadSink) {
 		}
 		if err := sys.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
+		}
+		// Close leaves nothing running (gRPC's goroutines end shortly
+		// after it; the next node's Start must not race with them).
+		if err := goleak.Find(); err != nil {
+			t.Errorf("goroutines left after Close: %v", err)
 		}
 	})
 	return n, dead

@@ -47,7 +47,16 @@ type Node struct {
 	handles  map[string]map[*handle]struct{} // by node address
 	dead     map[string]bool                 // node address -> declared dead by memberlist
 
+	members   func(addr string, alive bool)
 	letterbox actor.Ref[Undelivered]
+
+	// sendMu orders this module's calls into protoactor before its
+	// Shutdown: protoactor's endpoint manager races with sends made
+	// while it stops (REMOTE.md §8.9).
+	sendMu    sync.RWMutex
+	quiesced  bool
+	pubMu     sync.Mutex                // see Start
+	stopping  map[string]*pactor.Future // handle actors being stopped, by id
 	lost      atomic.Uint64
 	handleSeq atomic.Uint64
 }
@@ -60,6 +69,7 @@ type config struct {
 	retries  int
 	rejoin   time.Duration
 	mlConfig func(*memberlist.Config)
+	members  func(addr string, alive bool) // tests
 }
 
 // An Option configures a Node.
@@ -157,6 +167,8 @@ func Start(sys *actor.System, addr string, opts ...Option) (*Node, error) {
 		gateways: map[string]*gateway{},
 		handles:  map[string]map[*handle]struct{}{},
 		dead:     map[string]bool{},
+		members:  cfg.members,
+		stopping: map[string]*pactor.Future{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	logger := cfg.logger
@@ -177,6 +189,17 @@ func Start(sys *actor.System, addr string, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("remote: listen on %s: %w", addr, err)
 	}
 	n.addr = n.pa.Address()
+	// protoactor's endpoint manager handles EndpointTerminatedEvent on the
+	// publishing goroutine (a connection's receive goroutine, often) with
+	// no synchronisation with its Shutdown. This handler runs right after
+	// it on the same goroutine; Close takes pubMu before the Shutdown, so
+	// every such event handled so far happens before it.
+	n.pa.EventStream.Subscribe(func(evt any) {
+		if _, ok := evt.(*premote.EndpointTerminatedEvent); ok {
+			n.pubMu.Lock()
+			n.pubMu.Unlock() //nolint:staticcheck // an edge for the race detector, see above
+		}
+	})
 
 	n.letterbox, err = newLetterbox(sys, n.addr)
 	if err != nil {
@@ -307,6 +330,9 @@ func (e *events) NotifyJoin(m *memberlist.Node) {
 	n.mu.Lock()
 	delete(n.dead, m.Name)
 	n.mu.Unlock()
+	if n.members != nil && m.Name != n.addr {
+		n.members(m.Name, true)
+	}
 }
 
 // NotifyLeave ends every handle to the node that left or was declared
@@ -325,6 +351,9 @@ func (e *events) NotifyLeave(m *memberlist.Node) {
 		hs = append(hs, h)
 	}
 	n.mu.Unlock()
+	if n.members != nil {
+		n.members(m.Name, false)
+	}
 	for _, h := range hs {
 		h.down(NoConnection, nodeLost(m.Name), true)
 	}
@@ -419,9 +448,53 @@ func (n *Node) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
+	// The handle actors stopped, then nothing of ours sends any more.
+	n.mu.Lock()
+	fs := make([]*pactor.Future, 0, len(n.stopping))
+	for _, f := range n.stopping {
+		fs = append(fs, f)
+	}
+	n.mu.Unlock()
+	for _, f := range fs {
+		_ = f.Wait()
+	}
+	n.sendMu.Lock()
+	n.quiesced = true
+	n.sendMu.Unlock()
+	n.pubMu.Lock()
+	n.pubMu.Unlock() //nolint:staticcheck // see Start
 	_ = n.ml.Leave(200 * time.Millisecond)
 	_ = n.ml.Shutdown()
 	n.rem.Shutdown(true)
 	n.pa.Shutdown()
 	return err
+}
+
+// send sends m to pid through protoactor, unless the Node has quiesced.
+func (n *Node) send(pid *pactor.PID, m any) {
+	n.sendMu.RLock()
+	defer n.sendMu.RUnlock()
+	if !n.quiesced {
+		n.pa.Root.Send(pid, m)
+	}
+}
+
+// stopHandleActor stops a handle's protoactor actor; Close waits for it.
+func (n *Node) stopHandleActor(pid *pactor.PID) {
+	n.sendMu.RLock()
+	defer n.sendMu.RUnlock()
+	if n.quiesced {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	// Under n.mu: the actor's Stopped (stopped) waits for the entry.
+	n.stopping[pid.Id] = n.pa.Root.StopFuture(pid)
+}
+
+// stopped forgets a handle actor that stopped.
+func (n *Node) stopped(pid *pactor.PID) {
+	n.mu.Lock()
+	delete(n.stopping, pid.Id)
+	n.mu.Unlock()
 }

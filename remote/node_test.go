@@ -340,6 +340,9 @@ func (v *victim) Receive(c actor.Context, m command) error {
 		return errors.New("boom")
 	case "block":
 		<-c.Done()
+	case "stopnow":
+		// Owner: the test; StopNow kills this incarnation and returns.
+		go c.Self().StopNow()
 	}
 	return nil
 }
