@@ -111,9 +111,15 @@ const (
 	Failed
 	// Killed: it was killed, or abandoned after its shutdown time.
 	Killed
+	// NoConnection: the actor runs in another process that could not be
+	// reached any more (it died, hung or was cut off), so how it ended is
+	// unknown (OTP's noconnection). Only a Ref made by RefTo reports it;
+	// a supervisor treats it as a failure.
+	NoConnection
 )
 
-// String returns "normal", "shutdown", "failure" or "killed".
+// String returns "normal", "shutdown", "failure", "killed" or
+// "noconnection".
 func (r Reason) String() string {
 	switch r {
 	case Normal:
@@ -124,6 +130,8 @@ func (r Reason) String() string {
 		return "failure"
 	case Killed:
 		return "killed"
+	case NoConnection:
+		return "noconnection"
 	}
 	return fmt.Sprintf("Reason(%d)", uint8(r))
 }
