@@ -72,7 +72,9 @@ func (r Reply[T]) complete(ctx context.Context, res result[T]) error {
 		if err == nil {
 			err = ErrAskerGone
 		}
-		f.sys.deadLetter(DeadLetter{Recipient: "(asker of " + f.path + ")", Message: res.v, Reason: DeadReply, Err: err})
+		if f.sys != nil { // nil only behind an Endpoint whose System is nil
+			f.sys.deadLetter(DeadLetter{Recipient: "(asker of " + f.path + ")", Message: res.v, Reason: DeadReply, Err: err})
+		}
 		return nil
 	}
 	return ErrAlreadyReplied

@@ -17,7 +17,8 @@ import (
 // actor is known to be gone. PID is the actor's lifecycle handle; an
 // implementation outside this package embeds ExternalPID in it. System is
 // the local System the endpoint belongs to: a reply that comes after its
-// asker gave up goes to that System's dead letters.
+// asker gave up goes to that System's dead letters (a nil System loses
+// it).
 //
 // An Endpoint must be safe for concurrent use.
 type Endpoint[M any] interface {
