@@ -14,8 +14,10 @@ import (
 // Tell and TryTell have Ref's contract: Tell may wait for room (the
 // endpoint's credit) until ctx ends, TryTell never waits and returns
 // ErrFull when there is no room, and both return ErrStopped once the
-// actor is known to be gone. PID is the actor's lifecycle handle; an
-// implementation outside this package embeds ExternalPID in it. System is
+// actor is known to be gone. PID is the actor's lifecycle handle, nil
+// while there is none (the Ref's PID is then nil, its Path empty, and its
+// Stop returns ErrNilRef); an implementation outside this package embeds
+// ExternalPID in it. System is
 // the local System the endpoint belongs to: a reply that comes after its
 // asker gave up goes to that System's dead letters (a nil System loses
 // it).
@@ -50,7 +52,27 @@ func RefTo[M any](e Endpoint[M]) Ref[M] {
 	return Ref[M]{x: &external[M]{e: e}}
 }
 
-func (x *external[M]) pid() PID { return x.e.PID() }
+// pid returns the endpoint's PID, or a stand-in with an empty path and
+// zero counters if the endpoint has none yet.
+func (x *external[M]) pid() PID {
+	if pid := x.e.PID(); pid != nil {
+		return pid
+	}
+	return noPID{}
+}
+
+// noPID is the PID of an endpoint that has no actor behind it yet: it
+// has no path, stopping it is refused, and it never ends.
+type noPID struct{ ExternalPID }
+
+func (noPID) Path() string                  { return "" }
+func (noPID) Name() string                  { return "" }
+func (noPID) Stop(context.Context) error    { return ErrNilRef }
+func (noPID) StopNow()                      {}
+func (noPID) Kill()                         {}
+func (noPID) Done() <-chan struct{}         { return nil }
+func (noPID) Watch(func(Terminated)) func() { return func() {} }
+func (noPID) Stats() Stats                  { return Stats{} }
 
 // NewReply returns a Reply whose Send and Fail call complete once with
 // the value or the error (complete gets the zero T with an error). A

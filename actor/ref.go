@@ -506,7 +506,7 @@ func (r Ref[M]) Name() string {
 func (r Ref[M]) PID() PID {
 	if r.p == nil {
 		if r.x != nil {
-			return r.x.pid()
+			return r.x.e.PID()
 		}
 		return nil
 	}
