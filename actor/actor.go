@@ -103,13 +103,14 @@ func Self[M any](ctx Context) (Ref[M], bool) {
 type Reason uint8
 
 const (
-	// Normal: it stopped by itself (Receive returned StopNormal).
+	// Normal means it stopped by itself (Receive returned StopNormal).
 	Normal Reason = iota + 1
-	// Shutdown: it was asked to stop, or returned StopShutdown.
+	// Shutdown means it was asked to stop, or returned StopShutdown.
 	Shutdown
-	// Failed: Receive, Start or a hook returned an error or panicked.
+	// Failed means Receive, Start or a hook returned an error or
+	// panicked.
 	Failed
-	// Killed: it was killed, or abandoned after its shutdown time.
+	// Killed means it was killed, or abandoned after its shutdown time.
 	Killed
 	// NoConnection: the actor runs in another process that could not be
 	// reached any more (it died, hung or was cut off), so how it ended is
