@@ -112,7 +112,7 @@ const (
 	Failed
 	// Killed means it was killed, or abandoned after its shutdown time.
 	Killed
-	// NoConnection: the actor runs in another process that could not be
+	// NoConnection means the actor runs in another process that could not be
 	// reached any more (it died, hung or was cut off), so how it ended is
 	// unknown (OTP's noconnection). Only a Ref made by RefTo reports it;
 	// a supervisor treats it as a failure.

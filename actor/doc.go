@@ -125,15 +125,17 @@
 // matching ErrNilRef. A nil factory, or
 // one that returns a nil actor, fails with [ErrNilFactory]. [Watch] of a
 // nil [PID] returns a closed channel and [WatchWith] with a nil argument
-// watches nothing. An actor [Context] is not a plain context: [SpawnChild]
+// watches nothing. [RefTo] of a nil Endpoint gives the zero Ref, and
+// [NewReply] of a nil function the zero Reply. An actor [Context] is not a plain context: [SpawnChild]
 // given a nil one returns [ErrNotParent], and [Self] reports false.
 // Invalid option values are reported with [ErrInvalidOption].
 //
 // # Extension kit
 //
 // The following names are an extension point for code that builds
-// supervisors, pools and pipelines on the runtime (package supervisor
-// and package pipeline use them); an application rarely needs them.
+// supervisors, pools, pipelines and transports on the runtime (package
+// supervisor and package pipeline use them); an application rarely needs
+// them.
 //
 //   - [SpawnChild] makes a managed child that its parent starts itself,
 //     through the [Child] handle ([Child.Start], [Child.Shutdown],
@@ -145,11 +147,17 @@
 //   - [WithFailure] lets a layer see each failure before the runtime acts
 //     on it (to resume a batch where it failed); [WithUndelivered] lets it
 //     take back the messages an actor could not handle.
-//   - [System.Emit] publishes a layer's own [Event]s, [Describer] adds to
-//     an actor's node in a [System.Snapshot], [System.RegisterPipeline]
-//     adds a pipeline to it, and [System.AddClockSink] feeds an exporter
-//     the message timings of [WithMessageTiming]. [ErrorType] classifies
+//   - [System.Emit] publishes a layer's own events ([Event]),
+//     [Describer] adds to an actor's node in a [System.Snapshot],
+//     [System.RegisterPipeline] adds a pipeline to it, and
+//     [System.AddClockSink] feeds an exporter the message timings of
+//     [WithMessageTiming]. [ErrorType] classifies
 //     an error for metrics.
+//   - [RefTo] turns an [Endpoint], the far end a transport implements (its
+//     lifecycle handle embeds [ExternalPID]), into an ordinary Ref to an
+//     actor of another process; [NewReply] and [TellRequest] let the
+//     transport hand a remote asker's request to a local actor. How such
+//     an actor ended may be unknown: reason [NoConnection].
 //   - [NewPanicError] turns a panic a layer recovered itself into the same
 //     failure the runtime makes; [Ref.Len] reads a mailbox's length for
 //     routers; [FaultInjector] ([WithFaultInjector]) is the hook package
