@@ -111,7 +111,7 @@
 // histograms, and [WithProfilerLabels] runs actors under runtime/pprof
 // labels (kind, supervisor, and [WithExtraProfilerLabels]).
 //
-// # Nil and invalid input
+// # Nil contexts and options
 //
 // One rule holds for the whole package: nil means "left out", and
 // anything else that cannot be used is an error, never a panic or a hang.

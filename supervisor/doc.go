@@ -65,7 +65,7 @@
 // [ErrNotFound], ...). Each call is served by the supervisor's goroutine
 // in turn; [Supervisor.Stats] does not wait for it.
 //
-// # Nil and invalid input
+// # Nil contexts and options
 //
 // A nil [context.Context] is treated as [context.Background]: no call
 // panics or fails because of it, and a call that waits for its context
