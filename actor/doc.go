@@ -24,7 +24,7 @@
 // [Reply], [Watch], and the hooks [Starter] and [Stopper]. The rest of
 // the package is either detail of those (errors, [Stats], [Event]) or
 // the extension kit described at the end, for code that builds
-// supervisors, pools and pipelines.
+// supervisors, pools, pipelines and transports.
 //
 // # Sending
 //
