@@ -34,7 +34,7 @@ type inbox[T any] struct {
 }
 
 func newInbox[T any](st *stage, n int, prefix string) *inbox[T] {
-	in := &inbox[T]{st: st, pool: batchPool[T]{size: st.p.cfg.batch}, router: st.cfg.router, policy: st.cfg.overflow, counted: true}
+	in := &inbox[T]{st: st, pool: batchPool[T]{Size: st.p.cfg.batch}, router: st.cfg.router, policy: st.cfg.overflow, counted: true}
 	b := st.p.cfg.batch
 	in.capB = max(1, (st.cfg.buffer+b-1)/b)
 	in.slots = make([]*slot[T], n)
@@ -79,8 +79,8 @@ func (in *inbox[T]) upstreamDone(context.Context) {
 	in.eosMu.Unlock()
 	ctx := in.st.p.runCtx
 	for _, s := range in.slots {
-		b := in.pool.get()
-		b.kind = kEOS
+		b := in.pool.Get()
+		b.Kind = kEOS
 		if err := in.deliver(ctx, s, b); err != nil {
 			return // only when the pipeline aborts
 		}
@@ -98,15 +98,15 @@ func (in *inbox[T]) deliver(ctx context.Context, s *slot[T], b *batch[T]) error 
 // send is deliver; with try it returns actor.ErrFull at once instead of
 // waiting for room.
 func (in *inbox[T]) send(ctx context.Context, s *slot[T], b *batch[T], try bool) error {
-	b.slot = s
-	b.sseq = s.sendSeq.Add(1)
-	n := len(b.items)
-	if b.kind == kData {
-		if in.ord != nil && !b.ordered {
+	b.Slot = s
+	b.SendSeq = s.sendSeq.Add(1)
+	n := len(b.Items)
+	if b.Kind == kData {
+		if in.ord != nil && !b.Ordered {
 			if err := in.ord.acquire(ctx, n); err != nil {
 				return err
 			}
-			b.olo, b.on, b.ordered = in.ord.assign(n), n, true
+			b.OrderLo, b.OrderN, b.Ordered = in.ord.assign(n), n, true
 		}
 		if in.counted {
 			in.st.in.Add(uint64(n))
@@ -127,7 +127,7 @@ func (in *inbox[T]) send(ctx context.Context, s *slot[T], b *batch[T], try bool)
 	if err == nil || errors.Is(err, actor.ErrStopped) {
 		return nil
 	}
-	if b.kind == kData && in.counted {
+	if b.Kind == kData && in.counted {
 		in.st.in.Add(^uint64(n - 1))
 		in.st.sent.Add(-int64(n))
 		s.stats.recv.Add(^uint64(n - 1))

@@ -27,8 +27,8 @@ func (s *slot[T]) drainRescued(ctx actor.Context) error {
 			s.rescued = slices.Delete(s.rescued, i, i+1)
 		}
 		s.mu.Unlock()
-		if !b.held {
-			s.in.pool.put(b)
+		if !b.Held {
+			s.in.pool.Put(b)
 		}
 	}
 }
@@ -50,7 +50,7 @@ func (s *slot[T]) rescue(b *batch[T]) {
 	// in arrival order would let a later batch (even the EOS) overtake
 	// queued ones.
 	i := len(s.rescued)
-	for i > 0 && s.rescued[i-1].sseq > b.sseq {
+	for i > 0 && s.rescued[i-1].SendSeq > b.SendSeq {
 		i--
 	}
 	s.rescued = slices.Insert(s.rescued, i, b)
@@ -63,23 +63,23 @@ func (s *slot[T]) rescue(b *batch[T]) {
 
 // stopBatch dead-letters the unhandled items of b with ReasonStopped.
 func (s *slot[T]) stopBatch(b *batch[T]) {
-	if b.kind == kData && s.in.stopped != nil {
+	if b.Kind == kData && s.in.stopped != nil {
 		s.in.stopped(b)
 		return
 	}
-	if b.kind == kData {
+	if b.Kind == kData {
 		st := s.in.st
-		if !b.counted && s.in.counted {
-			b.counted = true
-			st.taken.Add(int64(len(b.items)))
-			s.stats.taken.Add(int64(len(b.items)))
+		if !b.Counted && s.in.counted {
+			b.Counted = true
+			st.taken.Add(int64(len(b.Items)))
+			s.stats.taken.Add(int64(len(b.Items)))
 		}
-		for _, e := range b.remaining() {
-			st.deadLetter(e.seq, e.item, ReasonStopped, b.attempts, nil, nil)
+		for _, e := range b.Remaining() {
+			st.deadLetter(e.Seq, e.Item, ReasonStopped, b.Attempts, nil, nil)
 		}
-		b.next = len(b.items)
+		b.Next = len(b.Items)
 	}
-	s.in.pool.put(b)
+	s.in.pool.Put(b)
 }
 
 // takeBack is the WithUndelivered hook of the actors that take batches
@@ -89,41 +89,41 @@ func (s *slot[T]) stopBatch(b *batch[T]) {
 func takeBack[T any](d actor.DeadLetter) bool {
 	b, ok := d.Message.(*batch[T])
 	if ok {
-		b.onDead(d.Reason)
+		onDead(b, d.Reason)
 	}
 	return ok
 }
 
 // onDead handles a batch the runtime could not deliver (takeBack).
-func (b *batch[T]) onDead(reason actor.DeadLetterReason) {
-	s := b.slot
+func onDead[T any](b *batch[T], reason actor.DeadLetterReason) {
+	s, _ := b.Slot.(*slot[T]) // set by send; nil if never sent
 	if s == nil {
 		return
 	}
-	if b.busy.Load() {
+	if b.Busy.Load() {
 		// Still held by an abandoned incarnation; it stays in flight.
 		return
 	}
 	switch {
-	case reason == actor.DeadDropped && b.kind == kEOS:
+	case reason == actor.DeadDropped && b.Kind == kEOS:
 		s.eosDropped.Store(true)
-		s.in.pool.put(b)
+		s.in.pool.Put(b)
 		if ref := s.ref.Load(); ref != nil {
 			s.wake(*ref)
 		}
 	case reason == actor.DeadDropped:
 		st := s.in.st
-		if b.kind == kData {
-			if !b.counted && s.in.counted {
-				b.counted = true
-				st.taken.Add(int64(len(b.items)))
-				s.stats.taken.Add(int64(len(b.items)))
+		if b.Kind == kData {
+			if !b.Counted && s.in.counted {
+				b.Counted = true
+				st.taken.Add(int64(len(b.Items)))
+				s.stats.taken.Add(int64(len(b.Items)))
 			}
-			for _, e := range b.remaining() {
-				st.deadLetter(e.seq, e.item, ReasonOverflow, 0, nil, nil)
+			for _, e := range b.Remaining() {
+				st.deadLetter(e.Seq, e.Item, ReasonOverflow, 0, nil, nil)
 			}
 		}
-		s.in.pool.put(b)
+		s.in.pool.Put(b)
 	default:
 		s.rescue(b)
 	}
@@ -156,7 +156,7 @@ func (in *inbox[T]) replay(ctx context.Context, dls []DeadLetter) ([]DeadLetter,
 			rest = append(rest, d)
 			continue
 		}
-		items = append(items, envelope[T]{seq: d.Seq, item: v})
+		items = append(items, envelope[T]{Seq: d.Seq, Item: v})
 	}
 	in.eosMu.RLock()
 	defer in.eosMu.RUnlock()
@@ -168,19 +168,19 @@ func (in *inbox[T]) replay(ctx context.Context, dls []DeadLetter) ([]DeadLetter,
 	t := in.st.p.tracker
 	for len(items) > 0 {
 		n := min(size, len(items))
-		b := in.pool.get()
-		b.items = append(b.items, items[:n]...)
+		b := in.pool.Get()
+		b.Items = append(b.Items, items[:n]...)
 		i := pk.pick(int(in.st.active.Load()), n, in.load)
 		// Replayed items were counted done when dead-lettered: they are
 		// live again for the checkpoint watermark.
-		track(t, b.items, +1)
+		track(t, b.Items, +1)
 		if err := in.deliver(ctx, in.slots[i], b); err != nil {
-			track(t, b.items, -1)
-			for _, e := range b.items {
-				rest = append(rest, DeadLetter{Stage: in.st.name, Item: e.item, Seq: e.seq, Reason: ReasonStopped})
+			track(t, b.Items, -1)
+			for _, e := range b.Items {
+				rest = append(rest, DeadLetter{Stage: in.st.name, Item: e.Item, Seq: e.Seq, Reason: ReasonStopped})
 			}
 			for _, e := range items[n:] {
-				rest = append(rest, DeadLetter{Stage: in.st.name, Item: e.item, Seq: e.seq, Reason: ReasonStopped})
+				rest = append(rest, DeadLetter{Stage: in.st.name, Item: e.Item, Seq: e.Seq, Reason: ReasonStopped})
 			}
 			return rest, err
 		}
@@ -198,7 +198,7 @@ func track[T any](t *tracker, items []envelope[T], d int64) {
 	}
 	ds := make([]seqDelta, len(items))
 	for i, e := range items {
-		ds[i] = seqDelta{e.seq, d}
+		ds[i] = seqDelta{e.Seq, d}
 	}
 	t.apply(ds)
 }

@@ -67,7 +67,7 @@ type slot[T any] struct {
 	ref  atomic.Pointer[actor.Ref[*batch[T]]]
 
 	mu      sync.Mutex  // guards rescued
-	rescued []*batch[T] // batches of a stopped actor of this slot, by sseq
+	rescued []*batch[T] // batches of a stopped actor of this slot, by SendSeq
 	sendSeq atomic.Uint64
 
 	// eosDropped: a drop policy dropped the EOS sent to this slot; the
@@ -112,7 +112,7 @@ func (s *slot[T]) failed(f *actor.Failure) {
 		// A mailbox message (data or EOS): held by the runtime for its
 		// redelivery, not recycled. (Control batches come with Urgent,
 		// and carry no message here.)
-		b.busy.Store(false)
+		b.Busy.Store(false)
 	}
 	if fh, ok := s.h.(failer); ok {
 		fh.failed(f)
@@ -140,28 +140,28 @@ func (s *slot[T]) started(ctx actor.Context) {
 }
 
 func (s *slot[T]) wake(ref actor.Ref[*batch[T]]) {
-	w := s.in.pool.get()
-	w.kind = kWake
+	w := s.in.pool.Get()
+	w.Kind = kWake
 	_ = ref.Urgent(w) // lost only if the actor stopped: the next start or the sweep takes over
 }
 
 func (s *slot[T]) receive(ctx actor.Context, b *batch[T]) error {
-	switch b.kind {
+	switch b.Kind {
 	case kWake:
-		s.in.pool.put(b)
+		s.in.pool.Put(b)
 		if err := s.drainRescued(ctx); err != nil {
 			return err
 		}
 		return s.droppedEOS(ctx)
 	case kTick:
-		g := b.gen
-		s.in.pool.put(b)
+		g := b.Gen
+		s.in.pool.Put(b)
 		if s.in.st.p.stopping.Load() {
 			return nil
 		}
 		return s.h.tick(ctx, s, g)
 	case kRetry:
-		s.in.pool.put(b)
+		s.in.pool.Put(b)
 		if s.in.st.p.stopping.Load() {
 			return nil // the sweep dead-letters the parked items
 		}
@@ -180,14 +180,14 @@ func (s *slot[T]) receive(ctx actor.Context, b *batch[T]) error {
 		}
 		return s.heldEOS(ctx)
 	}
-	b.busy.Store(true)
+	b.Busy.Store(true)
 	err := s.handle(ctx, b)
-	b.busy.Store(false)
+	b.Busy.Store(false)
 	if err != nil {
 		return err
 	}
-	if !b.held {
-		s.in.pool.put(b)
+	if !b.Held {
+		s.in.pool.Put(b)
 	}
 	return s.droppedEOS(ctx)
 }
@@ -201,13 +201,13 @@ func (s *slot[T]) droppedEOS(ctx actor.Context) error {
 		return nil
 	}
 	s.eosDropped.Store(false)
-	b := s.in.pool.get()
-	b.kind = kEOS
+	b := s.in.pool.Get()
+	b.Kind = kEOS
 	if err := s.handle(ctx, b); err != nil {
 		s.eosDropped.Store(true)
 		return err
 	}
-	s.in.pool.put(b)
+	s.in.pool.Put(b)
 	return nil
 }
 
@@ -219,10 +219,10 @@ func (s *slot[T]) heldEOS(ctx actor.Context) error {
 		return nil
 	}
 	s.eosHeld = false
-	b := s.in.pool.get()
-	b.kind = kEOS
+	b := s.in.pool.Get()
+	b.Kind = kEOS
 	err := s.handle(ctx, b)
-	s.in.pool.put(b)
+	s.in.pool.Put(b)
 	if err != nil {
 		s.eosHeld = true
 	}
@@ -241,7 +241,7 @@ type retrier[T any] interface {
 }
 
 func (s *slot[T]) handle(ctx actor.Context, b *batch[T]) error {
-	if b.kind == kEOS {
+	if b.Kind == kEOS {
 		if s.eosDone || s.in.st.p.stopping.Load() {
 			return nil
 		}

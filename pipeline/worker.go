@@ -127,9 +127,9 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 		w.stopNow(s, b)
 		return nil
 	}
-	if !b.counted {
-		b.counted = true
-		w.c.taken += int64(len(b.items))
+	if !b.Counted {
+		b.Counted = true
+		w.c.taken += int64(len(b.Items))
 	}
 	var ro *toReorder[U]
 	if w.ordered {
@@ -148,7 +148,7 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 	}
 	// A panic in a step is not recovered here: it unwinds through this
 	// defer to the runtime, which fails the incarnation and calls failed,
-	// then redelivers b to the next incarnation, which resumes at b.next
+	// then redelivers b to the next incarnation, which resumes at b.Next
 	// with this attempt counted.
 	defer func() {
 		st.commitSlot(&w.c, w.ss)
@@ -157,10 +157,10 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 		}
 	}()
 	maxAttempts := st.cfg.attempts
-	end := b.olo + uint64(b.on) // ordered: the order numbers of b end here
+	end := b.OrderLo + uint64(b.OrderN) // ordered: the order numbers of b end here
 loop:
-	for b.next < len(b.items) {
-		e := &b.items[b.next]
+	for b.Next < len(b.Items) {
+		e := &b.Items[b.Next]
 		if len(w.parked) > 0 && !firing { // a single test on the common path
 			if w.held >= st.cfg.buffer {
 				if werr := w.waitRoom(ctx, s); werr != nil {
@@ -172,21 +172,21 @@ loop:
 				}
 			}
 			if len(w.keys) > 0 && w.hold(e) {
-				b.next++
+				b.Next++
 				continue
 			}
 		}
 		if ro != nil {
-			ro.ensure(b.olo+uint64(b.next), end)
+			ro.ensure(b.OrderLo+uint64(b.Next), end)
 		}
-		if b.attempts >= maxAttempts {
+		if b.Attempts >= maxAttempts {
 			w.poison(e, b)
 			continue
 		}
-		if b.attempts > 0 {
+		if b.Attempts > 0 {
 			w.c.retries++
 		}
-		b.attempts++
+		b.Attempts++
 		w.stepping = b
 		ierr := w.call(ctx, e)
 		w.stepping = nil
@@ -198,16 +198,16 @@ loop:
 				w.stopNow(s, b)
 				return nil
 			}
-			b.lastErr = ierr
+			b.LastErr = ierr
 			if ctx.Err() != nil {
 				// This incarnation is being stopped (not the pipeline).
-				b.attempts--
+				b.Attempts--
 				return ierr
 			}
 			w.c.errs++
-			if b.attempts < maxAttempts {
-				st.p.logRetry(st, b.attempts, ierr)
-				if d := w.delay(b.attempts); d > 0 {
+			if b.Attempts < maxAttempts {
+				st.p.logRetry(st, b.Attempts, ierr)
+				if d := w.delay(b.Attempts); d > 0 {
 					if firing {
 						w.repark(ctx, d)
 						break loop // the items after it (its key's) wait behind it
@@ -217,20 +217,20 @@ loop:
 			}
 			continue
 		}
-		b.next++
-		b.attempts, b.lastErr = 0, nil
+		b.Next++
+		b.Attempts, b.LastErr = 0, nil
 		if w.want {
 			if serr := w.send(ctx, false); serr != nil {
 				return w.sendFailed(s, b, serr)
 			}
 		}
 	}
-	if ro != nil && b.next >= len(b.items) {
+	if ro != nil && b.Next >= len(b.Items) {
 		ro.finish(end)
 	}
 	d := time.Since(start) - w.waiting
 	w.waiting = 0
-	st.lat.record(d, len(b.items))
+	st.lat.record(d, len(b.Items))
 	if w.sc != nil {
 		w.sc.busy.Add(int64(d))
 	}
@@ -269,7 +269,7 @@ func (e *deadlineError) Unwrap() error { return e.err }
 // failed is the slot actor's WithFailure hook (see slot.failed): it runs
 // on the actor's goroutine after the runtime recovered a panic of a step,
 // before the incarnation ends and b is redelivered. The failed attempt of
-// the item at b.next was counted in b.attempts before the step; failed
+// the item at b.Next was counted in b.Attempts before the step; failed
 // records its error, for the retry or the poison dead letter the next
 // incarnation decides on. A failure outside a step (a send cut short by
 // a stop, a timer's handling) leaves stepping nil: there is no item to
@@ -280,29 +280,29 @@ func (w *worker[T, U]) failed(f *actor.Failure) {
 		return
 	}
 	w.stepping = nil
-	b.lastErr = f.Err
+	b.LastErr = f.Err
 	w.c.errs++
 	w.ss.fid.Store(uint64(f.ID))
 	w.st.commitSlot(&w.c, w.ss)
 }
 
-// poison dead-letters items[b.next] after its last attempt and moves on.
+// poison dead-letters Items[b.Next] after its last attempt and moves on.
 func (w *worker[T, U]) poison(e *envelope[T], b *batch[T]) {
 	reason := ReasonPoison
 	var de *deadlineError
-	if errors.As(b.lastErr, &de) {
+	if errors.As(b.LastErr, &de) {
 		reason = ReasonDeadline
 	}
-	id := w.st.deadLetter(e.seq, e.item, reason, b.attempts, b.lastErr, w.adj)
+	id := w.st.deadLetter(e.Seq, e.Item, reason, b.Attempts, b.LastErr, w.adj)
 	w.c.poisoned++
 	var fid observe.FailureID
 	var pe *actor.PanicError
-	if errors.As(b.lastErr, &pe) {
+	if errors.As(b.LastErr, &pe) {
 		fid = observe.FailureID(w.ss.fid.Load()) // the failure of the attempt that panicked
 	}
-	w.st.p.logPoison(w.st, id, reason, b.attempts, b.lastErr, fid)
-	b.next++
-	b.attempts, b.lastErr = 0, nil
+	w.st.p.logPoison(w.st, id, reason, b.Attempts, b.LastErr, fid)
+	b.Next++
+	b.Attempts, b.LastErr = 0, nil
 }
 
 // delay returns the Retry backoff after an item's attempts-th failed
@@ -321,23 +321,23 @@ func (w *worker[T, U]) delay(attempts int) time.Duration {
 	return bs.Next(w.rnd)
 }
 
-// park takes items[b.next], which just failed, out of b to wait d for
+// park takes Items[b.Next], which just failed, out of b to wait d for
 // its retry, and moves b on to the next item. In an ordered stage it ends
 // the current result before the item (see toReorder).
 func (w *worker[T, U]) park(ctx actor.Context, s *slot[T], b *batch[T], e *envelope[T], ro *toReorder[U], d time.Duration) {
-	nb := s.in.pool.get()
-	nb.items = append(nb.items, *e)
-	nb.attempts, nb.lastErr = b.attempts, b.lastErr
-	nb.counted = true
+	nb := s.in.pool.Get()
+	nb.Items = append(nb.Items, *e)
+	nb.Attempts, nb.LastErr = b.Attempts, b.LastErr
+	nb.Counted = true
 	if ro != nil {
-		at := b.olo + uint64(b.next)
+		at := b.OrderLo + uint64(b.Next)
 		ro.split(at)
-		nb.olo, nb.on, nb.ordered = at, 1, true
+		nb.OrderLo, nb.OrderN, nb.Ordered = at, 1, true
 	}
 	w.nseq++
 	pb := &parked[T]{b: nb, due: time.Now().Add(d), seq: w.nseq}
 	if w.keyOf != nil {
-		pb.key, pb.keyed = w.keyOf(e.item), true
+		pb.key, pb.keyed = w.keyOf(e.Item), true
 		if w.keys == nil {
 			w.keys = map[uint64]*parked[T]{}
 		}
@@ -345,8 +345,8 @@ func (w *worker[T, U]) park(ctx actor.Context, s *slot[T], b *batch[T], e *envel
 	}
 	heap.Push(&w.parked, pb)
 	w.held++
-	b.next++
-	b.attempts, b.lastErr = 0, nil
+	b.Next++
+	b.Attempts, b.LastErr = 0, nil
 	w.arm(ctx)
 }
 
@@ -363,11 +363,11 @@ func (w *worker[T, U]) repark(ctx actor.Context, d time.Duration) {
 // hold parks e behind the parked item of its key, if any (ByKey routing:
 // the items of one key stay in order).
 func (w *worker[T, U]) hold(e *envelope[T]) bool {
-	pb := w.keys[w.keyOf(e.item)]
+	pb := w.keys[w.keyOf(e.Item)]
 	if pb == nil {
 		return false
 	}
-	pb.b.items = append(pb.b.items, *e)
+	pb.b.Items = append(pb.b.Items, *e)
 	w.held++
 	return true
 }
@@ -387,7 +387,7 @@ func (w *worker[T, U]) arm(ctx actor.Context) {
 	}
 	d := max(time.Until(w.parked[0].due), 0)
 	// ctx is the slot actor's own, so After cannot fail.
-	w.stop, _ = actor.After(ctx, d, &batch[T]{kind: kRetry})
+	w.stop, _ = actor.After(ctx, d, &batch[T]{Kind: kRetry})
 }
 
 // retryDue retries the parked items that are due, earliest first, and
@@ -409,7 +409,7 @@ func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) er
 	if err := w.fire(ctx, s, pb); err != nil {
 		return err
 	}
-	if len(pb.b.remaining()) > 0 {
+	if len(pb.b.Remaining()) > 0 {
 		// An item failed again: data re-parked pb, due after now, so
 		// retryDue does not pick it again in this round.
 		return nil
@@ -418,7 +418,7 @@ func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) er
 	if pb.keyed && w.keys[pb.key] == pb {
 		delete(w.keys, pb.key)
 	}
-	s.in.pool.put(pb.b)
+	s.in.pool.Put(pb.b)
 	return nil
 }
 
@@ -426,14 +426,14 @@ func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) er
 // bookkeeping is deferred, so that it is done when a step's panic unwinds
 // through it to the runtime as well.
 func (w *worker[T, U]) fire(ctx actor.Context, s *slot[T], pb *parked[T]) error {
-	before := len(pb.b.remaining())
+	before := len(pb.b.Remaining())
 	waiting := w.waiting // retryOne may run inside data (waitRoom)
 	start := time.Now()
 	w.firing = pb
 	defer func() {
 		w.firing = nil
 		w.waiting = waiting + time.Since(start)
-		w.held -= before - len(pb.b.remaining())
+		w.held -= before - len(pb.b.Remaining())
 	}()
 	return w.data(ctx, s, pb.b)
 }
@@ -487,15 +487,15 @@ func (w *worker[T, U]) sendFailed(s *slot[T], b *batch[T], err error) error {
 
 // stopNow dead-letters the rest of b and the pending outputs.
 func (w *worker[T, U]) stopNow(s *slot[T], b *batch[T]) {
-	if !b.counted {
-		b.counted = true
-		w.c.taken += int64(len(b.items))
+	if !b.Counted {
+		b.Counted = true
+		w.c.taken += int64(len(b.Items))
 	}
 	w.st.commitSlot(&w.c, w.ss)
-	for _, e := range b.remaining() {
-		w.st.deadLetter(e.seq, e.item, ReasonStopped, b.attempts, nil, nil)
+	for _, e := range b.Remaining() {
+		w.st.deadLetter(e.Seq, e.Item, ReasonStopped, b.Attempts, nil, nil)
 	}
-	b.next = len(b.items)
+	b.Next = len(b.Items)
 	if w.out != nil {
 		w.out.drop()
 	}
@@ -565,14 +565,14 @@ func (w *worker[T, U]) sweep(s *slot[T]) {
 		w.stop = nil
 	}
 	for _, pb := range w.parked {
-		for i, e := range pb.b.remaining() {
+		for i, e := range pb.b.Remaining() {
 			attempts := 0
 			if i == 0 {
-				attempts = pb.b.attempts
+				attempts = pb.b.Attempts
 			}
-			w.st.deadLetter(e.seq, e.item, ReasonStopped, attempts, nil, nil)
+			w.st.deadLetter(e.Seq, e.Item, ReasonStopped, attempts, nil, nil)
 		}
-		s.in.pool.put(pb.b)
+		s.in.pool.Put(pb.b)
 	}
 	w.parked, w.keys, w.held = nil, nil, 0
 	if w.onSweep != nil {
