@@ -3,6 +3,8 @@ package pipeline
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/troupe-go/troupe/pipeline/internal/hist"
 )
 
 // stageCounters are the counters of a stage, shared by its workers and
@@ -13,8 +15,8 @@ type stageCounters struct {
 	errs, retries, restarts, stageRestarts    atomic.Uint64
 	scaleUps, scaleDowns                      atomic.Uint64
 	sent, taken                               atomic.Int64
-	blocked                                   atomic.Int64 // ns spent sending downstream
-	lat                                       histogram
+	blocked                                   atomic.Int64   // ns spent sending downstream
+	lat                                       hist.Histogram // per-item processing time
 }
 
 // stats reads the stage's counters.
@@ -27,7 +29,7 @@ func (st *stage) stats() StageStats {
 		Restarts: st.restarts.Load(), StageRestarts: st.stageRestarts.Load(),
 		ScaleUps: st.scaleUps.Load(), ScaleDowns: st.scaleDowns.Load(),
 		Queued:  max(st.sent.Load()-st.taken.Load(), 0),
-		Latency: st.lat.summary(),
+		Latency: Latency(st.lat.Summary()),
 	}
 	s.In = st.in.Load() // read last: In only grows, so InFlight is never negative
 	s.InFlight = int64(s.In) - int64(s.Out+s.Filtered+s.DeadLettered)

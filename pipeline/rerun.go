@@ -52,18 +52,11 @@ func (st *stage) resetRun() {
 	st.sent.Store(0)
 	st.taken.Store(0)
 	st.blocked.Store(0)
-	st.lat.reset()
+	st.lat.Reset()
 	st.active.Store(st.active0)
 	if st.reset != nil {
 		st.reset()
 	}
-}
-
-func (h *histogram) reset() {
-	for i := range h.buckets {
-		h.buckets[i].Store(0)
-	}
-	h.max.Store(0)
 }
 
 // resetRun makes the inbox ready for a new run: no producer registered,

@@ -230,7 +230,7 @@ loop:
 	}
 	d := time.Since(start) - w.waiting
 	w.waiting = 0
-	st.lat.record(d, len(b.Items))
+	st.lat.Record(d, len(b.Items))
 	if w.sc != nil {
 		w.sc.busy.Add(int64(d))
 	}
