@@ -10,6 +10,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/mailbox"
+	"github.com/troupe-go/troupe/pipeline/internal/order"
 )
 
 // inbox is the input side of a stage: the slots of its actors, the pool
@@ -22,7 +23,7 @@ type inbox[T any] struct {
 	router Router
 	capB   int // mailbox capacity in batches
 	policy mailbox.Policy
-	ord    *orderGate // non-nil for an ordered stage
+	ord    *order.Gate // non-nil for an ordered stage
 
 	ups     atomic.Int32 // producer groups that have not ended
 	eosMu   sync.RWMutex // Replay holds it shared while sending; EOS exclusively
@@ -103,10 +104,10 @@ func (in *inbox[T]) send(ctx context.Context, s *slot[T], b *batch[T], try bool)
 	n := len(b.Items)
 	if b.Kind == kData {
 		if in.ord != nil && !b.Ordered {
-			if err := in.ord.acquire(ctx, n); err != nil {
+			if err := in.ord.Acquire(ctx, n); err != nil {
 				return err
 			}
-			b.OrderLo, b.OrderN, b.Ordered = in.ord.assign(n), n, true
+			b.OrderLo, b.OrderN, b.Ordered = in.ord.Assign(n), n, true
 		}
 		if in.counted {
 			in.st.in.Add(uint64(n))

@@ -6,56 +6,11 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/pipeline/internal/order"
 	"github.com/troupe-go/troupe/supervisor"
 )
-
-// orderGate numbers the items entering an ordered stage and bounds how
-// many are between the stage's input and its reorder buffer. A producer
-// takes permits for a batch before it numbers it, so every numbered batch
-// holds permits and the oldest one can always make progress: the buffer
-// never waits for a batch that waits for permits.
-type orderGate struct {
-	mu      sync.Mutex    // guards free, waiters
-	free    int           // permits available
-	waiters chan struct{} // closed when permits are released
-	next    atomic.Uint64 // next order number
-}
-
-func (g *orderGate) acquire(ctx context.Context, n int) error {
-	for {
-		g.mu.Lock()
-		if g.free >= n {
-			g.free -= n
-			g.mu.Unlock()
-			return nil
-		}
-		if g.waiters == nil {
-			g.waiters = make(chan struct{})
-		}
-		w := g.waiters
-		g.mu.Unlock()
-		select {
-		case <-w:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (g *orderGate) release(n int) {
-	g.mu.Lock()
-	g.free += n
-	if g.waiters != nil {
-		close(g.waiters)
-		g.waiters = nil
-	}
-	g.mu.Unlock()
-}
-
-func (g *orderGate) assign(n int) uint64 { return g.next.Add(uint64(n)) - uint64(n) }
 
 // reorder is the reorder buffer of an ordered stage: an actor that gets
 // result batches from the workers (each the outputs of the input items
@@ -66,7 +21,7 @@ func (g *orderGate) assign(n int) uint64 { return g.next.Add(uint64(n)) - uint64
 type reorder[U any] struct {
 	st    *stage
 	out   *Stream[U]
-	gate  *orderGate
+	gate  *order.Gate
 	rin   *inbox[U] // one slot, not counted in the stage's In
 	wouts []*toReorder[U]
 
@@ -89,8 +44,8 @@ func newReorder[T, U any](st *stage, out *Stream[U], inb *inbox[T]) *reorder[U] 
 	if window == 0 {
 		window = 2 * st.cfg.workers * (inb.capB + 1) * p.cfg.batch
 	}
-	inb.ord = &orderGate{free: max(window, p.cfg.batch)}
-	r := &reorder[U]{st: st, out: out, gate: inb.ord, pending: map[uint64]*batch[U]{}, window0: inb.ord.free}
+	inb.ord = order.NewGate(max(window, p.cfg.batch))
+	r := &reorder[U]{st: st, out: out, gate: inb.ord, pending: map[uint64]*batch[U]{}, window0: inb.ord.Free()}
 	r.rin = &inbox[U]{st: st, pool: batchPool[U]{Size: p.cfg.batch}, router: LeastLoaded(), capB: 0}
 	r.rin.slots = []*slot[U]{{in: r.rin, name: "reorder"}}
 	// Results refused at an abort hold outputs of this stage, meant for
@@ -173,7 +128,7 @@ func (r *reorder[U]) data(ctx actor.Context, s *slot[U], b *batch[U]) error {
 		}
 		delete(r.pending, r.next)
 		r.next += uint64(c.OrderN)
-		r.gate.release(c.OrderN)
+		r.gate.Release(c.OrderN)
 		c.Held = false
 		if c != b {
 			r.rin.pool.Put(c)
@@ -242,7 +197,7 @@ func (r *reorder[U]) eos(ctx actor.Context, s *slot[U]) error {
 			c.Next++
 		}
 		delete(r.pending, k)
-		r.gate.release(c.OrderN)
+		r.gate.Release(c.OrderN)
 	}
 	// The groups flushed at the end of stream, in the order of their
 	// first items.

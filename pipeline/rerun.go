@@ -98,11 +98,7 @@ func (r *reorder[U]) resetRun(free int) {
 	r.mu.Unlock()
 	r.pending = map[uint64]*batch[U]{}
 	r.tail, r.next, r.want = nil, 0, false
-	g := r.gate
-	g.mu.Lock()
-	g.free, g.waiters = free, nil
-	g.mu.Unlock()
-	g.next.Store(0)
+	r.gate.Reset(free)
 }
 
 // onceOnly records that the stage name cannot run again.
