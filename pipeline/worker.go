@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/observe"
+	"github.com/troupe-go/troupe/pipeline/internal/park"
 	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
 )
@@ -66,51 +66,31 @@ type worker[T, U any] struct {
 // item, posts a kRetry message to the slot's actor, whose handler retries
 // the due items (in due order) through data, so that attempts, panics,
 // poison and dead letters work as for any batch. A parked item stays in
-// the heap until it is done: a panic during its retry fails the
+// the queue until it is done: a panic during its retry fails the
 // incarnation (system messages are not redelivered, and its delay ends
 // with it; failed counts the attempt), and the next incarnation's start
 // re-arms the delay, which finds it due at once and resumes it with that
 // attempt counted.
 type parking[T any] struct {
-	parked parkHeap[T]
+	parked park.Queue[parkedBatch[T]]
 	keys   map[uint64]*parked[T] // ByKey: the parked batch of each held key
 	held   int                   // items in parked, not yet handled
 	firing *parked[T]            // the parked batch being retried
 	stop   func() bool           // cancels the armed kRetry (actor.After); nil if none
-	nseq   uint64                // park order, for ties in due time
 }
 
-// parked is one parked item, in a batch of its own: items[next] waits
-// for its retry at due, and under ByKey routing the items after it are
-// the later items of its key. In an ordered stage the batch has one item
-// and covers its order number.
-type parked[T any] struct {
+// parked is one parked item, in a batch of its own (Value.b):
+// Items[Next] waits for its retry at Due, and under ByKey routing the
+// items after it are the later items of its key. In an ordered stage the
+// batch has one item and covers its order number.
+type parked[T any] = park.Entry[parkedBatch[T]]
+
+// parkedBatch is what a worker parks: the batch and, under ByKey
+// routing, the key of its items.
+type parkedBatch[T any] struct {
 	b     *batch[T]
-	due   time.Time
-	seq   uint64
 	key   uint64
 	keyed bool
-	i     int // index in the heap
-}
-
-// parkHeap orders parked batches by due time, then park order.
-type parkHeap[T any] []*parked[T]
-
-func (h parkHeap[T]) Len() int { return len(h) }
-func (h parkHeap[T]) Less(i, j int) bool {
-	if !h[i].due.Equal(h[j].due) {
-		return h[i].due.Before(h[j].due)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h parkHeap[T]) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].i = i; h[j].i = j }
-func (h *parkHeap[T]) Push(x any)   { pb := x.(*parked[T]); pb.i = len(*h); *h = append(*h, pb) }
-func (h *parkHeap[T]) Pop() any {
-	old := *h
-	pb := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return pb
 }
 
 // emit passes one output downstream.
@@ -137,7 +117,7 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 	}
 	// firing: b is a parked batch being retried. Its items are not parked
 	// or held again: an item of it that fails again stays where it is.
-	firing := w.firing != nil && w.firing.b == b
+	firing := w.firing != nil && w.firing.Value.b == b
 	start := time.Now()
 	w.waiting = 0
 	// data runs nested when a retry runs inside waitRoom: the outer call
@@ -161,7 +141,7 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 loop:
 	for b.Next < len(b.Items) {
 		e := &b.Items[b.Next]
-		if len(w.parked) > 0 && !firing { // a single test on the common path
+		if w.parked.Len() > 0 && !firing { // a single test on the common path
 			if w.held >= st.cfg.buffer {
 				if werr := w.waitRoom(ctx, s); werr != nil {
 					return werr
@@ -334,16 +314,17 @@ func (w *worker[T, U]) park(ctx actor.Context, s *slot[T], b *batch[T], e *envel
 		ro.split(at)
 		nb.OrderLo, nb.OrderN, nb.Ordered = at, 1, true
 	}
-	w.nseq++
-	pb := &parked[T]{b: nb, due: time.Now().Add(d), seq: w.nseq}
+	v := parkedBatch[T]{b: nb}
 	if w.keyOf != nil {
-		pb.key, pb.keyed = w.keyOf(e.Item), true
+		v.key, v.keyed = w.keyOf(e.Item), true
+	}
+	pb := w.parked.Push(v, time.Now().Add(d))
+	if v.keyed {
 		if w.keys == nil {
 			w.keys = map[uint64]*parked[T]{}
 		}
-		w.keys[pb.key] = pb
+		w.keys[v.key] = pb
 	}
-	heap.Push(&w.parked, pb)
 	w.held++
 	b.Next++
 	b.Attempts, b.LastErr = 0, nil
@@ -353,10 +334,7 @@ func (w *worker[T, U]) park(ctx actor.Context, s *slot[T], b *batch[T], e *envel
 // repark makes the parked batch being retried wait d more: its current
 // item failed again.
 func (w *worker[T, U]) repark(ctx actor.Context, d time.Duration) {
-	pb := w.firing
-	w.nseq++
-	pb.due, pb.seq = time.Now().Add(d), w.nseq
-	heap.Fix(&w.parked, pb.i)
+	w.parked.Delay(w.firing, time.Now().Add(d))
 	w.arm(ctx)
 }
 
@@ -367,7 +345,7 @@ func (w *worker[T, U]) hold(e *envelope[T]) bool {
 	if pb == nil {
 		return false
 	}
-	pb.b.Items = append(pb.b.Items, *e)
+	pb.Value.b.Items = append(pb.Value.b.Items, *e)
 	w.held++
 	return true
 }
@@ -382,10 +360,11 @@ func (w *worker[T, U]) arm(ctx actor.Context) {
 		w.stop()
 		w.stop = nil
 	}
-	if len(w.parked) == 0 {
+	first := w.parked.First()
+	if first == nil {
 		return
 	}
-	d := max(time.Until(w.parked[0].due), 0)
+	d := max(time.Until(first.Due()), 0)
 	// ctx is the slot actor's own, so After cannot fail.
 	w.stop, _ = actor.After(ctx, d, &batch[T]{Kind: kRetry})
 }
@@ -394,8 +373,8 @@ func (w *worker[T, U]) arm(ctx actor.Context) {
 // re-arms the timer for the next one.
 func (w *worker[T, U]) retryDue(ctx actor.Context, s *slot[T]) error {
 	now := time.Now()
-	for len(w.parked) > 0 && !w.parked[0].due.After(now) {
-		if err := w.retryOne(ctx, s, w.parked[0]); err != nil {
+	for pb := w.parked.First(); pb != nil && !pb.Due().After(now); pb = w.parked.First() {
+		if err := w.retryOne(ctx, s, pb); err != nil {
 			return err
 		}
 	}
@@ -403,22 +382,22 @@ func (w *worker[T, U]) retryDue(ctx actor.Context, s *slot[T]) error {
 	return nil
 }
 
-// retryOne retries the parked batch pb through data. pb leaves the heap
+// retryOne retries the parked batch pb through data. pb leaves the queue
 // once it is done; if its item failed again, data re-parked it.
 func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) error {
 	if err := w.fire(ctx, s, pb); err != nil {
 		return err
 	}
-	if len(pb.b.Remaining()) > 0 {
+	if len(pb.Value.b.Remaining()) > 0 {
 		// An item failed again: data re-parked pb, due after now, so
 		// retryDue does not pick it again in this round.
 		return nil
 	}
-	heap.Remove(&w.parked, pb.i)
-	if pb.keyed && w.keys[pb.key] == pb {
-		delete(w.keys, pb.key)
+	w.parked.Remove(pb)
+	if pb.Value.keyed && w.keys[pb.Value.key] == pb {
+		delete(w.keys, pb.Value.key)
 	}
-	s.in.pool.Put(pb.b)
+	s.in.pool.Put(pb.Value.b)
 	return nil
 }
 
@@ -426,16 +405,17 @@ func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) er
 // bookkeeping is deferred, so that it is done when a step's panic unwinds
 // through it to the runtime as well.
 func (w *worker[T, U]) fire(ctx actor.Context, s *slot[T], pb *parked[T]) error {
-	before := len(pb.b.Remaining())
+	b := pb.Value.b
+	before := len(b.Remaining())
 	waiting := w.waiting // retryOne may run inside data (waitRoom)
 	start := time.Now()
 	w.firing = pb
 	defer func() {
 		w.firing = nil
 		w.waiting = waiting + time.Since(start)
-		w.held -= before - len(pb.b.Remaining())
+		w.held -= before - len(b.Remaining())
 	}()
-	return w.data(ctx, s, pb.b)
+	return w.data(ctx, s, b)
 }
 
 // waitRoom waits while the worker holds as many parked items as its
@@ -443,8 +423,8 @@ func (w *worker[T, U]) fire(ctx actor.Context, s *slot[T], pb *parked[T]) error 
 // room for one more. Meanwhile the worker takes no input, so its
 // producers wait (backpressure).
 func (w *worker[T, U]) waitRoom(ctx actor.Context, s *slot[T]) error {
-	for w.held >= w.st.cfg.buffer && len(w.parked) > 0 && !w.st.p.stopping.Load() {
-		if d := time.Until(w.parked[0].due); d > 0 {
+	for w.held >= w.st.cfg.buffer && w.parked.Len() > 0 && !w.st.p.stopping.Load() {
+		if d := time.Until(w.parked.First().Due()); d > 0 {
 			start := time.Now()
 			t := time.NewTimer(d)
 			select {
@@ -502,7 +482,7 @@ func (w *worker[T, U]) stopNow(s *slot[T], b *batch[T]) {
 }
 
 func (w *worker[T, U]) eos(ctx actor.Context, s *slot[T]) error {
-	if len(w.parked) > 0 {
+	if w.parked.Len() > 0 {
 		// The parked items go out before the end of stream (see
 		// slot.heldEOS); what is pending goes out now, as the input ended.
 		if w.out != nil {
@@ -564,17 +544,19 @@ func (w *worker[T, U]) sweep(s *slot[T]) {
 		w.stop()
 		w.stop = nil
 	}
-	for _, pb := range w.parked {
-		for i, e := range pb.b.Remaining() {
+	for _, pb := range w.parked.Entries() {
+		b := pb.Value.b
+		for i, e := range b.Remaining() {
 			attempts := 0
 			if i == 0 {
-				attempts = pb.b.Attempts
+				attempts = b.Attempts
 			}
 			w.st.deadLetter(e.Seq, e.Item, ReasonStopped, attempts, nil, nil)
 		}
-		s.in.pool.Put(pb.b)
+		s.in.pool.Put(b)
 	}
-	w.parked, w.keys, w.held = nil, nil, 0
+	w.parked.Clear()
+	w.keys, w.held = nil, 0
 	if w.onSweep != nil {
 		w.onSweep(w)
 	}
