@@ -240,7 +240,7 @@ func ToRef[T, M any](in *Stream[T], name string, ref actor.Ref[M], wrap func(ite
 					acked <- err
 				}
 			}
-			if err := ref.Tell(ctx, wrap(e.item, ack)); err != nil {
+			if err := ref.Tell(ctx, wrap(e.Item, ack)); err != nil {
 				return err
 			}
 			select {
@@ -252,7 +252,7 @@ func ToRef[T, M any](in *Stream[T], name string, ref actor.Ref[M], wrap func(ite
 				return ctx.Err()
 			}
 			w.c.out++
-			w.adj.add(e.seq, -1)
+			w.adj.add(e.Seq, -1)
 			return nil
 		}
 	})
