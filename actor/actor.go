@@ -103,17 +103,24 @@ func Self[M any](ctx Context) (Ref[M], bool) {
 type Reason uint8
 
 const (
-	// Normal: it stopped by itself (Receive returned StopNormal).
+	// Normal means it stopped by itself (Receive returned StopNormal).
 	Normal Reason = iota + 1
-	// Shutdown: it was asked to stop, or returned StopShutdown.
+	// Shutdown means it was asked to stop, or returned StopShutdown.
 	Shutdown
-	// Failed: Receive, Start or a hook returned an error or panicked.
+	// Failed means Receive, Start or a hook returned an error or
+	// panicked.
 	Failed
-	// Killed: it was killed, or abandoned after its shutdown time.
+	// Killed means it was killed, or abandoned after its shutdown time.
 	Killed
+	// NoConnection means the actor runs in another process that could not be
+	// reached any more (it died, hung or was cut off), so how it ended is
+	// unknown (OTP's noconnection). Only a Ref made by RefTo reports it;
+	// a supervisor treats it as a failure.
+	NoConnection
 )
 
-// String returns "normal", "shutdown", "failure" or "killed".
+// String returns "normal", "shutdown", "failure", "killed" or
+// "noconnection".
 func (r Reason) String() string {
 	switch r {
 	case Normal:
@@ -124,6 +131,8 @@ func (r Reason) String() string {
 		return "failure"
 	case Killed:
 		return "killed"
+	case NoConnection:
+		return "noconnection"
 	}
 	return fmt.Sprintf("Reason(%d)", uint8(r))
 }

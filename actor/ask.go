@@ -31,6 +31,7 @@ type future[T any] struct {
 	path    string  // the asked actor
 	state   atomic.Int32
 	ch      chan result[T] // cap 1; written once, by the winner of the state CAS
+	cb      func(T, error) // NewReply: called once instead of writing ch
 }
 
 // Send delivers v to the asker. It returns ErrAlreadyReplied for a second
@@ -56,6 +57,10 @@ func (r Reply[T]) complete(ctx context.Context, res result[T]) error {
 		return ErrFenced
 	}
 	if f.state.CompareAndSwap(fPending, fReplied) {
+		if f.cb != nil {
+			f.cb(res.v, res.err)
+			return nil
+		}
 		f.ch <- res // never blocks: cap 1, one writer
 		return nil
 	}
@@ -67,7 +72,9 @@ func (r Reply[T]) complete(ctx context.Context, res result[T]) error {
 		if err == nil {
 			err = ErrAskerGone
 		}
-		f.sys.deadLetter(DeadLetter{Recipient: "(asker of " + f.path + ")", Message: res.v, Reason: DeadReply, Err: err})
+		if f.sys != nil { // nil only behind an Endpoint whose System is nil
+			f.sys.deadLetter(DeadLetter{Recipient: "(asker of " + f.path + ")", Message: res.v, Reason: DeadReply, Err: err})
+		}
 		return nil
 	}
 	return ErrAlreadyReplied
@@ -76,6 +83,11 @@ func (r Reply[T]) complete(ctx context.Context, res result[T]) error {
 // abandon implements asker: the runtime gave up on the request.
 func (f *future[T]) abandon(err error) {
 	if f.state.CompareAndSwap(fPending, fReplied) {
+		if f.cb != nil {
+			var zero T
+			f.cb(zero, err)
+			return
+		}
 		f.ch <- result[T]{err: err} // never blocks: cap 1, one writer
 	}
 }
@@ -105,11 +117,14 @@ func Ask[M, T any](ctx context.Context, ref Ref[M], build func(Reply[T]) M) (T, 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if ref.p == nil {
-		return zero, ErrNilRef
-	}
 	if isFenced(ctx) {
 		return zero, ErrFenced
+	}
+	if ref.p == nil {
+		if ref.x != nil {
+			return askExternal(ctx, ref.x, build)
+		}
+		return zero, ErrNilRef
 	}
 	f := &future[T]{sys: ref.p.sys, path: ref.p.path, ch: make(chan result[T], 1)}
 	f.request = request{ctx: ctx, f: f}

@@ -194,6 +194,27 @@ var nilEdges = []edge{
 			t.Errorf("received %d; want 5", m)
 		}
 	}},
+	{"Endpoint.Tell", "implemented by transports; Ref.Tell passes Background for a nil ctx", func(t *testing.T) {
+		ep := &ctxEndpoint{pid: &loopPID{done: make(chan struct{})}}
+		if err := actor.RefTo[askMsg](ep).Tell(nil, askMsg{}); err != nil || ep.ctx != context.Background() {
+			t.Errorf("RefTo(ep).Tell(nil, m): got %v, endpoint ctx %v; want nil, Background", err, ep.ctx)
+		}
+	}},
+	{"TellRequest", "Background: the request is handled and answered", func(t *testing.T) {
+		h := newHarness(t)
+		ref, err := actor.Spawn(h.sys, "d", func() actor.Actor[askMsg] { return doubler{} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan int, 1)
+		r := actor.NewReply(func(v int, _ error) { got <- v })
+		if err := actor.TellRequest(nil, ref, r, askMsg{n: 4, reply: r}); err != nil {
+			t.Fatalf("TellRequest(nil, ...): got %v; want nil", err)
+		}
+		if v := recvWithin(t, false, got, "the reply"); v != 8 {
+			t.Errorf("TellRequest(nil, ...) answered %d; want 8", v)
+		}
+	}},
 	{"Ask", "Background: the reply comes back", func(t *testing.T) {
 		h := newHarness(t)
 		ref := mustSpawn(t, h.sys, "a", asker)
@@ -423,3 +444,14 @@ func (c *countingInjector) BeforeStart(actor.Context) error {
 // fakeCtx is a non-nil actor.Context placeholder; its methods are never
 // called.
 type fakeCtx struct{ actor.Context }
+
+// ctxEndpoint records the ctx its Tell got.
+type ctxEndpoint struct {
+	pid *loopPID
+	ctx context.Context
+}
+
+func (e *ctxEndpoint) Tell(ctx context.Context, _ askMsg) error { e.ctx = ctx; return nil }
+func (e *ctxEndpoint) TryTell(askMsg) error                     { return nil }
+func (e *ctxEndpoint) PID() actor.PID                           { return e.pid }
+func (e *ctxEndpoint) System() *actor.System                    { return nil }

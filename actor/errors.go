@@ -75,6 +75,7 @@ type TypeError struct {
 	Have string // the child's message type
 }
 
+// Error names the child and both message types.
 func (e *TypeError) Error() string {
 	return fmt.Sprintf("actor %s: handles %s, not %s", e.Path, e.Have, e.Want)
 }
@@ -145,6 +146,7 @@ func (e *PanicError) Stack() []byte {
 	return e.stack
 }
 
+// Error returns "actor: panic: " and the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("actor: panic: %v", e.Value) }
 
 // Unwrap returns the panic value if it is an error.
@@ -184,6 +186,7 @@ func (f *Failure) Stack() []byte {
 	return nil
 }
 
+// Error names the actor and the attempt, then the error.
 func (f *Failure) Error() string {
 	return fmt.Sprintf("actor %s failed (attempt %d): %v", f.Path, f.Attempt, f.Err)
 }
@@ -202,6 +205,7 @@ type StartError struct {
 // FailureID returns e.ID.
 func (e *StartError) FailureID() observe.FailureID { return e.ID }
 
+// Error names the actor whose start failed, then the error.
 func (e *StartError) Error() string { return fmt.Sprintf("actor %s: start failed: %v", e.Path, e.Err) }
 
 // Unwrap returns the underlying error.
@@ -225,6 +229,7 @@ type ShutdownError struct {
 	Stuck []Stuck
 }
 
+// Error says how many actors were stuck and lists their paths.
 func (e *ShutdownError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "actor: shutdown incomplete (%v): %d stuck", e.Err, len(e.Stuck))

@@ -24,6 +24,7 @@ import (
 // Ref to a stopped actor refuses messages with ErrStopped.
 type Ref[M any] struct {
 	p *proc[M]
+	x *external[M] // a Ref made by RefTo (p is then nil)
 }
 
 // PID is the lifecycle handle of an actor, independent of its message
@@ -407,13 +408,16 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 // (WithPropagator), what it injects from ctx travels with m.
 func (r Ref[M]) Tell(ctx context.Context, m M) error {
 	p := r.p
-	if p == nil {
-		return ErrNilRef
-	}
 	if ctx == nil {
 		ctx = context.Background()
 	} else if isFenced(ctx) {
 		return ErrFenced
+	}
+	if p == nil {
+		if r.x != nil {
+			return r.x.e.Tell(ctx, m)
+		}
+		return ErrNilRef
 	}
 	env := envelope[M]{m: m}
 	if p.sys.perMsg {
@@ -437,6 +441,9 @@ func (p *proc[M]) post(ctx context.Context, env envelope[M]) error {
 func (r Ref[M]) TryTell(m M) error {
 	p := r.p
 	if p == nil {
+		if r.x != nil {
+			return r.x.e.TryTell(m)
+		}
 		return ErrNilRef
 	}
 	if p.parked.Load() {
@@ -476,6 +483,9 @@ func (p *proc[M]) posted(m M, dropped envelope[M], was bool, err error) error {
 // Path returns the actor's path ("" for a zero Ref).
 func (r Ref[M]) Path() string {
 	if r.p == nil {
+		if r.x != nil {
+			return r.x.pid().Path()
+		}
 		return ""
 	}
 	return r.p.path
@@ -484,6 +494,9 @@ func (r Ref[M]) Path() string {
 // Name returns the last element of the actor's path ("" for a zero Ref).
 func (r Ref[M]) Name() string {
 	if r.p == nil {
+		if r.x != nil {
+			return r.x.pid().Name()
+		}
 		return ""
 	}
 	return r.p.Name()
@@ -492,6 +505,9 @@ func (r Ref[M]) Name() string {
 // PID returns the actor's lifecycle handle (nil for a zero Ref).
 func (r Ref[M]) PID() PID {
 	if r.p == nil {
+		if r.x != nil {
+			return r.x.e.PID()
+		}
 		return nil
 	}
 	return r.p
@@ -501,6 +517,9 @@ func (r Ref[M]) PID() PID {
 // the stop takes.
 func (r Ref[M]) Stop(ctx context.Context) error {
 	if r.p == nil {
+		if r.x != nil {
+			return r.x.pid().Stop(orBackground(ctx))
+		}
 		return ErrNilRef
 	}
 	return r.p.Stop(orBackground(ctx))
@@ -518,6 +537,10 @@ func orBackground(ctx context.Context) context.Context {
 // StopNow stops the actor for good without waiting; see PID.StopNow.
 func (r Ref[M]) StopNow() error {
 	if r.p == nil {
+		if r.x != nil {
+			r.x.pid().StopNow()
+			return nil
+		}
 		return ErrNilRef
 	}
 	r.p.StopNow()
@@ -527,6 +550,9 @@ func (r Ref[M]) StopNow() error {
 // Stats returns the actor's counters.
 func (r Ref[M]) Stats() Stats {
 	if r.p == nil {
+		if r.x != nil {
+			return r.x.pid().Stats()
+		}
 		return Stats{}
 	}
 	return r.p.Stats()
@@ -542,6 +568,9 @@ func (r Ref[M]) String() string { return "actor " + r.Path() }
 func (r Ref[M]) Urgent(m M) error {
 	p := r.p
 	if p == nil {
+		if r.x != nil {
+			return r.x.urgent()
+		}
 		return ErrNilRef
 	}
 	if p.mb.Closed() {

@@ -112,6 +112,7 @@ type UndeliveredError struct {
 	Err      error // the last failure, for DeadPoison
 }
 
+// Error names the asked actor and why its request was not handled.
 func (e *UndeliveredError) Error() string {
 	switch e.Reason {
 	case DeadPoison:

@@ -205,7 +205,9 @@
 // FromRef is a source fed by actors: the Ref of its inlet actor has a
 // bounded mailbox, so a full source makes Tell wait and TryTell fail
 // with actor.ErrFull; Inlet.Close ends the stream after what the Ref
-// accepted. ToRef is a sink that delivers each item to an actor with an
+// accepted. Inlet.Ref is one Ref for every run (it forwards to each
+// run's inlet actor), so actors can keep it across a Rerun or a restart
+// of a pipeline child. ToRef is a sink that delivers each item to an actor with an
 // ack function: the item is done (counted, and covered by the
 // checkpoint) when the actor acknowledges it; a negative acknowledgement
 // is a failed attempt (Retry, then poison), and each worker has one item

@@ -144,10 +144,10 @@ func PriorityMerge[T any](p *Pipeline, name string, tiers []Tier[T], opts ...Sta
 	m.quota = make([]int, len(tiers))
 	for i, t := range tiers {
 		q, _ := mailbox.NewQueue[*batch[T]](&mailbox.Config{Capacity: capB})
-		m.lanes[i] = &lane[T]{m: m, q: q, pool: batchPool[T]{size: p.cfg.batch}}
+		m.lanes[i] = &lane[T]{m: m, q: q, pool: batchPool[T]{Size: p.cfg.batch}}
 		m.quota[i] = t.Quota
 	}
-	m.in = &inbox[T]{st: st, pool: batchPool[T]{size: p.cfg.batch}, router: LeastLoaded(), capB: 1}
+	m.in = &inbox[T]{st: st, pool: batchPool[T]{Size: p.cfg.batch}, router: LeastLoaded(), capB: 1}
 	m.in.slots = []*slot[T]{{in: m.in, name: "merge", h: m}}
 	st.inputs = nil
 	for _, t := range tiers {
@@ -256,10 +256,10 @@ func (m *prio[T]) poke() {
 	if ref == nil {
 		return
 	}
-	b := m.in.pool.get()
-	b.slot = m.in.slots[0]
+	b := m.in.pool.Get()
+	b.Slot = m.in.slots[0]
 	if ref.TryTell(b) != nil {
-		m.in.pool.put(b) // a poke is already waiting (or the actor stopped)
+		m.in.pool.Put(b) // a poke is already waiting (or the actor stopped)
 	}
 }
 
@@ -273,20 +273,20 @@ type toLane[T any] struct {
 
 func (o *toLane[T]) add(seq uint64, v T) bool {
 	if o.cur == nil {
-		o.cur = o.l.pool.get()
+		o.cur = o.l.pool.Get()
 	}
-	o.cur.items = append(o.cur.items, envelope[T]{seq: seq, item: v})
-	return len(o.cur.items) >= o.size
+	o.cur.Items = append(o.cur.Items, envelope[T]{Seq: seq, Item: v})
+	return len(o.cur.Items) >= o.size
 }
 
 func (o *toLane[T]) send(ctx context.Context, all bool) error {
 	b := o.cur
-	if b == nil || len(b.items) == 0 || (!all && len(b.items) < o.size) {
+	if b == nil || len(b.Items) == 0 || (!all && len(b.Items) < o.size) {
 		return nil
 	}
 	o.adj.flush()
 	st := o.l.m.st
-	n := len(b.items)
+	n := len(b.Items)
 	st.in.Add(uint64(n))
 	st.sent.Add(int64(n))
 	if _, _, err := o.l.q.Push(ctx, b); err != nil {
@@ -302,9 +302,9 @@ func (o *toLane[T]) send(ctx context.Context, all bool) error {
 func (o *toLane[T]) drop() {
 	if b := o.cur; b != nil {
 		st := o.l.m.st
-		st.in.Add(uint64(len(b.items)))
-		for _, e := range b.items {
-			st.deadLetter(e.seq, e.item, ReasonStopped, 0, nil, nil)
+		st.in.Add(uint64(len(b.Items)))
+		for _, e := range b.Items {
+			st.deadLetter(e.Seq, e.Item, ReasonStopped, 0, nil, nil)
 		}
 		o.cur = nil
 	}
@@ -313,20 +313,20 @@ func (o *toLane[T]) drop() {
 // avail reports whether lane i has an item, taking its next batch if
 // needed.
 func (m *prio[T]) avail(i int) bool {
-	if b := m.cur[i]; b != nil && b.next < len(b.items) {
+	if b := m.cur[i]; b != nil && b.Next < len(b.Items) {
 		return true
 	}
 	if m.cur[i] != nil {
-		m.lanes[i].pool.put(m.cur[i])
+		m.lanes[i].pool.Put(m.cur[i])
 		m.cur[i] = nil
 	}
 	b, ok := m.lanes[i].q.PopOne()
 	if !ok {
 		return false
 	}
-	m.c.taken += int64(len(b.items))
+	m.c.taken += int64(len(b.Items))
 	m.cur[i] = b
-	return len(b.items) > 0
+	return len(b.Items) > 0
 }
 
 // pick returns the tier to take the next item from, -1 if no tier has
@@ -369,11 +369,11 @@ func (m *prio[T]) data(ctx actor.Context, s *slot[T], poke *batch[T]) error {
 		}
 		m.left--
 		b := m.cur[i]
-		e := &b.items[b.next]
-		if m.o.add(e.seq, e.item) {
+		e := &b.Items[b.Next]
+		if m.o.add(e.Seq, e.Item) {
 			want = true
 		}
-		b.next++
+		b.Next++
 		m.c.out++
 		m.c.emitted++
 		if want {
@@ -412,15 +412,15 @@ func (m *prio[T]) sweepAll() {
 	st := m.st
 	for i, l := range m.lanes {
 		if b := m.cur[i]; b != nil {
-			for _, e := range b.remaining() {
-				st.deadLetter(e.seq, e.item, ReasonStopped, 0, nil, nil)
+			for _, e := range b.Remaining() {
+				st.deadLetter(e.Seq, e.Item, ReasonStopped, 0, nil, nil)
 			}
 			m.cur[i] = nil
 		}
 		for _, b := range l.q.Close() {
-			st.taken.Add(int64(len(b.items)))
-			for _, e := range b.items {
-				st.deadLetter(e.seq, e.item, ReasonStopped, 0, nil, nil)
+			st.taken.Add(int64(len(b.Items)))
+			for _, e := range b.Items {
+				st.deadLetter(e.Seq, e.Item, ReasonStopped, 0, nil, nil)
 			}
 		}
 	}

@@ -15,8 +15,9 @@ import (
 // items to its Ref, and Close ends the stream. Its methods are safe for
 // concurrent use.
 type Inlet[T any] struct {
-	p   *Pipeline
-	src *source[T]
+	p      *Pipeline
+	src    *source[T]
+	stable actor.Ref[T] // what Ref returns: forwards to ref
 
 	mu  sync.Mutex // guards ref
 	ref actor.Ref[T]
@@ -44,6 +45,7 @@ type Inlet[T any] struct {
 // pipeline invalid.
 func FromRef[T any](p *Pipeline, name string, capacity int) (*Stream[T], *Inlet[T]) {
 	in := &Inlet[T]{p: p}
+	in.stable = actor.RefTo[T](inletEndpoint[T]{in})
 	if p != nil && capacity < 1 {
 		p.addErr(fmt.Errorf("source %q: %w", name, invalidf("capacity %d < 1", capacity)))
 	}
@@ -85,14 +87,60 @@ func FromRef[T any](p *Pipeline, name string, capacity int) (*Stream[T], *Inlet[
 	return out, in
 }
 
-// Ref returns the Ref of the current run's inlet actor: the zero Ref
-// (whose Tell returns actor.ErrNilRef) before the first run started. Each
-// run has its own actor, so ask again after a Rerun or a restart of a
-// pipeline child; a Ref of an ended run refuses items (actor.ErrStopped).
-func (in *Inlet[T]) Ref() actor.Ref[T] {
+// Ref returns the inlet's Ref. It is one Ref for every run of the
+// pipeline: it delivers to the inlet actor of the current run, or of the
+// last run until the next one's inlet started, so it can be kept across
+// a Rerun or a restart of a pipeline child. Between two runs it behaves
+// as the Ref of an ended actor: Tell and TryTell refuse items with an
+// error matching actor.ErrStopped and dead-letter them (nothing is kept
+// for the next run). Before the first run started, they return an error
+// matching ErrNotRunning and take nothing. Its Path, PID and Stats are
+// those of that run's inlet actor.
+func (in *Inlet[T]) Ref() actor.Ref[T] { return in.stable }
+
+// runRef returns the Ref of the current (or last) run's inlet actor, the
+// zero Ref before the first run started.
+func (in *Inlet[T]) runRef() actor.Ref[T] {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.ref
+}
+
+// inletEndpoint is the far end of an Inlet's Ref: it forwards to the
+// current run's inlet actor.
+type inletEndpoint[T any] struct{ in *Inlet[T] }
+
+func (e inletEndpoint[T]) Tell(ctx context.Context, v T) error {
+	ref := e.in.runRef()
+	if ref.PID() == nil {
+		return e.in.notRunning()
+	}
+	return ref.Tell(ctx, v)
+}
+
+func (e inletEndpoint[T]) TryTell(v T) error {
+	ref := e.in.runRef()
+	if ref.PID() == nil {
+		return e.in.notRunning()
+	}
+	return ref.TryTell(v)
+}
+
+func (e inletEndpoint[T]) PID() actor.PID { return e.in.runRef().PID() }
+
+func (e inletEndpoint[T]) System() *actor.System {
+	if e.in.p == nil {
+		return nil
+	}
+	return e.in.p.System()
+}
+
+func (in *Inlet[T]) notRunning() error {
+	name := ""
+	if in.src != nil {
+		name = in.src.st.name
+	}
+	return fmt.Errorf("pipeline: source %q: %w", name, ErrNotRunning)
 }
 
 // Close ends the stream of the current run once the items the Ref
@@ -101,7 +149,7 @@ func (in *Inlet[T]) Ref() actor.Ref[T] {
 // ended while the source was busy passing an item on. A nil ctx waits as
 // long as that takes.
 func (in *Inlet[T]) Close(ctx context.Context) error {
-	ref := in.Ref()
+	ref := in.runRef()
 	if in.src == nil || ref.PID() == nil {
 		return ErrNotRunning
 	}
@@ -142,7 +190,7 @@ func (in *Inlet[T]) receive(v T) {
 		s.st.deadLetter(0, v, ReasonStopped, 0, nil, nil)
 		return
 	}
-	if err := s.put(v, 0); err == nil && in.Ref().Len() == 0 {
+	if err := s.put(v, 0); err == nil && in.runRef().Len() == 0 {
 		// Adaptive batching: send a partial batch when no item waits.
 		_ = s.flush(true)
 	}
@@ -192,7 +240,7 @@ func ToRef[T, M any](in *Stream[T], name string, ref actor.Ref[M], wrap func(ite
 					acked <- err
 				}
 			}
-			if err := ref.Tell(ctx, wrap(e.item, ack)); err != nil {
+			if err := ref.Tell(ctx, wrap(e.Item, ack)); err != nil {
 				return err
 			}
 			select {
@@ -204,7 +252,7 @@ func ToRef[T, M any](in *Stream[T], name string, ref actor.Ref[M], wrap func(ite
 				return ctx.Err()
 			}
 			w.c.out++
-			w.adj.add(e.seq, -1)
+			w.adj.add(e.Seq, -1)
 			return nil
 		}
 	})

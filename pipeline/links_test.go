@@ -173,3 +173,55 @@ func TestToRefAcks(t *testing.T) {
 		}
 	})
 }
+
+// An Inlet's Ref is one Ref for every run: kept from before the first
+// run, it refuses items until a run starts, delivers to each run's inlet
+// actor, and between runs refuses like the Ref of an ended actor.
+func TestFromRefStableAcrossRuns(t *testing.T) {
+	p := pipeline.New()
+	src, inlet := pipeline.FromRef[int](p, "in", 4)
+	c := pipeline.Collect(src, "out")
+	ref := inlet.Ref() // taken once, before the first run
+	ctx := context.Background()
+	if err := ref.Tell(ctx, -1); !errors.Is(err, pipeline.ErrNotRunning) {
+		t.Fatalf("Tell before the first run: got %v; want ErrNotRunning", err)
+	}
+	if err := ref.TryTell(-1); !errors.Is(err, pipeline.ErrNotRunning) {
+		t.Fatalf("TryTell before the first run: got %v; want ErrNotRunning", err)
+	}
+	var paths []string
+	var want []int
+	for run := range 3 {
+		if run == 0 {
+			if err := p.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := p.Rerun(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := ref.Tell(ctx, 10*run+i); err != nil {
+				t.Fatalf("run %d: Tell through the first Ref: %v", run, err)
+			}
+		}
+		paths = append(paths, ref.Path())
+		if err := inlet.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, 10*run, 10*run+1, 10*run+2) // Collect keeps what every run delivered
+		wantItems(t, c.Items(), want)
+		checkAccounting(t, p)
+		if err := ref.Tell(ctx, -2); !errors.Is(err, actor.ErrStopped) {
+			t.Fatalf("run %d: Tell after the run: got %v; want ErrStopped", run, err)
+		}
+		if s := ref.Stats(); s.Accepted != 3 {
+			t.Errorf("run %d: the Ref's Stats are not the run's inlet's: accepted %d, want 3", run, s.Accepted)
+		}
+	}
+	if paths[0] == "" || paths[0] != paths[1] || paths[1] != paths[2] {
+		t.Errorf("inlet paths across runs = %q; want one non-empty path", paths)
+	}
+}

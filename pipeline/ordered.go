@@ -6,67 +6,22 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/pipeline/internal/order"
 	"github.com/troupe-go/troupe/supervisor"
 )
 
-// orderGate numbers the items entering an ordered stage and bounds how
-// many are between the stage's input and its reorder buffer. A producer
-// takes permits for a batch before it numbers it, so every numbered batch
-// holds permits and the oldest one can always make progress: the buffer
-// never waits for a batch that waits for permits.
-type orderGate struct {
-	mu      sync.Mutex    // guards free, waiters
-	free    int           // permits available
-	waiters chan struct{} // closed when permits are released
-	next    atomic.Uint64 // next order number
-}
-
-func (g *orderGate) acquire(ctx context.Context, n int) error {
-	for {
-		g.mu.Lock()
-		if g.free >= n {
-			g.free -= n
-			g.mu.Unlock()
-			return nil
-		}
-		if g.waiters == nil {
-			g.waiters = make(chan struct{})
-		}
-		w := g.waiters
-		g.mu.Unlock()
-		select {
-		case <-w:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (g *orderGate) release(n int) {
-	g.mu.Lock()
-	g.free += n
-	if g.waiters != nil {
-		close(g.waiters)
-		g.waiters = nil
-	}
-	g.mu.Unlock()
-}
-
-func (g *orderGate) assign(n int) uint64 { return g.next.Add(uint64(n)) - uint64(n) }
-
 // reorder is the reorder buffer of an ordered stage: an actor that gets
 // result batches from the workers (each the outputs of the input items
-// numbered [olo, olo+on), in input order; one per input batch, or more
+// numbered [OrderLo, OrderLo+OrderN), in input order; one per input batch, or more
 // when items of it were parked for a retry, see toReorder) and passes
 // them downstream in number order. Its state lives here, across restarts
 // of its actor; pending is bounded by the gate's permits.
 type reorder[U any] struct {
 	st    *stage
 	out   *Stream[U]
-	gate  *orderGate
+	gate  *order.Gate
 	rin   *inbox[U] // one slot, not counted in the stage's In
 	wouts []*toReorder[U]
 
@@ -89,9 +44,9 @@ func newReorder[T, U any](st *stage, out *Stream[U], inb *inbox[T]) *reorder[U] 
 	if window == 0 {
 		window = 2 * st.cfg.workers * (inb.capB + 1) * p.cfg.batch
 	}
-	inb.ord = &orderGate{free: max(window, p.cfg.batch)}
-	r := &reorder[U]{st: st, out: out, gate: inb.ord, pending: map[uint64]*batch[U]{}, window0: inb.ord.free}
-	r.rin = &inbox[U]{st: st, pool: batchPool[U]{size: p.cfg.batch}, router: LeastLoaded(), capB: 0}
+	inb.ord = order.NewGate(max(window, p.cfg.batch))
+	r := &reorder[U]{st: st, out: out, gate: inb.ord, pending: map[uint64]*batch[U]{}, window0: inb.ord.Free()}
+	r.rin = &inbox[U]{st: st, pool: batchPool[U]{Size: p.cfg.batch}, router: LeastLoaded(), capB: 0}
 	r.rin.slots = []*slot[U]{{in: r.rin, name: "reorder"}}
 	// Results refused at an abort hold outputs of this stage, meant for
 	// the next one: sweepAll dead-letters them there.
@@ -131,38 +86,38 @@ func (r *reorder[U]) inputDone(ctx context.Context) { r.rin.upstreamDone(ctx) }
 
 func (r *reorder[U]) data(ctx actor.Context, s *slot[U], b *batch[U]) error {
 	if r.st.p.stopping.Load() {
-		if b.held {
+		if b.Held {
 			return nil // redelivered while pending: sweepAll takes it
 		}
 		// Pass what b holds to the downstream outlet and drop it there:
 		// the items are dead-lettered in the stage they were meant for.
-		for _, e := range b.remaining() {
-			r.o.add(e.seq, e.item)
+		for _, e := range b.Remaining() {
+			r.o.add(e.Seq, e.Item)
 		}
-		b.next = len(b.items)
+		b.Next = len(b.Items)
 		r.o.drop()
 		return nil
 	}
-	if b.oob {
+	if b.OOB {
 		return r.unnumbered(ctx, s, b)
 	}
-	if b.olo < r.next {
-		b.held = false // redelivered after it was passed on
+	if b.OrderLo < r.next {
+		b.Held = false // redelivered after it was passed on
 		return nil
 	}
-	r.pending[b.olo] = b
-	b.held = true
+	r.pending[b.OrderLo] = b
+	b.Held = true
 	for {
 		c := r.pending[r.next]
 		if c == nil {
 			break
 		}
-		for c.next < len(c.items) {
-			e := &c.items[c.next]
-			if r.o.add(e.seq, e.item) {
+		for c.Next < len(c.Items) {
+			e := &c.Items[c.Next]
+			if r.o.add(e.Seq, e.Item) {
 				r.want = true
 			}
-			c.next++
+			c.Next++
 			if r.want {
 				r.want = false
 				r.adj.flush()
@@ -172,11 +127,11 @@ func (r *reorder[U]) data(ctx actor.Context, s *slot[U], b *batch[U]) error {
 			}
 		}
 		delete(r.pending, r.next)
-		r.next += uint64(c.on)
-		r.gate.release(c.on)
-		c.held = false
+		r.next += uint64(c.OrderN)
+		r.gate.Release(c.OrderN)
+		c.Held = false
 		if c != b {
-			r.rin.pool.put(c)
+			r.rin.pool.Put(c)
 		}
 	}
 	r.adj.flush()
@@ -186,24 +141,24 @@ func (r *reorder[U]) data(ctx actor.Context, s *slot[U], b *batch[U]) error {
 	return nil
 }
 
-// unnumbered handles a result without order numbers (see batch.oob): a
+// unnumbered handles a result without order numbers (see Batch.OOB): a
 // group flushed by its timer passes on at once, as it would unordered
 // (its place in the order is behind it already); one made at a worker's
 // end of stream waits for the end, behind every numbered result.
 func (r *reorder[U]) unnumbered(ctx actor.Context, s *slot[U], b *batch[U]) error {
-	if b.tail {
-		if !b.held {
-			b.held = true
+	if b.Tail {
+		if !b.Held {
+			b.Held = true
 			r.tail = append(r.tail, b)
 		}
 		return nil
 	}
-	for b.next < len(b.items) {
-		e := &b.items[b.next]
-		if r.o.add(e.seq, e.item) {
+	for b.Next < len(b.Items) {
+		e := &b.Items[b.Next]
+		if r.o.add(e.Seq, e.Item) {
 			r.want = true
 		}
-		b.next++
+		b.Next++
 		if r.want {
 			r.want = false
 			r.adj.flush()
@@ -236,32 +191,32 @@ func (r *reorder[U]) eos(ctx actor.Context, s *slot[U]) error {
 	slices.Sort(keys)
 	for _, k := range keys {
 		c := r.pending[k]
-		for c.next < len(c.items) {
-			e := &c.items[c.next]
-			r.o.add(e.seq, e.item)
-			c.next++
+		for c.Next < len(c.Items) {
+			e := &c.Items[c.Next]
+			r.o.add(e.Seq, e.Item)
+			c.Next++
 		}
 		delete(r.pending, k)
-		r.gate.release(c.on)
+		r.gate.Release(c.OrderN)
 	}
 	// The groups flushed at the end of stream, in the order of their
 	// first items.
 	slices.SortFunc(r.tail, func(a, b *batch[U]) int { return cmp.Compare(firstSeq(a), firstSeq(b)) })
 	for _, c := range r.tail {
-		for c.next < len(c.items) {
-			e := &c.items[c.next]
-			if r.o.add(e.seq, e.item) {
+		for c.Next < len(c.Items) {
+			e := &c.Items[c.Next]
+			if r.o.add(e.Seq, e.Item) {
 				r.adj.flush()
 				if err := r.o.send(ctx, false); err != nil {
 					return r.sendFailed(err)
 				}
 			}
-			c.next++
+			c.Next++
 		}
 	}
 	for _, c := range r.tail {
-		c.held = false
-		r.rin.pool.put(c)
+		c.Held = false
+		r.rin.pool.Put(c)
 	}
 	r.tail = nil
 	r.adj.flush()
@@ -286,14 +241,14 @@ func (r *reorder[U]) sweepAll() {
 	slices.Sort(keys)
 	for _, k := range keys {
 		c := r.pending[k]
-		for _, e := range c.remaining() {
-			r.o.add(e.seq, e.item)
+		for _, e := range c.Remaining() {
+			r.o.add(e.Seq, e.Item)
 		}
 		delete(r.pending, k)
 	}
 	for _, c := range r.tail {
-		for _, e := range c.remaining() {
-			r.o.add(e.seq, e.item)
+		for _, e := range c.Remaining() {
+			r.o.add(e.Seq, e.Item)
 		}
 	}
 	r.tail = nil
@@ -307,8 +262,8 @@ func (r *reorder[U]) sweepAll() {
 	rs.rescued = nil
 	rs.mu.Unlock()
 	for _, b := range stopped {
-		for _, e := range b.remaining() {
-			r.o.add(e.seq, e.item)
+		for _, e := range b.Remaining() {
+			r.o.add(e.Seq, e.Item)
 		}
 	}
 	for _, w := range r.wouts {
@@ -316,8 +271,8 @@ func (r *reorder[U]) sweepAll() {
 			continue
 		}
 		for _, c := range w.held() {
-			for _, e := range c.items {
-				r.o.add(e.seq, e.item)
+			for _, e := range c.Items {
+				r.o.add(e.Seq, e.Item)
 			}
 		}
 		w.cur, w.open, w.ready, w.oob = nil, nil, nil, nil
@@ -327,7 +282,7 @@ func (r *reorder[U]) sweepAll() {
 
 // toReorder is a worker's outlet in an ordered stage. It builds one
 // result per run of consecutive input items: the outputs of the items
-// numbered [olo, olo+on), in order. A batch makes one result, or several
+// numbered [OrderLo, OrderLo+OrderN), in order. A batch makes one result, or several
 // when items of it are parked for a retry backoff: parking the item
 // numbered k ends the result before k, the parked item makes a result of
 // its own when it is done, and the items after it start another. The
@@ -344,11 +299,11 @@ type toReorder[U any] struct {
 	cur   *batch[U]            // the result being built: add appends to it
 	open  map[uint64]*batch[U] // interrupted results, by the end of their range
 	ready []*batch[U]          // complete results, sent in this order
-	oob   *batch[U]            // outputs made outside an input batch (see batch.oob)
+	oob   *batch[U]            // outputs made outside an input batch (see Batch.OOB)
 	atEOS bool                 // the worker is flushing at its end of stream
 }
 
-func rangeEnd[U any](b *batch[U]) uint64 { return b.olo + uint64(b.on) }
+func rangeEnd[U any](b *batch[U]) uint64 { return b.OrderLo + uint64(b.OrderN) }
 
 // ensure makes cur the result that the item numbered at, in a batch whose
 // numbers end at end, adds to: the one in progress for that batch, or a
@@ -369,8 +324,8 @@ func (o *toReorder[U]) ensure(at, end uint64) {
 		o.cur = c
 		return
 	}
-	c := o.r.rin.pool.get()
-	c.olo, c.on, c.ordered = at, int(end-at), true
+	c := o.r.rin.pool.Get()
+	c.OrderLo, c.OrderN, c.Ordered = at, int(end-at), true
 	o.cur = c
 }
 
@@ -380,9 +335,9 @@ func (o *toReorder[U]) ensure(at, end uint64) {
 func (o *toReorder[U]) split(at uint64) {
 	c := o.cur
 	o.cur = nil
-	c.on = int(at - c.olo)
-	if c.on == 0 {
-		o.r.rin.pool.put(c) // no item before at: nothing to send
+	c.OrderN = int(at - c.OrderLo)
+	if c.OrderN == 0 {
+		o.r.rin.pool.Put(c) // no item before at: nothing to send
 		return
 	}
 	o.ready = append(o.ready, c)
@@ -419,13 +374,13 @@ func (o *toReorder[U]) add(seq uint64, v U) bool {
 		// Not handling an input batch: a Batch group flushed by its
 		// timer or at the end of stream.
 		if o.oob == nil {
-			o.oob = o.r.rin.pool.get()
-			o.oob.oob = true
+			o.oob = o.r.rin.pool.Get()
+			o.oob.OOB = true
 		}
-		o.oob.items = append(o.oob.items, envelope[U]{seq: seq, item: v})
+		o.oob.Items = append(o.oob.Items, envelope[U]{Seq: seq, Item: v})
 		return false
 	}
-	o.cur.items = append(o.cur.items, envelope[U]{seq: seq, item: v})
+	o.cur.Items = append(o.cur.Items, envelope[U]{Seq: seq, Item: v})
 	return false
 }
 
@@ -433,7 +388,7 @@ func (o *toReorder[U]) add(seq uint64, v U) bool {
 // rest of its batch.
 func (o *toReorder[U]) send(ctx context.Context, all bool) error {
 	if o.oob != nil {
-		o.oob.tail = o.atEOS
+		o.oob.Tail = o.atEOS
 		o.ready = append(o.ready, o.oob)
 		o.oob = nil
 	}
@@ -450,8 +405,8 @@ func (o *toReorder[U]) send(ctx context.Context, all bool) error {
 func (o *toReorder[U]) drop() {} // the reorder sweep collects the results held
 
 func firstSeq[U any](b *batch[U]) uint64 {
-	if len(b.items) == 0 {
+	if len(b.Items) == 0 {
 		return 0
 	}
-	return b.items[0].seq
+	return b.Items[0].Seq
 }

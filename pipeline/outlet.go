@@ -43,24 +43,24 @@ func (o *toStage[T]) add(seq uint64, v T) bool {
 		i := int(o.key(v) % uint64(len(o.per)))
 		b = o.per[i]
 		if b == nil {
-			b = o.in.pool.get()
+			b = o.in.pool.Get()
 			o.per[i] = b
 		}
 	} else {
 		b = o.cur
 		if b == nil {
-			b = o.in.pool.get()
+			b = o.in.pool.Get()
 			o.cur = b
 		}
 	}
-	b.items = append(b.items, envelope[T]{seq: seq, item: v})
-	return len(b.items) >= o.size
+	b.Items = append(b.Items, envelope[T]{Seq: seq, Item: v})
+	return len(b.Items) >= o.size
 }
 
 func (o *toStage[T]) send(ctx context.Context, all bool) error {
 	if o.key != nil {
 		for i, b := range o.per {
-			if b == nil || len(b.items) == 0 || (!all && len(b.items) < o.size) {
+			if b == nil || len(b.Items) == 0 || (!all && len(b.Items) < o.size) {
 				continue
 			}
 			o.adj.flush()
@@ -72,11 +72,11 @@ func (o *toStage[T]) send(ctx context.Context, all bool) error {
 		return nil
 	}
 	b := o.cur
-	if b == nil || len(b.items) == 0 || (!all && len(b.items) < o.size) {
+	if b == nil || len(b.Items) == 0 || (!all && len(b.Items) < o.size) {
 		return nil
 	}
 	o.adj.flush()
-	i := o.pk.pick(int(o.in.st.active.Load()), len(b.items), o.in.load)
+	i := o.pk.pick(int(o.in.st.active.Load()), len(b.Items), o.in.load)
 	var err error
 	if o.pk.kind == routeLeast {
 		err = o.in.deliverShared(ctx, i, b)
@@ -97,12 +97,12 @@ func (o *toStage[T]) drop() {
 			return
 		}
 		if o.in.counted { // never delivered, so never counted
-			st.in.Add(uint64(len(b.items)))
+			st.in.Add(uint64(len(b.Items)))
 		}
-		for _, e := range b.items {
-			st.deadLetter(e.seq, e.item, ReasonStopped, 0, nil, nil)
+		for _, e := range b.Items {
+			st.deadLetter(e.Seq, e.Item, ReasonStopped, 0, nil, nil)
 		}
-		o.in.pool.put(b)
+		o.in.pool.Put(b)
 	}
 	dropBatch(o.cur)
 	o.cur = nil

@@ -52,18 +52,11 @@ func (st *stage) resetRun() {
 	st.sent.Store(0)
 	st.taken.Store(0)
 	st.blocked.Store(0)
-	st.lat.reset()
+	st.lat.Reset()
 	st.active.Store(st.active0)
 	if st.reset != nil {
 		st.reset()
 	}
-}
-
-func (h *histogram) reset() {
-	for i := range h.buckets {
-		h.buckets[i].Store(0)
-	}
-	h.max.Store(0)
 }
 
 // resetRun makes the inbox ready for a new run: no producer registered,
@@ -105,11 +98,7 @@ func (r *reorder[U]) resetRun(free int) {
 	r.mu.Unlock()
 	r.pending = map[uint64]*batch[U]{}
 	r.tail, r.next, r.want = nil, 0, false
-	g := r.gate
-	g.mu.Lock()
-	g.free, g.waiters = free, nil
-	g.mu.Unlock()
-	g.next.Store(0)
+	r.gate.Reset(free)
 }
 
 // onceOnly records that the stage name cannot run again.

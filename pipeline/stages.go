@@ -13,11 +13,11 @@ import (
 func Map[T, U any](in *Stream[T], name string, fn func(ctx context.Context, item T) (U, error), opts ...StageOption) *Stream[U] {
 	return workerStage(in, name, "map", opts, nilFunc(fn == nil), false, func(st *stage, w *worker[T, U]) {
 		w.step = func(ctx context.Context, w *worker[T, U], e *envelope[T]) error {
-			u, err := fn(ctx, e.item)
+			u, err := fn(ctx, e.Item)
 			if err != nil {
 				return err
 			}
-			w.emit(e.seq, u)
+			w.emit(e.Seq, u)
 			w.c.out++
 			return nil
 		}
@@ -30,16 +30,16 @@ func Map[T, U any](in *Stream[T], name string, fn func(ctx context.Context, item
 func Filter[T any](in *Stream[T], name string, keep func(ctx context.Context, item T) (bool, error), opts ...StageOption) *Stream[T] {
 	return workerStage(in, name, "filter", opts, nilFunc(keep == nil), false, func(st *stage, w *worker[T, T]) {
 		w.step = func(ctx context.Context, w *worker[T, T], e *envelope[T]) error {
-			ok, err := keep(ctx, e.item)
+			ok, err := keep(ctx, e.Item)
 			if err != nil {
 				return err
 			}
 			if ok {
-				w.emit(e.seq, e.item)
+				w.emit(e.Seq, e.Item)
 				w.c.out++
 			} else {
 				w.c.filtered++
-				w.adj.add(e.seq, -1)
+				w.adj.add(e.Seq, -1)
 			}
 			return nil
 		}
@@ -57,13 +57,13 @@ func FlatMap[T, U any](in *Stream[T], name string, fn func(ctx context.Context, 
 		w.step = func(ctx context.Context, w *worker[T, U], e *envelope[T]) error {
 			clear(buf)
 			buf = buf[:0]
-			if err := fn(ctx, e.item, add); err != nil {
+			if err := fn(ctx, e.Item, add); err != nil {
 				return err
 			}
 			for _, v := range buf {
-				w.emit(e.seq, v)
+				w.emit(e.Seq, v)
 			}
-			w.adj.add(e.seq, int64(len(buf))-1)
+			w.adj.add(e.Seq, int64(len(buf))-1)
 			w.c.out++
 			return nil
 		}
@@ -78,11 +78,11 @@ func FlatMap[T, U any](in *Stream[T], name string, fn func(ctx context.Context, 
 func ToFunc[T any](in *Stream[T], name string, fn func(ctx context.Context, item T) error, opts ...StageOption) {
 	workerStage(in, name, "sink", opts, nilFunc(fn == nil), true, func(st *stage, w *worker[T, struct{}]) {
 		w.step = func(ctx context.Context, w *worker[T, struct{}], e *envelope[T]) error {
-			if err := fn(ctx, e.item); err != nil {
+			if err := fn(ctx, e.Item); err != nil {
 				return err
 			}
 			w.c.out++
-			w.adj.add(e.seq, -1)
+			w.adj.add(e.Seq, -1)
 			return nil
 		}
 	})
@@ -101,12 +101,12 @@ func ToChan[T any](in *Stream[T], name string, ch chan<- T, opts ...StageOption)
 	workerStage(in, name, "sink", opts, nilFunc(ch == nil), true, func(st *stage, w *worker[T, struct{}]) {
 		w.step = func(ctx context.Context, w *worker[T, struct{}], e *envelope[T]) error {
 			select {
-			case ch <- e.item:
+			case ch <- e.Item:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 			w.c.out++
-			w.adj.add(e.seq, -1)
+			w.adj.add(e.Seq, -1)
 			return nil
 		}
 	})
@@ -140,10 +140,10 @@ func Collect[T any](in *Stream[T], name string, opts ...StageOption) *Collector[
 	workerStage(in, name, "sink", opts, nil, true, func(st *stage, w *worker[T, struct{}]) {
 		w.step = func(ctx context.Context, w *worker[T, struct{}], e *envelope[T]) error {
 			c.mu.Lock()
-			c.items = append(c.items, e.item)
+			c.items = append(c.items, e.Item)
 			c.mu.Unlock()
 			w.c.out++
-			w.adj.add(e.seq, -1)
+			w.adj.add(e.Seq, -1)
 			return nil
 		}
 	})

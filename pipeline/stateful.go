@@ -72,18 +72,18 @@ type group[T any] struct {
 
 func (g *group[T]) add(w *worker[T, []T], e *envelope[T]) {
 	if len(g.items) == 0 {
-		g.carrier = e.seq
+		g.carrier = e.Seq
 		g.arm()
-	} else if e.seq < g.carrier {
+	} else if e.Seq < g.carrier {
 		// The output carries the smallest seq, so the checkpoint
 		// watermark cannot pass any item of the group before it is out.
 		w.adj.add(g.carrier, -1)
-		g.carrier = e.seq
+		g.carrier = e.Seq
 	} else {
-		w.adj.add(e.seq, -1)
+		w.adj.add(e.Seq, -1)
 	}
-	g.items = append(g.items, e.item)
-	g.seqs = append(g.seqs, e.seq)
+	g.items = append(g.items, e.Item)
+	g.seqs = append(g.seqs, e.Seq)
 }
 
 func (g *group[T]) emit(w *worker[T, []T]) {
@@ -122,8 +122,8 @@ func (s *slot[T]) tick(gen uint64) {
 	if ref == nil {
 		return
 	}
-	b := s.in.pool.get()
-	b.kind, b.gen = kTick, gen
+	b := s.in.pool.Get()
+	b.Kind, b.Gen = kTick, gen
 	_ = ref.Urgent(b) // lost only if the actor stopped; its next start re-arms
 }
 
@@ -210,7 +210,7 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 		var slotRef func(gen uint64)
 		w.step = func(ctx context.Context, w *worker[T, U], e *envelope[T]) error {
 			ks.adopt()
-			k := spec.Key(e.item)
+			k := spec.Key(e.Item)
 			ent := ks.states[k]
 			fresh := ent == nil
 			if fresh {
@@ -225,7 +225,7 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 					ent.s = saved
 				}
 			}()
-			if err := spec.Update(ctx, k, &ent.s, e.item, add); err != nil {
+			if err := spec.Update(ctx, k, &ent.s, e.Item, add); err != nil {
 				return err
 			}
 			ok = true
@@ -233,21 +233,21 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 				ks.states[k] = ent
 			}
 			for _, v := range buf {
-				w.emit(e.seq, v)
+				w.emit(e.Seq, v)
 			}
 			switch {
 			case sm:
-				w.adj.add(e.seq, int64(len(buf))-1)
+				w.adj.add(e.Seq, int64(len(buf))-1)
 			// The state holds the oldest unflushed item of the key.
 			case !ent.holds:
-				ent.holds, ent.carrier = true, e.seq
-				w.adj.add(e.seq, int64(len(buf)))
-			case e.seq < ent.carrier:
+				ent.holds, ent.carrier = true, e.Seq
+				w.adj.add(e.Seq, int64(len(buf)))
+			case e.Seq < ent.carrier:
 				w.adj.add(ent.carrier, -1)
-				ent.carrier = e.seq
-				w.adj.add(e.seq, int64(len(buf)))
+				ent.carrier = e.Seq
+				w.adj.add(e.Seq, int64(len(buf)))
 			default:
-				w.adj.add(e.seq, int64(len(buf))-1)
+				w.adj.add(e.Seq, int64(len(buf))-1)
 			}
 			w.c.out++
 			if spec.FlushEvery > 0 && !ks.armed && slotRef != nil {

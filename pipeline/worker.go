@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/observe"
+	"github.com/troupe-go/troupe/pipeline/internal/park"
 	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
 )
@@ -66,51 +66,31 @@ type worker[T, U any] struct {
 // item, posts a kRetry message to the slot's actor, whose handler retries
 // the due items (in due order) through data, so that attempts, panics,
 // poison and dead letters work as for any batch. A parked item stays in
-// the heap until it is done: a panic during its retry fails the
+// the queue until it is done: a panic during its retry fails the
 // incarnation (system messages are not redelivered, and its delay ends
 // with it; failed counts the attempt), and the next incarnation's start
 // re-arms the delay, which finds it due at once and resumes it with that
 // attempt counted.
 type parking[T any] struct {
-	parked parkHeap[T]
+	parked park.Queue[parkedBatch[T]]
 	keys   map[uint64]*parked[T] // ByKey: the parked batch of each held key
 	held   int                   // items in parked, not yet handled
 	firing *parked[T]            // the parked batch being retried
 	stop   func() bool           // cancels the armed kRetry (actor.After); nil if none
-	nseq   uint64                // park order, for ties in due time
 }
 
-// parked is one parked item, in a batch of its own: items[next] waits
-// for its retry at due, and under ByKey routing the items after it are
-// the later items of its key. In an ordered stage the batch has one item
-// and covers its order number.
-type parked[T any] struct {
+// parked is one parked item, in a batch of its own (Value.b):
+// Items[Next] waits for its retry at Due, and under ByKey routing the
+// items after it are the later items of its key. In an ordered stage the
+// batch has one item and covers its order number.
+type parked[T any] = park.Entry[parkedBatch[T]]
+
+// parkedBatch is what a worker parks: the batch and, under ByKey
+// routing, the key of its items.
+type parkedBatch[T any] struct {
 	b     *batch[T]
-	due   time.Time
-	seq   uint64
 	key   uint64
 	keyed bool
-	i     int // index in the heap
-}
-
-// parkHeap orders parked batches by due time, then park order.
-type parkHeap[T any] []*parked[T]
-
-func (h parkHeap[T]) Len() int { return len(h) }
-func (h parkHeap[T]) Less(i, j int) bool {
-	if !h[i].due.Equal(h[j].due) {
-		return h[i].due.Before(h[j].due)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h parkHeap[T]) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].i = i; h[j].i = j }
-func (h *parkHeap[T]) Push(x any)   { pb := x.(*parked[T]); pb.i = len(*h); *h = append(*h, pb) }
-func (h *parkHeap[T]) Pop() any {
-	old := *h
-	pb := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return pb
 }
 
 // emit passes one output downstream.
@@ -127,9 +107,9 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 		w.stopNow(s, b)
 		return nil
 	}
-	if !b.counted {
-		b.counted = true
-		w.c.taken += int64(len(b.items))
+	if !b.Counted {
+		b.Counted = true
+		w.c.taken += int64(len(b.Items))
 	}
 	var ro *toReorder[U]
 	if w.ordered {
@@ -137,7 +117,7 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 	}
 	// firing: b is a parked batch being retried. Its items are not parked
 	// or held again: an item of it that fails again stays where it is.
-	firing := w.firing != nil && w.firing.b == b
+	firing := w.firing != nil && w.firing.Value.b == b
 	start := time.Now()
 	w.waiting = 0
 	// data runs nested when a retry runs inside waitRoom: the outer call
@@ -148,7 +128,7 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 	}
 	// A panic in a step is not recovered here: it unwinds through this
 	// defer to the runtime, which fails the incarnation and calls failed,
-	// then redelivers b to the next incarnation, which resumes at b.next
+	// then redelivers b to the next incarnation, which resumes at b.Next
 	// with this attempt counted.
 	defer func() {
 		st.commitSlot(&w.c, w.ss)
@@ -157,11 +137,11 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 		}
 	}()
 	maxAttempts := st.cfg.attempts
-	end := b.olo + uint64(b.on) // ordered: the order numbers of b end here
+	end := b.OrderLo + uint64(b.OrderN) // ordered: the order numbers of b end here
 loop:
-	for b.next < len(b.items) {
-		e := &b.items[b.next]
-		if len(w.parked) > 0 && !firing { // a single test on the common path
+	for b.Next < len(b.Items) {
+		e := &b.Items[b.Next]
+		if w.parked.Len() > 0 && !firing { // a single test on the common path
 			if w.held >= st.cfg.buffer {
 				if werr := w.waitRoom(ctx, s); werr != nil {
 					return werr
@@ -172,21 +152,21 @@ loop:
 				}
 			}
 			if len(w.keys) > 0 && w.hold(e) {
-				b.next++
+				b.Next++
 				continue
 			}
 		}
 		if ro != nil {
-			ro.ensure(b.olo+uint64(b.next), end)
+			ro.ensure(b.OrderLo+uint64(b.Next), end)
 		}
-		if b.attempts >= maxAttempts {
+		if b.Attempts >= maxAttempts {
 			w.poison(e, b)
 			continue
 		}
-		if b.attempts > 0 {
+		if b.Attempts > 0 {
 			w.c.retries++
 		}
-		b.attempts++
+		b.Attempts++
 		w.stepping = b
 		ierr := w.call(ctx, e)
 		w.stepping = nil
@@ -198,16 +178,16 @@ loop:
 				w.stopNow(s, b)
 				return nil
 			}
-			b.lastErr = ierr
+			b.LastErr = ierr
 			if ctx.Err() != nil {
 				// This incarnation is being stopped (not the pipeline).
-				b.attempts--
+				b.Attempts--
 				return ierr
 			}
 			w.c.errs++
-			if b.attempts < maxAttempts {
-				st.p.logRetry(st, b.attempts, ierr)
-				if d := w.delay(b.attempts); d > 0 {
+			if b.Attempts < maxAttempts {
+				st.p.logRetry(st, b.Attempts, ierr)
+				if d := w.delay(b.Attempts); d > 0 {
 					if firing {
 						w.repark(ctx, d)
 						break loop // the items after it (its key's) wait behind it
@@ -217,20 +197,20 @@ loop:
 			}
 			continue
 		}
-		b.next++
-		b.attempts, b.lastErr = 0, nil
+		b.Next++
+		b.Attempts, b.LastErr = 0, nil
 		if w.want {
 			if serr := w.send(ctx, false); serr != nil {
 				return w.sendFailed(s, b, serr)
 			}
 		}
 	}
-	if ro != nil && b.next >= len(b.items) {
+	if ro != nil && b.Next >= len(b.Items) {
 		ro.finish(end)
 	}
 	d := time.Since(start) - w.waiting
 	w.waiting = 0
-	st.lat.record(d, len(b.items))
+	st.lat.Record(d, len(b.Items))
 	if w.sc != nil {
 		w.sc.busy.Add(int64(d))
 	}
@@ -269,7 +249,7 @@ func (e *deadlineError) Unwrap() error { return e.err }
 // failed is the slot actor's WithFailure hook (see slot.failed): it runs
 // on the actor's goroutine after the runtime recovered a panic of a step,
 // before the incarnation ends and b is redelivered. The failed attempt of
-// the item at b.next was counted in b.attempts before the step; failed
+// the item at b.Next was counted in b.Attempts before the step; failed
 // records its error, for the retry or the poison dead letter the next
 // incarnation decides on. A failure outside a step (a send cut short by
 // a stop, a timer's handling) leaves stepping nil: there is no item to
@@ -280,29 +260,29 @@ func (w *worker[T, U]) failed(f *actor.Failure) {
 		return
 	}
 	w.stepping = nil
-	b.lastErr = f.Err
+	b.LastErr = f.Err
 	w.c.errs++
 	w.ss.fid.Store(uint64(f.ID))
 	w.st.commitSlot(&w.c, w.ss)
 }
 
-// poison dead-letters items[b.next] after its last attempt and moves on.
+// poison dead-letters Items[b.Next] after its last attempt and moves on.
 func (w *worker[T, U]) poison(e *envelope[T], b *batch[T]) {
 	reason := ReasonPoison
 	var de *deadlineError
-	if errors.As(b.lastErr, &de) {
+	if errors.As(b.LastErr, &de) {
 		reason = ReasonDeadline
 	}
-	id := w.st.deadLetter(e.seq, e.item, reason, b.attempts, b.lastErr, w.adj)
+	id := w.st.deadLetter(e.Seq, e.Item, reason, b.Attempts, b.LastErr, w.adj)
 	w.c.poisoned++
 	var fid observe.FailureID
 	var pe *actor.PanicError
-	if errors.As(b.lastErr, &pe) {
+	if errors.As(b.LastErr, &pe) {
 		fid = observe.FailureID(w.ss.fid.Load()) // the failure of the attempt that panicked
 	}
-	w.st.p.logPoison(w.st, id, reason, b.attempts, b.lastErr, fid)
-	b.next++
-	b.attempts, b.lastErr = 0, nil
+	w.st.p.logPoison(w.st, id, reason, b.Attempts, b.LastErr, fid)
+	b.Next++
+	b.Attempts, b.LastErr = 0, nil
 }
 
 // delay returns the Retry backoff after an item's attempts-th failed
@@ -321,53 +301,51 @@ func (w *worker[T, U]) delay(attempts int) time.Duration {
 	return bs.Next(w.rnd)
 }
 
-// park takes items[b.next], which just failed, out of b to wait d for
+// park takes Items[b.Next], which just failed, out of b to wait d for
 // its retry, and moves b on to the next item. In an ordered stage it ends
 // the current result before the item (see toReorder).
 func (w *worker[T, U]) park(ctx actor.Context, s *slot[T], b *batch[T], e *envelope[T], ro *toReorder[U], d time.Duration) {
-	nb := s.in.pool.get()
-	nb.items = append(nb.items, *e)
-	nb.attempts, nb.lastErr = b.attempts, b.lastErr
-	nb.counted = true
+	nb := s.in.pool.Get()
+	nb.Items = append(nb.Items, *e)
+	nb.Attempts, nb.LastErr = b.Attempts, b.LastErr
+	nb.Counted = true
 	if ro != nil {
-		at := b.olo + uint64(b.next)
+		at := b.OrderLo + uint64(b.Next)
 		ro.split(at)
-		nb.olo, nb.on, nb.ordered = at, 1, true
+		nb.OrderLo, nb.OrderN, nb.Ordered = at, 1, true
 	}
-	w.nseq++
-	pb := &parked[T]{b: nb, due: time.Now().Add(d), seq: w.nseq}
+	v := parkedBatch[T]{b: nb}
 	if w.keyOf != nil {
-		pb.key, pb.keyed = w.keyOf(e.item), true
+		v.key, v.keyed = w.keyOf(e.Item), true
+	}
+	pb := w.parked.Push(v, time.Now().Add(d))
+	if v.keyed {
 		if w.keys == nil {
 			w.keys = map[uint64]*parked[T]{}
 		}
-		w.keys[pb.key] = pb
+		w.keys[v.key] = pb
 	}
-	heap.Push(&w.parked, pb)
 	w.held++
-	b.next++
-	b.attempts, b.lastErr = 0, nil
+	b.Next++
+	b.Attempts, b.LastErr = 0, nil
 	w.arm(ctx)
 }
 
 // repark makes the parked batch being retried wait d more: its current
 // item failed again.
 func (w *worker[T, U]) repark(ctx actor.Context, d time.Duration) {
-	pb := w.firing
-	w.nseq++
-	pb.due, pb.seq = time.Now().Add(d), w.nseq
-	heap.Fix(&w.parked, pb.i)
+	w.parked.Delay(w.firing, time.Now().Add(d))
 	w.arm(ctx)
 }
 
 // hold parks e behind the parked item of its key, if any (ByKey routing:
 // the items of one key stay in order).
 func (w *worker[T, U]) hold(e *envelope[T]) bool {
-	pb := w.keys[w.keyOf(e.item)]
+	pb := w.keys[w.keyOf(e.Item)]
 	if pb == nil {
 		return false
 	}
-	pb.b.items = append(pb.b.items, *e)
+	pb.Value.b.Items = append(pb.Value.b.Items, *e)
 	w.held++
 	return true
 }
@@ -382,20 +360,21 @@ func (w *worker[T, U]) arm(ctx actor.Context) {
 		w.stop()
 		w.stop = nil
 	}
-	if len(w.parked) == 0 {
+	first := w.parked.First()
+	if first == nil {
 		return
 	}
-	d := max(time.Until(w.parked[0].due), 0)
+	d := max(time.Until(first.Due()), 0)
 	// ctx is the slot actor's own, so After cannot fail.
-	w.stop, _ = actor.After(ctx, d, &batch[T]{kind: kRetry})
+	w.stop, _ = actor.After(ctx, d, &batch[T]{Kind: kRetry})
 }
 
 // retryDue retries the parked items that are due, earliest first, and
 // re-arms the timer for the next one.
 func (w *worker[T, U]) retryDue(ctx actor.Context, s *slot[T]) error {
 	now := time.Now()
-	for len(w.parked) > 0 && !w.parked[0].due.After(now) {
-		if err := w.retryOne(ctx, s, w.parked[0]); err != nil {
+	for pb := w.parked.First(); pb != nil && !pb.Due().After(now); pb = w.parked.First() {
+		if err := w.retryOne(ctx, s, pb); err != nil {
 			return err
 		}
 	}
@@ -403,22 +382,22 @@ func (w *worker[T, U]) retryDue(ctx actor.Context, s *slot[T]) error {
 	return nil
 }
 
-// retryOne retries the parked batch pb through data. pb leaves the heap
+// retryOne retries the parked batch pb through data. pb leaves the queue
 // once it is done; if its item failed again, data re-parked it.
 func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) error {
 	if err := w.fire(ctx, s, pb); err != nil {
 		return err
 	}
-	if len(pb.b.remaining()) > 0 {
+	if len(pb.Value.b.Remaining()) > 0 {
 		// An item failed again: data re-parked pb, due after now, so
 		// retryDue does not pick it again in this round.
 		return nil
 	}
-	heap.Remove(&w.parked, pb.i)
-	if pb.keyed && w.keys[pb.key] == pb {
-		delete(w.keys, pb.key)
+	w.parked.Remove(pb)
+	if pb.Value.keyed && w.keys[pb.Value.key] == pb {
+		delete(w.keys, pb.Value.key)
 	}
-	s.in.pool.put(pb.b)
+	s.in.pool.Put(pb.Value.b)
 	return nil
 }
 
@@ -426,16 +405,17 @@ func (w *worker[T, U]) retryOne(ctx actor.Context, s *slot[T], pb *parked[T]) er
 // bookkeeping is deferred, so that it is done when a step's panic unwinds
 // through it to the runtime as well.
 func (w *worker[T, U]) fire(ctx actor.Context, s *slot[T], pb *parked[T]) error {
-	before := len(pb.b.remaining())
+	b := pb.Value.b
+	before := len(b.Remaining())
 	waiting := w.waiting // retryOne may run inside data (waitRoom)
 	start := time.Now()
 	w.firing = pb
 	defer func() {
 		w.firing = nil
 		w.waiting = waiting + time.Since(start)
-		w.held -= before - len(pb.b.remaining())
+		w.held -= before - len(b.Remaining())
 	}()
-	return w.data(ctx, s, pb.b)
+	return w.data(ctx, s, b)
 }
 
 // waitRoom waits while the worker holds as many parked items as its
@@ -443,8 +423,8 @@ func (w *worker[T, U]) fire(ctx actor.Context, s *slot[T], pb *parked[T]) error 
 // room for one more. Meanwhile the worker takes no input, so its
 // producers wait (backpressure).
 func (w *worker[T, U]) waitRoom(ctx actor.Context, s *slot[T]) error {
-	for w.held >= w.st.cfg.buffer && len(w.parked) > 0 && !w.st.p.stopping.Load() {
-		if d := time.Until(w.parked[0].due); d > 0 {
+	for w.held >= w.st.cfg.buffer && w.parked.Len() > 0 && !w.st.p.stopping.Load() {
+		if d := time.Until(w.parked.First().Due()); d > 0 {
 			start := time.Now()
 			t := time.NewTimer(d)
 			select {
@@ -487,22 +467,22 @@ func (w *worker[T, U]) sendFailed(s *slot[T], b *batch[T], err error) error {
 
 // stopNow dead-letters the rest of b and the pending outputs.
 func (w *worker[T, U]) stopNow(s *slot[T], b *batch[T]) {
-	if !b.counted {
-		b.counted = true
-		w.c.taken += int64(len(b.items))
+	if !b.Counted {
+		b.Counted = true
+		w.c.taken += int64(len(b.Items))
 	}
 	w.st.commitSlot(&w.c, w.ss)
-	for _, e := range b.remaining() {
-		w.st.deadLetter(e.seq, e.item, ReasonStopped, b.attempts, nil, nil)
+	for _, e := range b.Remaining() {
+		w.st.deadLetter(e.Seq, e.Item, ReasonStopped, b.Attempts, nil, nil)
 	}
-	b.next = len(b.items)
+	b.Next = len(b.Items)
 	if w.out != nil {
 		w.out.drop()
 	}
 }
 
 func (w *worker[T, U]) eos(ctx actor.Context, s *slot[T]) error {
-	if len(w.parked) > 0 {
+	if w.parked.Len() > 0 {
 		// The parked items go out before the end of stream (see
 		// slot.heldEOS); what is pending goes out now, as the input ended.
 		if w.out != nil {
@@ -564,17 +544,19 @@ func (w *worker[T, U]) sweep(s *slot[T]) {
 		w.stop()
 		w.stop = nil
 	}
-	for _, pb := range w.parked {
-		for i, e := range pb.b.remaining() {
+	for _, pb := range w.parked.Entries() {
+		b := pb.Value.b
+		for i, e := range b.Remaining() {
 			attempts := 0
 			if i == 0 {
-				attempts = pb.b.attempts
+				attempts = b.Attempts
 			}
-			w.st.deadLetter(e.seq, e.item, ReasonStopped, attempts, nil, nil)
+			w.st.deadLetter(e.Seq, e.Item, ReasonStopped, attempts, nil, nil)
 		}
-		s.in.pool.put(pb.b)
+		s.in.pool.Put(b)
 	}
-	w.parked, w.keys, w.held = nil, nil, 0
+	w.parked.Clear()
+	w.keys, w.held = nil, 0
 	if w.onSweep != nil {
 		w.onSweep(w)
 	}

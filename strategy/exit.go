@@ -5,14 +5,14 @@ package strategy
 type ExitAction int
 
 const (
-	// RestartChild: run the restart procedure for the child: the
+	// RestartChild means run the restart procedure for the child: the
 	// [Intensity] check, then the [Group] plan.
 	RestartChild ExitAction = iota
-	// KeepDown: keep the spec and mark the child [Down]. Then check for an
-	// automatic shutdown ([ShouldAutoShutdown]).
-	KeepDown
-	// RemoveSpec: remove the child's spec from the supervisor. Then check
+	// KeepDown means keep the spec and mark the child [Down], then check
 	// for an automatic shutdown ([ShouldAutoShutdown]).
+	KeepDown
+	// RemoveSpec means remove the child's spec from the supervisor, then
+	// check for an automatic shutdown ([ShouldAutoShutdown]).
 	RemoveSpec
 )
 

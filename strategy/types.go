@@ -59,15 +59,15 @@ func ParseRestart(s string) (Restart, error) { return parse[Restart](restartName
 type AutoShutdown int
 
 const (
-	// Never: the supervisor never shuts itself down, and no child may be
-	// significant.
+	// Never means the supervisor never shuts itself down, and no child
+	// may be significant.
 	Never AutoShutdown = iota
-	// AnySignificant: the supervisor shuts down when any significant child
-	// ends by itself without being restarted.
+	// AnySignificant means the supervisor shuts down when any significant
+	// child ends by itself without being restarted.
 	AnySignificant
-	// AllSignificant: the supervisor shuts down when a significant child
-	// ends by itself without being restarted and no other significant child
-	// remains that is not [Down].
+	// AllSignificant means the supervisor shuts down when a significant
+	// child ends by itself without being restarted and no other
+	// significant child remains that is not [Down].
 	AllSignificant
 )
 
@@ -88,14 +88,14 @@ func ParseAutoShutdown(s string) (AutoShutdown, error) {
 type Status int
 
 const (
-	// Running: the child has been started and has not ended.
+	// Running means the child has been started and has not ended.
 	Running Status = iota
-	// Down: the child is not running and no restart of it is pending (it
-	// ended without a restart, was stopped with terminate_child, or is
+	// Down means the child is not running and no restart of it is
+	// pending (it ended without a restart, was stopped with terminate_child, or is
 	// waiting in a group restart to be started again).
 	Down
-	// Restarting: a start of the child failed during a restart and a retry
-	// is pending.
+	// Restarting means a start of the child failed during a restart and
+	// a retry is pending.
 	Restarting
 )
 
@@ -110,16 +110,16 @@ func (s Status) String() string { return name(statusNames, int(s), "Status") }
 type ExitReason int
 
 const (
-	// Normal: the child finished its work (OTP normal).
+	// Normal means the child finished its work (OTP normal).
 	Normal ExitReason = iota
-	// Shutdown: the child stopped on request (OTP shutdown). Like Normal,
-	// it is not a failure.
+	// Shutdown means the child stopped on request (OTP shutdown). Like
+	// Normal, it is not a failure.
 	Shutdown
-	// Failed: the child failed with an error or a panic (OTP: any other
-	// reason).
+	// Failed means the child failed with an error or a panic (OTP: any
+	// other reason).
 	Failed
-	// Killed: the child was killed by force from outside (OTP killed).
-	// It is abnormal.
+	// Killed means the child was killed by force from outside (OTP
+	// killed). It is abnormal.
 	Killed
 )
 

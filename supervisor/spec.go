@@ -14,37 +14,46 @@ import (
 // Errors of the dynamic API, matching OTP's results. They are sentinels:
 // compare with errors.Is.
 var (
-	// ErrNotFound: no child has that id ({error,not_found}); also
-	// returned by FindChild and FindSupervisor.
+	// ErrNotFound is returned by TerminateChild, RestartChild and
+	// DeleteChild when no child has that id (OTP {error,not_found}), and
+	// matched by the errors of FindChild and FindSupervisor.
 	ErrNotFound = errors.New("supervisor: child not found")
-	// ErrRunning: the child runs ({error,running}).
+	// ErrRunning is returned by RestartChild and DeleteChild when the
+	// child runs (OTP {error,running}).
 	ErrRunning = errors.New("supervisor: child running")
-	// ErrRestarting: a restart of the child is pending ({error,restarting}).
+	// ErrRestarting is returned by RestartChild and DeleteChild when a
+	// restart of the child is pending (OTP {error,restarting}).
 	ErrRestarting = errors.New("supervisor: child restarting")
-	// ErrAlreadyStarted: StartChild with the id of a running child.
+	// ErrAlreadyStarted is returned by StartChild given the id of a
+	// running child (OTP {error,{already_started,Pid}}).
 	ErrAlreadyStarted = errors.New("supervisor: child already started")
-	// ErrAlreadyPresent: StartChild with the id of a child that is down.
+	// ErrAlreadyPresent is returned by StartChild given the id of a child
+	// that is down (OTP {error,already_present}).
 	ErrAlreadyPresent = errors.New("supervisor: child already present")
-	// ErrStartFailed: the child's start function failed.
+	// ErrStartFailed is matched by a *ChildStartError: the child's start
+	// function failed.
 	ErrStartFailed = errors.New("supervisor: child start failed")
-	// ErrBadCombination: a significant child that is permanent, or any
-	// significant child when auto shutdown is Never.
+	// ErrBadCombination is returned for a significant child that is
+	// permanent, or any significant child when auto shutdown is Never.
 	ErrBadCombination = strategy.ErrBadCombination
-	// ErrDuplicateID: two child specs share an id.
+	// ErrDuplicateID is returned when two child specs share an id.
 	ErrDuplicateID = strategy.ErrDuplicateID
-	// ErrInvalidSpec: a child spec or option is unusable (missing id or
-	// start, invalid value).
+	// ErrInvalidSpec is returned for a child spec or option that is
+	// unusable (missing id or start, invalid value).
 	ErrInvalidSpec = errors.New("supervisor: invalid spec")
-	// ErrGaveUp: the supervisor stopped because its restart intensity was
-	// exceeded. Wait returns a *GaveUpError that matches it.
+	// ErrGaveUp is matched by the *GaveUpError that Wait returns when the
+	// supervisor stopped because its restart intensity was exceeded.
 	ErrGaveUp = errors.New("supervisor: restart intensity exceeded")
-	// ErrAutoShutdown: the supervisor stopped because of auto shutdown on
-	// significant children.
+	// ErrAutoShutdown is matched by the *GaveUpError that Wait returns
+	// when the supervisor stopped because of auto shutdown on significant
+	// children.
 	ErrAutoShutdown = errors.New("supervisor: auto shutdown")
-	// ErrStopped: the supervisor is not running.
+	// ErrStopped is returned by a call on a supervisor that is not
+	// running.
 	ErrStopped = actor.ErrStopped
-	// ErrWrongType: FindChild found the child but it handles another
-	// message type (it returns a *actor.TypeError that matches this).
+	// ErrWrongType is matched by the *actor.TypeError that FindChild
+	// returns when it found the child but the child handles another
+	// message type.
 	ErrWrongType = actor.ErrWrongType
 )
 
@@ -56,6 +65,7 @@ type ChildStartError struct {
 	Err error
 }
 
+// Error returns "supervisor: failed to start child ID: ERR".
 func (e *ChildStartError) Error() string {
 	return fmt.Sprintf("supervisor: failed to start child %q: %v", e.ID, e.Err)
 }
@@ -83,6 +93,7 @@ type GaveUpError struct {
 // and errors.As.
 func (e *GaveUpError) Unwrap() error { return e.Cause }
 
+// Error names the supervisor, the child and why it gave up.
 func (e *GaveUpError) Error() string {
 	s := fmt.Sprintf("supervisor %s: restart intensity exceeded by child %q", e.Path, e.Child)
 	if e.Auto {

@@ -290,9 +290,11 @@ func (s *service) handleRender(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, out)
 }
 
-// handleEvents tells the pipeline's inlet one item per non-blank line. The
-// inlet's Ref is looked up per request: each run of the pipeline (a
-// restart of /app/ingest) has its own inlet actor.
+// handleEvents tells the pipeline's inlet one item per non-blank line.
+// The inlet's Ref is the same for every run of the pipeline: after a
+// restart of /app/ingest it delivers to the new run's inlet actor; while
+// the pipeline is down it refuses items (actor.ErrStopped), and the
+// client gets a 503.
 func (s *service) handleEvents(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
