@@ -3,6 +3,7 @@ package remote
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/troupe-go/troupe/actor"
 )
@@ -32,8 +35,12 @@ const (
 
 // TestHelperNode is the child node; it is skipped in a normal run.
 func TestHelperNode(t *testing.T) {
-	if os.Getenv(childEnv) == "" {
+	switch os.Getenv(childEnv) {
+	case "":
 		t.Skip("the child node of the multi-node tests")
+	case "close":
+		closeChild()
+		return
 	}
 	sys := actor.NewSystem()
 	n, err := Start(sys, "127.0.0.1:0", WithLogger(quiet()), WithPeers(os.Getenv(childPeers)))
@@ -70,6 +77,76 @@ func TestHelperNode(t *testing.T) {
 	_ = n.Close(ctx)
 	_ = sys.Shutdown(ctx)
 	os.Exit(0)
+}
+
+// TestCloseLeavesNothing: in a process of its own (see shared), a Node
+// that served and sent is closed; then nothing of it runs (goleak), and
+// Expose and Dial fail with ErrClosed.
+func TestCloseLeavesNothing(t *testing.T) {
+	ctx := deadline(t)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperNode$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"=close")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "CLOSE OK") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// closeChild is TestCloseLeavesNothing's child.
+func closeChild() {
+	fail := func(format string, args ...any) {
+		fmt.Printf("CLOSE FAIL "+format+"\n", args...)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sys := actor.NewSystem()
+	n, err := Start(sys, "127.0.0.1:0", WithLogger(quiet()))
+	if err != nil {
+		fail("Start: %v", err)
+	}
+	if !strings.HasPrefix(n.Addr(), "127.0.0.1:") || strings.HasSuffix(n.Addr(), ":0") || strings.HasSuffix(n.GossipAddr(), ":0") {
+		fail("addresses %q %q", n.Addr(), n.GossipAddr())
+	}
+	orders, _ := actor.Spawn(sys, "orders", func() actor.Actor[place] {
+		return actor.Func[place](func(c actor.Context, p place) error { return p.Reply.Send(c, orderAck{ID: p.Order.ID}) })
+	})
+	if err := Expose(n, "orders", orders); err != nil {
+		fail("Expose: %v", err)
+	}
+	ref, err := Ref[place](n, n.Addr(), "orders")
+	if err != nil {
+		fail("Ref: %v", err)
+	}
+	for i := range 100 {
+		if ack, err := actor.Ask(ctx, ref, func(r actor.Reply[orderAck]) place { return place{Order: order{ID: i}, Reply: r} }); err != nil || ack.ID != i {
+			fail("Ask: %v %v", ack, err)
+		}
+	}
+	if err := n.Close(ctx); err != nil {
+		fail("Close: %v", err)
+	}
+	if err := n.Close(ctx); err != nil {
+		fail("second Close: %v", err)
+	}
+	if err := Expose(n, "again", orders); !errors.Is(err, ErrClosed) {
+		fail("Expose after Close: %v", err)
+	}
+	if _, err := Dial[order](n, n.Addr(), "orders"); !errors.Is(err, ErrClosed) {
+		fail("Dial after Close: %v", err)
+	}
+	select {
+	case <-ref.PID().Done():
+	default:
+		fail("a Ref of the closed node is not done")
+	}
+	if err := sys.Shutdown(ctx); err != nil {
+		fail("Shutdown: %v", err)
+	}
+	if err := goleak.Find(); err != nil {
+		fail("goroutines left: %v", err)
+	}
+	fmt.Println("CLOSE OK")
 }
 
 // child is a node process.
@@ -143,7 +220,7 @@ type memberEvent struct {
 }
 
 func newMemberWatch() (*memberWatch, Option) {
-	w := &memberWatch{ch: make(chan memberEvent, 64)}
+	w := &memberWatch{ch: make(chan memberEvent, 1024)}
 	return w, optionFunc(func(c *config) {
 		c.members = func(addr string, alive bool) {
 			select {
@@ -155,6 +232,16 @@ func newMemberWatch() (*memberWatch, Option) {
 }
 
 // wait returns the first event for addr with the given state.
+func (w *memberWatch) drain() {
+	for {
+		select {
+		case <-w.ch:
+		default:
+			return
+		}
+	}
+}
+
 func (w *memberWatch) wait(ctx context.Context, t *testing.T, addr string, alive bool) time.Time {
 	t.Helper()
 	for {

@@ -122,9 +122,12 @@ type askSpec struct {
 	// take splits m, an M, into m without its Reply and the pending reply
 	// (ok false when m carries no valid Reply: it is sent as a Tell).
 	take func(m any) (rest any, p pendingReply, ok bool)
-	// serve asks the local ref (an actor.Ref[M]) with m and returns the
-	// reply envelope (kindReply or kindReplyFail, corr not set).
-	serve func(ctx context.Context, ref any, m any) *envelope
+	// serve hands m to the local ref (an actor.Ref[M]) as a request
+	// (actor.TellRequest) with a Reply of its own whose answer goes to
+	// answer as a kindReply or kindReplyFail envelope (corr not set),
+	// exactly once, also when the request cannot be delivered. It waits
+	// as the local Tell does; done is called when the answer is sent.
+	serve func(ctx context.Context, ref any, m any, answer func(*envelope)) error
 }
 
 // pendingReply is the sender's side of an ask in flight.
@@ -258,21 +261,29 @@ func RegisterAsk[M, T any](name string, get func(M) actor.Reply[T], set func(*M,
 				fail: func(err error) { _ = r.Fail(nil, err) },
 			}, true
 		},
-		serve: func(ctx context.Context, ref any, m any) *envelope {
+		serve: func(ctx context.Context, ref any, m any, answer func(*envelope)) error {
 			mm := m.(M)
-			v, err := actor.Ask(ctx, ref.(actor.Ref[M]), func(r actor.Reply[T]) M {
-				set(&mm, r)
-				return mm
+			r := actor.NewReply(func(v T, err error) {
+				if err != nil {
+					answer(failEnvelope(err))
+					return
+				}
+				out, err := encodeValue(v)
+				if err != nil {
+					answer(failEnvelope(err))
+					return
+				}
+				out.Kind = kindReply
+				answer(out)
 			})
+			set(&mm, r)
+			err := actor.TellRequest(ctx, ref.(actor.Ref[M]), r, mm)
 			if err != nil {
-				return failEnvelope(err)
+				// Not queued: answer the asker now (a no-op if the
+				// runtime already completed r).
+				_ = r.Fail(nil, err)
 			}
-			out, err := encodeValue(v)
-			if err != nil {
-				return failEnvelope(err)
-			}
-			out.Kind = kindReply
-			return out
+			return err
 		},
 	}
 	registry.Lock()

@@ -155,15 +155,15 @@ func TestDecodeNeverPanics(t *testing.T) {
 // (the next good message arrives) and acknowledges it.
 func TestUndecodableDeadLettered(t *testing.T) {
 	ctx := deadline(t)
-	n, dead := startNode(t)
+	n, dead, _ := shared(t)
 	got := make(chan order, 1)
-	ref, _ := actor.Spawn(n.System(), "sink", func() actor.Actor[order] {
+	ref, _ := actor.Spawn(n.System(), uniq(t, "sink"), func() actor.Actor[order] {
 		return actor.Func[order](func(_ actor.Context, o order) error { got <- o; return nil })
 	})
-	if err := Expose(n, "sink", ref); err != nil {
+	if err := Expose(n, uniq(t, "sink"), ref); err != nil {
 		t.Fatal(err)
 	}
-	h, err := Dial[order](n, n.Addr(), "sink")
+	h, err := Dial[order](n, n.Addr(), uniq(t, "sink"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +175,11 @@ func TestUndecodableDeadLettered(t *testing.T) {
 	n.pa.Root.Send(h.h.gw, bad)
 	h.h.mu.Unlock()
 	u := dead.next(ctx, t)
+	for u.Name != uniq(t, "sink") {
+		u = dead.next(ctx, t)
+	}
 	var ue *UndecodableError
-	if u.Type != "peer.Newer" || !errors.As(u.Err, &ue) || !errors.Is(u.Err, ErrUnregistered) || string(u.Data) != `{"x":1}` || u.Name != "sink" {
+	if u.Type != "peer.Newer" || !errors.As(u.Err, &ue) || !errors.Is(u.Err, ErrUnregistered) || string(u.Data) != `{"x":1}` || u.Name != uniq(t, "sink") {
 		t.Fatalf("dead letter: %+v; want the type name, an *UndecodableError matching ErrUnregistered, the payload", u)
 	}
 	if err := h.Tell(ctx, order{ID: 1}); err != nil {

@@ -62,6 +62,7 @@ const (
 	kindExit                        // gateway -> handle: the actor stopped for good, with reason and err
 	kindStop                        // handle -> gateway: stop the actor
 	kindKill                        // handle -> gateway: kill the actor's incarnation
+	kindStopNow                     // handle -> gateway: stop the actor without waiting
 	kindMax
 )
 

@@ -28,10 +28,9 @@ var (
 )
 
 // NoConnection is the Terminated.Reason a watcher of a remote actor gets
-// when the connection to it is lost (OTP's noconnection); Err matches
-// ErrNoConnection. It is the next value after actor.Killed and becomes
-// actor.NoConnection once the actor package has it.
-const NoConnection = actor.Killed + 1
+// when the connection to it is lost (OTP's noconnection): actor.NoConnection;
+// Err then matches ErrNoConnection.
+const NoConnection = actor.NoConnection
 
 // A RemoteError is an error that crossed the wire: the error a remote
 // actor failed a request with, or the failure that stopped it. It keeps

@@ -147,6 +147,13 @@ func (g *gateway) receive(c pactor.Context) {
 			defer g.n.wg.Done()
 			_ = g.lpid.Stop(g.n.ctx)
 		}()
+	case kindStopNow:
+		g.n.wg.Add(1)
+		// Owner: the Node; StopNow returns when the actor stopped.
+		go func() {
+			defer g.n.wg.Done()
+			g.lpid.StopNow()
+		}()
 	case kindKill:
 		g.n.wg.Add(1)
 		// Owner: the Node; a restart in place may run on it.
@@ -241,8 +248,10 @@ func (g *gateway) handle(e *envelope) {
 		if ent.ask == nil || ent.typ != g.typ {
 			err = &UndecodableError{Type: e.Type, Codec: e.Codec, Err: fmt.Errorf("not a request of the exposed actor (%s)", g.typ)}
 		} else {
-			g.ack(e)
-			g.serve(e, ent, v)
+			if err := g.serve(e, ent, v); err != nil && !errors.Is(err, actor.ErrStopped) && g.n.ctx.Err() != nil {
+				return // the Node closes: not delivered, not acknowledged
+			}
+			g.ack(e) // the asker heard of a refusal through its Reply
 			return
 		}
 	}
@@ -268,31 +277,26 @@ func (g *gateway) handle(e *envelope) {
 	g.ack(e)
 }
 
-// serve asks the local actor with a request, on a goroutine of its own
-// (the reply may take a while); the number of them is bounded by the
-// senders' credit windows.
-func (g *gateway) serve(e *envelope, ent *entry, v any) {
+// serve hands a request to the local actor, in order with the Tells (and
+// waiting as they do); the answer goes back whenever the actor replies.
+func (g *gateway) serve(e *envelope, ent *entry, v any) error {
 	ctx, cancel := g.n.ctx, context.CancelFunc(func() {})
 	if e.Deadline != 0 {
+		// The request's ctx must outlive this call (the Receive gets
+		// it): it ends at the asker's deadline, or with the answer.
 		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, e.Deadline))
 	}
-	g.n.wg.Add(1)
-	// Owner: the Node; it ends with the Ask, bounded by the request's
-	// deadline and by Close.
-	go func() {
-		defer g.n.wg.Done()
-		defer cancel()
-		var out *envelope
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					out = failEnvelope(fmt.Errorf("remote: request %q: panic: %v", e.Type, p))
-				}
-			}()
-			out = ent.ask.serve(ctx, g.ref, v)
-		}()
-		g.reply(e, out)
-	}()
+	var once sync.Once
+	err := ent.ask.serve(ctx, g.ref, v, func(out *envelope) {
+		once.Do(func() {
+			cancel()
+			g.reply(e, out)
+		})
+	})
+	if err != nil {
+		cancel()
+	}
+	return err
 }
 
 func (g *gateway) reply(req, out *envelope) {

@@ -22,9 +22,22 @@ import (
 // counted lost in transit (Node.LostInTransit) and dead-lettered, and
 // later sends fail. A Handle is safe for concurrent use.
 //
-// Handle implements the actor package's coming Endpoint[M] (minus PID),
-// so that an actor.Ref[M] can be backed by one.
+// Handle implements actor.Endpoint[M]: Ref wraps one in an ordinary
+// actor.Ref[M] (actor.RefTo), through which Tell, TryTell, actor.Ask and
+// the PID's Watch, Stop and Done work as on a local actor.
 type Handle[M any] struct{ h *handle }
+
+var _ actor.Endpoint[int] = (*Handle[int])(nil)
+
+// Ref returns an actor.Ref[M] for the actor exposed under name on the
+// node at addr: Dial, then actor.RefTo. See Dial for the errors.
+func Ref[M any](n *Node, addr, name string) (actor.Ref[M], error) {
+	h, err := Dial[M](n, addr, name)
+	if err != nil {
+		return actor.Ref[M]{}, err
+	}
+	return actor.RefTo[M](h), nil
+}
 
 // handle is the untyped core of a Handle.
 type handle struct {
@@ -45,6 +58,8 @@ type handle struct {
 	watchers map[*func(actor.Terminated)]struct{}
 	final    *actor.Terminated
 	done     chan struct{}
+
+	deadLettered uint64 // lost in transit or refused here
 }
 
 // Dial returns a Handle to the actor exposed under name on the node at
@@ -201,6 +216,9 @@ func (h *handle) send(ctx context.Context, m any, try bool) error {
 			if t.Reason != NoConnection {
 				err = fmt.Errorf("remote: %s on %s is down (%v): %w", h.name, h.addr, t.Reason, actor.ErrStopped)
 			}
+			h.mu.Lock()
+			h.deadLettered++
+			h.mu.Unlock()
 			h.n.deadLetter(Undelivered{Node: h.addr, Name: h.name, Type: ent.name, Message: m, Err: err})
 			return err
 		}
@@ -258,6 +276,7 @@ func (h *handle) down(reason actor.Reason, err error, lost bool) {
 			h.unacked[s%h.window] = nil
 		}
 	}
+	h.deadLettered += uint64(len(msgs))
 	pend := h.pending
 	h.pending = nil
 	ws := h.watchers
@@ -382,6 +401,66 @@ func (r *Handle[M]) Name() string {
 	return r.h.name
 }
 
+// PID returns the remote actor's lifecycle handle: Path
+// ("remote://ADDR/NAME"), Watch with the remote exit reason, Done, Stop,
+// StopNow and Kill carried out on its node, and Stats as seen from this
+// node (Accepted: sent; InFlight: not yet acknowledged; DeadLettered:
+// lost in transit or refused on this side).
+func (r *Handle[M]) PID() actor.PID {
+	if r == nil || r.h == nil {
+		return nil
+	}
+	return remotePID{h: r.h}
+}
+
+// System returns the local System of the handle's Node.
+func (r *Handle[M]) System() *actor.System {
+	if r == nil || r.h == nil {
+		return nil
+	}
+	return r.h.n.sys
+}
+
+// remotePID is the actor.PID of a remote actor.
+type remotePID struct {
+	actor.ExternalPID
+	h *handle
+}
+
+func (p remotePID) Path() string                           { return p.h.path() }
+func (p remotePID) Name() string                           { return p.h.name }
+func (p remotePID) Done() <-chan struct{}                  { return p.h.done }
+func (p remotePID) Watch(fn func(actor.Terminated)) func() { return p.h.watch(fn) }
+func (p remotePID) Stop(ctx context.Context) error         { return p.h.stop(ctx, kindStop) }
+func (p remotePID) StopNow()                               { _ = p.h.stop(context.Background(), kindStopNow) }
+func (p remotePID) Kill()                                  { p.h.control(kindKill) }
+
+func (p remotePID) Stats() actor.Stats {
+	h := p.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return actor.Stats{Accepted: h.sent, InFlight: int64(h.sent - h.acked), DeadLettered: h.deadLettered}
+}
+
+func (h *handle) control(kind uint32) {
+	h.n.send(h.gw, &envelope{Kind: kind, Node: h.n.addr, Sender: h.self.Id})
+}
+
+// stop asks the remote node to stop the actor and waits until the handle
+// is down (the exit, or the node's loss) or ctx ends.
+func (h *handle) stop(ctx context.Context, kind uint32) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	h.control(kind)
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Outstanding returns how many messages were sent and not acknowledged.
 func (r *Handle[M]) Outstanding() int {
 	if r == nil || r.h == nil {
@@ -399,16 +478,7 @@ func (r *Handle[M]) Stop(ctx context.Context) error {
 	if r == nil || r.h == nil {
 		return actor.ErrNilRef
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	r.h.n.send(r.h.gw, &envelope{Kind: kindStop, Node: r.h.n.addr, Sender: r.h.self.Id})
-	select {
-	case <-r.h.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return r.h.stop(ctx, kindStop)
 }
 
 // Kill asks the remote node to kill the actor's current incarnation
@@ -417,7 +487,7 @@ func (r *Handle[M]) Kill() {
 	if r == nil || r.h == nil {
 		return
 	}
-	r.h.n.send(r.h.gw, &envelope{Kind: kindKill, Node: r.h.n.addr, Sender: r.h.self.Id})
+	r.h.control(kindKill)
 }
 
 // Close releases the handle: the remote gateway forgets it, its watchers

@@ -5,10 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/troupe-go/troupe/actor"
 )
@@ -99,32 +99,67 @@ func (d *deadSink) next(ctx context.Context, t testing.TB) Undelivered {
 	}
 }
 
-// startNode starts a System and a Node on 127.0.0.1:0 and closes both at
-// the end of the test.
-func startNode(t testing.TB, opts ...Option) (*Node, *deadSink) {
+// The tests of this process share one Node: protoactor's Remote.Start
+// resets gRPC's global logger, which races (under -race) with the gRPC
+// goroutines of a Node that ran before in the same process, however long
+// ago. So this process starts one, other nodes are child processes, and
+// Close is tested in a child (TestCloseLeavesNothing).
+var sharedNode struct {
+	sync.Once
+	n     *Node
+	sys   *actor.System
+	dead  *deadSink
+	watch *memberWatch
+	err   error
+}
+
+// shared returns the Node of this process, its dead letters (drained of
+// older ones) and its membership events.
+func shared(t testing.TB) (*Node, *deadSink, *memberWatch) {
 	t.Helper()
-	dead := newDeadSink()
-	sys := actor.NewSystem(actor.WithDeadLetters(dead.put))
-	n, err := Start(sys, "127.0.0.1:0", append([]Option{WithLogger(quiet())}, opts...)...)
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := n.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		if err := sys.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		// Close leaves nothing running (gRPC's goroutines end shortly
-		// after it; the next node's Start must not race with them).
-		if err := goleak.Find(); err != nil {
-			t.Errorf("goroutines left after Close: %v", err)
-		}
+	s := &sharedNode
+	s.Do(func() {
+		s.dead = newDeadSink()
+		s.sys = actor.NewSystem(actor.WithDeadLetters(s.dead.put))
+		var hook Option
+		s.watch, hook = newMemberWatch()
+		s.n, s.err = Start(s.sys, "127.0.0.1:0", WithLogger(quiet()), hook)
 	})
-	return n, dead
+	if s.err != nil {
+		t.Fatalf("Start: %v", s.err)
+	}
+	s.dead.drain()
+	s.watch.drain()
+	return s.n, s.dead, s.watch
+}
+
+func closeShared() error {
+	s := &sharedNode
+	if s.n == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := s.n.Close(ctx); err != nil {
+		return err
+	}
+	return s.sys.Shutdown(ctx)
+}
+
+// uniq makes a name unique to the test, for actors and exposed names on
+// the shared node.
+func uniq(t testing.TB, base string) string {
+	return strings.NewReplacer("/", "-", "#", "-").Replace(t.Name()) + "-" + base
+}
+
+func (d *deadSink) drain() {
+	for {
+		select {
+		case <-d.ch:
+		default:
+			return
+		}
+	}
 }
 
 func recvT(ctx context.Context, t testing.TB, ch <-chan actor.Terminated, what string) actor.Terminated {

@@ -148,6 +148,14 @@ func Start(sys *actor.System, addr string, opts ...Option) (*Node, error) {
 	if err != nil || port < 0 || port > 65535 {
 		return nil, fmt.Errorf("remote: address %q: bad port", addr)
 	}
+	// Find a bad address before protoactor does (it panics), and without
+	// its Start, which resets gRPC's global logger: that races with the
+	// gRPC goroutines of a Node that ran before in this process.
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("remote: listen on %s: %w", addr, err)
+	}
+	_ = l.Close()
 	cfg := config{
 		window:  DefaultWindow,
 		logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 
@@ -20,33 +21,17 @@ func TestStartBadAddress(t *testing.T) {
 			t.Errorf("Start(%q): nil error; want one", addr)
 		}
 	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if n, err := Start(sys, busy.Addr().String(), WithLogger(quiet())); err == nil {
+		n.Close(context.Background())
+		t.Errorf("Start on a port in use: nil error")
+	}
 	if _, err := Start(nil, "127.0.0.1:0"); !errors.Is(err, actor.ErrNilRef) {
 		t.Errorf("Start(nil system): %v; want ErrNilRef", err)
-	}
-}
-
-func TestStartAddrAndClose(t *testing.T) {
-	n, _ := startNode(t)
-	if !strings.HasPrefix(n.Addr(), "127.0.0.1:") || strings.HasSuffix(n.Addr(), ":0") {
-		t.Fatalf("Addr: %q; want 127.0.0.1 with a real port", n.Addr())
-	}
-	if g := n.GossipAddr(); !strings.HasPrefix(g, "127.0.0.1:") || strings.HasSuffix(g, ":0") {
-		t.Fatalf("GossipAddr: %q", g)
-	}
-	if err := n.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(context.Background()); err != nil { // idempotent
-		t.Fatal(err)
-	}
-	ref, _ := actor.Spawn(n.System(), "x", func() actor.Actor[order] {
-		return actor.Func[order](func(actor.Context, order) error { return nil })
-	})
-	if err := Expose(n, "x", ref); !errors.Is(err, ErrClosed) {
-		t.Errorf("Expose after Close: %v; want ErrClosed", err)
-	}
-	if _, err := Dial[order](n, n.Addr(), "x"); !errors.Is(err, ErrClosed) {
-		t.Errorf("Dial after Close: %v; want ErrClosed", err)
 	}
 }
 
@@ -54,21 +39,21 @@ func TestStartAddrAndClose(t *testing.T) {
 // messages arrive in order and every one is acknowledged.
 func TestLoopbackTellInOrder(t *testing.T) {
 	ctx := deadline(t)
-	n, _ := startNode(t)
+	n, _, _ := shared(t)
 	got := make(chan order, 1000)
-	ref, err := actor.Spawn(n.System(), "sink", func() actor.Actor[order] {
+	ref, err := actor.Spawn(n.System(), uniq(t, "sink"), func() actor.Actor[order] {
 		return actor.Func[order](func(_ actor.Context, o order) error { got <- o; return nil })
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Expose(n, "sink", ref); err != nil {
+	if err := Expose(n, uniq(t, "sink"), ref); err != nil {
 		t.Fatal(err)
 	}
-	if err := Expose(n, "sink", ref); !errors.Is(err, ErrExposed) {
+	if err := Expose(n, uniq(t, "sink"), ref); !errors.Is(err, ErrExposed) {
 		t.Errorf("second Expose: %v; want ErrExposed", err)
 	}
-	h, err := Dial[order](n, n.Addr(), "sink")
+	h, err := Dial[order](n, n.Addr(), uniq(t, "sink"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,11 +75,11 @@ func TestLoopbackTellInOrder(t *testing.T) {
 }
 
 func TestUnregisteredAtSender(t *testing.T) {
-	n, _ := startNode(t)
-	if _, err := Dial[unregistered](n, n.Addr(), "x"); !errors.Is(err, ErrUnregistered) {
+	n, _, _ := shared(t)
+	if _, err := Dial[unregistered](n, n.Addr(), uniq(t, "x")); !errors.Is(err, ErrUnregistered) {
 		t.Errorf("Dial[unregistered]: %v; want ErrUnregistered", err)
 	}
-	h, err := Dial[any](n, n.Addr(), "x")
+	h, err := Dial[any](n, n.Addr(), uniq(t, "x"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +93,10 @@ func TestUnregisteredAtSender(t *testing.T) {
 	if h.Outstanding() != 0 {
 		t.Errorf("Outstanding: %d; want 0", h.Outstanding())
 	}
-	ref, _ := actor.Spawn(n.System(), "u", func() actor.Actor[unregistered] {
+	ref, _ := actor.Spawn(n.System(), uniq(t, "u"), func() actor.Actor[unregistered] {
 		return actor.Func[unregistered](func(actor.Context, unregistered) error { return nil })
 	})
-	if err := Expose(n, "u", ref); !errors.Is(err, ErrUnregistered) {
+	if err := Expose(n, uniq(t, "u"), ref); !errors.Is(err, ErrUnregistered) {
 		t.Errorf("Expose[unregistered]: %v; want ErrUnregistered", err)
 	}
 }
@@ -121,11 +106,11 @@ func TestUnregisteredAtSender(t *testing.T) {
 // waits until ctx ends; when the actor moves on, credits come back.
 func TestLoopbackCredits(t *testing.T) {
 	ctx := deadline(t)
-	const window = 8
-	n, _ := startNode(t, WithWindow(window))
+	const window = DefaultWindow
+	n, _, _ := shared(t)
 	release := make(chan struct{})
 	handled := make(chan int, 100)
-	ref, err := actor.Spawn(n.System(), "slow", func() actor.Actor[order] {
+	ref, err := actor.Spawn(n.System(), uniq(t, "slow"), func() actor.Actor[order] {
 		return actor.Func[order](func(c actor.Context, o order) error {
 			select {
 			case <-release:
@@ -138,10 +123,10 @@ func TestLoopbackCredits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Expose(n, "slow", ref); err != nil {
+	if err := Expose(n, uniq(t, "slow"), ref); err != nil {
 		t.Fatal(err)
 	}
-	h, err := Dial[order](n, n.Addr(), "slow")
+	h, err := Dial[order](n, n.Addr(), uniq(t, "slow"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,34 +174,10 @@ func TestLoopbackCredits(t *testing.T) {
 	}
 }
 
-// forwarder is a local actor that forwards to a Handle: an actor.Ask
-// through it has a real Reply, which the handle keeps while the request
-// crosses (until actor.RefTo lets a Ref be the handle).
-func forwarder[M any](t testing.TB, sys *actor.System, h *Handle[M]) actor.Ref[M] {
-	t.Helper()
-	ref, err := actor.Spawn(sys, "", func() actor.Actor[M] {
-		return actor.Func[M](func(c actor.Context, m M) error {
-			// The Receive's ctx ends when it returns; the asker's
-			// deadline must outlive it.
-			ctx := context.WithoutCancel(c)
-			if dl, ok := c.Deadline(); ok {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithDeadline(ctx, dl)
-				context.AfterFunc(ctx, cancel)
-			}
-			return h.Tell(ctx, m)
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref
-}
-
 func TestLoopbackAsk(t *testing.T) {
 	ctx := deadline(t)
-	n, _ := startNode(t)
-	ref, _ := actor.Spawn(n.System(), "orders", func() actor.Actor[place] {
+	n, _, _ := shared(t)
+	ref, _ := actor.Spawn(n.System(), uniq(t, "orders"), func() actor.Actor[place] {
 		return actor.Func[place](func(c actor.Context, p place) error {
 			if p.Order.Sku == "" {
 				return p.Reply.Fail(c, actor.ErrStopped) // a sentinel that crosses
@@ -224,14 +185,16 @@ func TestLoopbackAsk(t *testing.T) {
 			return p.Reply.Send(c, orderAck{ID: p.Order.ID * 10})
 		})
 	})
-	if err := Expose(n, "orders", ref); err != nil {
+	if err := Expose(n, uniq(t, "orders"), ref); err != nil {
 		t.Fatal(err)
 	}
-	h, err := Dial[place](n, n.Addr(), "orders")
+	fw, err := Ref[place](n, n.Addr(), uniq(t, "orders"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := forwarder(t, n.System(), h)
+	if want := "remote://" + n.Addr() + "/" + uniq(t, "orders"); fw.Path() != want {
+		t.Errorf("Path %q; want %q", fw.Path(), want)
+	}
 	for i := 1; i <= 50; i++ {
 		ack, err := actor.Ask(ctx, fw, func(r actor.Reply[orderAck]) place { return place{Order: order{ID: i, Sku: "a"}, Reply: r} })
 		if err != nil || ack.ID != i*10 {
@@ -249,7 +212,7 @@ func TestLoopbackAsk(t *testing.T) {
 // exposed actor stopped with.
 func TestLoopbackExitReasons(t *testing.T) {
 	ctx := deadline(t)
-	n, _ := startNode(t)
+	n, _, _ := shared(t)
 	cases := []struct {
 		do   string
 		want actor.Reason
@@ -262,11 +225,11 @@ func TestLoopbackExitReasons(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.do, func(t *testing.T) {
-			ref := spawnVictim(t, n.System(), "victim-"+c.do)
-			if err := Expose(n, "victim-"+c.do, ref); err != nil {
+			ref := spawnVictim(t, n.System(), uniq(t, "victim-"+c.do))
+			if err := Expose(n, uniq(t, "victim-"+c.do), ref); err != nil {
 				t.Fatal(err)
 			}
-			h, err := Dial[command](n, n.Addr(), "victim-"+c.do)
+			h, err := Dial[command](n, n.Addr(), uniq(t, "victim-"+c.do))
 			if err != nil {
 				t.Fatal(err)
 			}
