@@ -2,11 +2,13 @@ package remote
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,9 +150,16 @@ func closeShared() error {
 
 // uniq makes a name unique to the test, for actors and exposed names on
 // the shared node.
+// (-count=N runs a test N times against the same node).
 func uniq(t testing.TB, base string) string {
-	return strings.NewReplacer("/", "-", "#", "-").Replace(t.Name()) + "-" + base
+	run, _ := uniqRuns.LoadOrStore(t, uniqSeq.Add(1))
+	return fmt.Sprintf("%s-%d-%s", strings.NewReplacer("/", "-", "#", "-").Replace(t.Name()), run, base)
 }
+
+var (
+	uniqRuns sync.Map // testing.TB -> uint64
+	uniqSeq  atomic.Uint64
+)
 
 func (d *deadSink) drain() {
 	for {
