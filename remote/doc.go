@@ -1,0 +1,72 @@
+// Package remote lets troupe actors reach actors of another process: a
+// [Node] makes a System reachable on an address, [Expose] makes one of its
+// actors reachable under a name, and [Ref] (or [Dial], for the typed
+// [Handle] behind it) gives another node an ordinary actor.Ref[M] to it:
+// Tell, TryTell, actor.Ask and its PID's Watch work as on a local actor,
+// with the reply type checked at compile time.
+//
+// The transport is protoactor-go's remote package (gRPC streams), pinned
+// to one version for every node of a cluster; membership and failure
+// detection are hashicorp/memberlist's. This module is separate from
+// troupe's, so a program that stays on one machine never builds them.
+//
+// # Messages
+//
+// Every message type that crosses is registered once, on every node,
+// under a stable name with a [Codec]: [Register] (JSON by default,
+// [Protobuf] for proto.Message types, [WithCodec] for another), and
+// [RegisterAsk] for a request type that carries an actor.Reply. On the
+// wire there is one protobuf message, troupe's envelope (type name, codec,
+// payload, sequence and correlation numbers); protoactor never sees
+// another type, so nothing a peer sends can make its stream fail or its
+// process panic. Sending a type with no name fails at the sender with an
+// error matching [ErrUnregistered]; a message the receiving node cannot
+// decode is dead-lettered there as an [Undelivered] naming its type.
+//
+// # Watching and failure detection
+//
+// A watcher of a remote actor gets the reason it ended with, sent by the
+// gateway on its node before the connection's own notice: actor.Normal,
+// Shutdown, Failed (with the failure's text as a [*RemoteError]) or
+// Killed. When the node is lost it gets [NoConnection] (actor's, OTP's
+// noconnection), with an error matching [ErrNoConnection]: at once when
+// the connection breaks (a killed process), and within about a second on
+// a LAN when memberlist declares a hung or unreachable peer dead; every
+// watch of that node ends. A node seeded with [WithPeers] rejoins by
+// itself when it comes back. After NoConnection a Ref is down for good,
+// as an Erlang monitor is; make a new one.
+//
+// # Flow control and accounting
+//
+// Each Handle has a credit window ([WithWindow], default [DefaultWindow]
+// messages): it may have that many messages sent and not yet acknowledged
+// by the gateway, which acknowledges a message once the exposed actor's
+// mailbox took it. So a bounded mailbox's backpressure reaches the remote
+// sender: Tell waits (bounded by its ctx), TryTell returns actor.ErrFull.
+// Messages sent and not acknowledged when the node is lost (or the remote
+// actor stopped, or the Node closed) are counted in
+// [Node.LostInTransit] and dead-lettered on the sender with
+// [ErrLostInTransit]: they may or may not have been handled. Every message
+// is accounted for on exactly one node.
+//
+// Until package actor can dead-letter for another package, the remote
+// dead letters reach a System through a stopped actor named
+// "remote@ADDR": they are actor.DeadLetter values with reason
+// actor.DeadStopped whose Message is an [Undelivered] saying why.
+//
+// # Nil contexts and options
+//
+// A nil context.Context is treated as context.Background. A nil option is
+// skipped, and so is an option given a nil value (a nil logger, codec or
+// function). [Start] with a nil System, and [Expose], [Dial] and [Ref]
+// with a nil Node, return errors matching actor.ErrNilRef; the methods of
+// a nil [*Handle] return actor.ErrNilRef or do nothing.
+//
+// # Tests with several nodes
+//
+// protoactor and gRPC have data races between two nodes of one process,
+// and a node's Start races with the gRPC goroutines of a node that ran
+// before it in the same process. Run one Node per process: this package's
+// own multi-node tests run the other nodes as child processes of the test
+// binary, on 127.0.0.1.
+package remote
