@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -207,6 +208,29 @@ func startChild(ctx context.Context, t *testing.T, peer string) *child {
 		t.Fatalf("child not ready: %v", ctx.Err())
 	}
 	return c
+}
+
+// stop SIGSTOPs the child and waits until the kernel shows it stopped
+// (a signal is delivered asynchronously: without this, a message sent
+// right after may still be handled).
+func (c *child) stop(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stat := fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid)
+	for ctx.Err() == nil {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// pid (comm) state ...: the state follows the last ')'.
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && b[i+2] == 'T' {
+			return
+		}
+		runtime.Gosched()
+	}
+	t.Fatalf("child not stopped: %v", ctx.Err())
 }
 
 // memberWatch reports membership changes of a Node (an unexported option

@@ -281,9 +281,12 @@ func (h *handle) down(reason actor.Reason, err error, lost bool) {
 	h.pending = nil
 	ws := h.watchers
 	h.watchers = nil
-	close(h.credit)
-	close(h.done)
+	credit := h.credit // ack replaces it no more: final is set
 	h.mu.Unlock()
+	// Pending asks fail first: an Ask through a Ref then returns this
+	// error, not the ErrStopped of a Done closed under it.
+	defer close(h.done)
+	defer close(credit)
 
 	n := h.n
 	n.mu.Lock()

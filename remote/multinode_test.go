@@ -171,12 +171,31 @@ func TestSIGSTOPpedPeerAndRejoin(t *testing.T) {
 	ctx := deadline(t)
 	a, _, b, w := twoNodes(ctx, t)
 	chs := watchAll(ctx, t, a, b)
-	t0 := time.Now()
-	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	orders, err := Ref[place](a, b.addr, "orders")
+	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := actor.Ask(ctx, orders, func(r actor.Reply[orderAck]) place { return place{Order: order{ID: 1}, Reply: r} }); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	b.stop(ctx, t)
+	asked := make(chan error, 1)
+	// Owner: the test; the Ask ends with the node's loss (or ctx).
+	go func() {
+		_, err := actor.Ask(ctx, orders, func(r actor.Reply[orderAck]) place { return place{Order: order{ID: 2}, Reply: r} })
+		asked <- err
+	}()
 	watches := expectNoConnection(ctx, t, chs, t0, 2*time.Second)
 	dead := w.wait(ctx, t, b.addr, false).Sub(t0)
+	select {
+	case err := <-asked:
+		if !errors.Is(err, ErrNoConnection) {
+			t.Errorf("Ask in flight when the node was lost: %v; want ErrNoConnection", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the Ask in flight did not end with the node's loss")
+	}
 	t.Logf("SIGSTOP: declared dead after %v, watches ended after %v", dead.Round(time.Millisecond), watches.Round(time.Millisecond))
 
 	t1 := time.Now()
@@ -187,7 +206,6 @@ func TestSIGSTOPpedPeerAndRejoin(t *testing.T) {
 	t.Logf("SIGCONT: alive again after %v", back.Round(time.Millisecond))
 	// Reachable again. protoactor may lose the first message on an
 	// endpoint re-created after a down (REMOTE.md §8.5), so a few tries.
-	var err error
 	for try := 0; try < 5; try++ {
 		var ref actor.Ref[place]
 		if ref, err = Ref[place](a, b.addr, "orders"); err != nil {
@@ -226,9 +244,7 @@ func TestCreditsToStoppedPeer(t *testing.T) {
 		}
 	}
 	waitAcked(ctx, t, h)
-	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	b.stop(ctx, t)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

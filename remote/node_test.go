@@ -319,3 +319,60 @@ func spawnVictim(t testing.TB, sys *actor.System, name string) actor.Ref[command
 	}
 	return ref
 }
+
+// TestHandleClose: a closed handle refuses sends with ErrStopped (the
+// message is dead-lettered on this node), does not call its watchers and
+// counts nothing lost; the actor behind it keeps running and a new handle
+// reaches it.
+func TestHandleClose(t *testing.T) {
+	ctx := deadline(t)
+	n, dead, _ := shared(t)
+	got := make(chan order, 1)
+	ref, _ := actor.Spawn(n.System(), uniq(t, "sink"), func() actor.Actor[order] {
+		return actor.Func[order](func(_ actor.Context, o order) error { got <- o; return nil })
+	})
+	if err := Expose(n, uniq(t, "sink"), ref); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Dial[order](n, n.Addr(), uniq(t, "sink"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := make(chan actor.Terminated, 1)
+	h.Watch(func(t actor.Terminated) { called <- t })
+	lost0 := n.LostInTransit()
+	h.Close()
+	if err := h.Tell(ctx, order{ID: 1}); !errors.Is(err, actor.ErrStopped) {
+		t.Fatalf("Tell after Close: %v; want ErrStopped", err)
+	}
+	u := dead.next(ctx, t)
+	for u.Name != uniq(t, "sink") {
+		u = dead.next(ctx, t)
+	}
+	if u.Message != (order{ID: 1}) || !errors.Is(u.Err, actor.ErrStopped) {
+		t.Errorf("dead letter %+v; want the refused order", u)
+	}
+	select {
+	case v := <-called:
+		t.Errorf("watcher called after Close: %v", v)
+	default:
+	}
+	if n.LostInTransit() != lost0 {
+		t.Errorf("LostInTransit moved by a Close")
+	}
+	h2, err := Dial[order](n, n.Addr(), uniq(t, "sink"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h2.Tell(ctx, order{ID: 2}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case o := <-got:
+		if o.ID != 2 {
+			t.Fatalf("got %v", o)
+		}
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+}
