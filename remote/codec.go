@@ -343,6 +343,7 @@ type UndecodableError struct {
 	Err   error // ErrUnregistered, a codec mismatch or the codec's error
 }
 
+// Error names the type, the codec and the cause.
 func (e *UndecodableError) Error() string {
 	return fmt.Sprintf("remote: cannot decode %q (codec %d): %v", e.Type, e.Codec, e.Err)
 }

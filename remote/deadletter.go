@@ -23,6 +23,7 @@ type Undelivered struct {
 	Err     error
 }
 
+// String names the node, the exposed name, the type and the error.
 func (u Undelivered) String() string {
 	return fmt.Sprintf("remote %s/%s %s: %v", u.Node, u.Name, u.Type, u.Err)
 }

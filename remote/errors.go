@@ -42,6 +42,7 @@ type RemoteError struct {
 	code uint32
 }
 
+// Error returns the text that crossed the wire.
 func (e *RemoteError) Error() string { return e.Text }
 
 // Is reports whether target is the sentinel the error was made from.

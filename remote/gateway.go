@@ -197,14 +197,14 @@ func (g *gateway) deliver() {
 			g.flushAcks(0)
 			switch {
 			case closing:
-				g.finish(NoConnection, 0, "remote: node "+g.n.addr+" closed", errCode(ErrNoConnection))
+				g.finish(NoConnection, "remote: node "+g.n.addr+" closed", errCode(ErrNoConnection))
 				return
 			case exit != nil:
 				text, code := "", uint32(0)
 				if exit.Err != nil {
 					text, code = exit.Err.Error(), errCode(exit.Err)
 				}
-				g.finish(exit.Reason, 0, text, code)
+				g.finish(exit.Reason, text, code)
 				return
 			}
 			select {
@@ -339,7 +339,7 @@ func (g *gateway) flushAcks(min int) {
 
 // finish sends the exit to every watcher, after every ack (same sender,
 // same stream: in order), and stops the gateway.
-func (g *gateway) finish(reason actor.Reason, _ int, text string, code uint32) {
+func (g *gateway) finish(reason actor.Reason, text string, code uint32) {
 	g.flushAcks(0)
 	g.mu.Lock()
 	ws := make([]*pactor.PID, 0, len(g.watchers))

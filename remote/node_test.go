@@ -242,6 +242,7 @@ func TestLoopbackExitReasons(t *testing.T) {
 			}
 			waitAcked(ctx, t, h)
 			if c.do == "kill" {
+				// Owner: the test; StopNow returns when the actor stopped.
 				go ref.StopNow()
 			} else if err := h.Tell(ctx, command{Do: c.do}); err != nil {
 				t.Fatal(err)
