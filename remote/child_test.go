@@ -62,6 +62,19 @@ func TestHelperNode(t *testing.T) {
 	for _, v := range []string{"normal", "shutdown", "fail", "kill", "stop", "a", "b", "c"} {
 		must(Expose(n, "victim-"+v, spawnVictim(t, sys, "victim-"+v)))
 	}
+	closed := make(chan struct{})
+	closer, _ := actor.Spawn(sys, "closer", func() actor.Actor[command] {
+		return actor.Func[command](func(actor.Context, command) error {
+			// Owner: the child node; it closes the Node (which waits for
+			// this gateway's delivery goroutine, so not on it).
+			go func() {
+				_ = n.Close(context.Background())
+				close(closed)
+			}()
+			return nil
+		})
+	})
+	must(Expose(n, "closer", closer))
 	fmt.Printf("READY %s %s\n", n.Addr(), n.GossipAddr())
 	eof := make(chan struct{})
 	// Owner: the child node; it ends with the process.
@@ -71,6 +84,8 @@ func TestHelperNode(t *testing.T) {
 	}()
 	select {
 	case <-eof:
+	case <-closed:
+		<-eof
 	case <-time.After(childLife):
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

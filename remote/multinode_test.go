@@ -300,3 +300,27 @@ func TestCreditsToStoppedPeer(t *testing.T) {
 	}
 	t.Logf("hung peer: %d Tells accepted then blocked for %v (until the loss), heap %+d KiB; lost in transit %d", sent, blocked.Round(time.Millisecond), grew>>10, a.LostInTransit()-lost0)
 }
+
+// TestPeerNodeCloses: when the other node's Node closes (its process goes
+// on), every watch of its actors ends with NoConnection at once, and a
+// Tell after that fails with ErrNoConnection.
+func TestPeerNodeCloses(t *testing.T) {
+	ctx := deadline(t)
+	a, _, b, w := twoNodes(ctx, t)
+	chs := watchAll(ctx, t, a, b)
+	closer, err := Dial[command](a, b.addr, "closer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := closer.Tell(ctx, command{Do: "close"}); err != nil {
+		t.Fatal(err)
+	}
+	d := expectNoConnection(ctx, t, chs, t0, 2*time.Second)
+	w.wait(ctx, t, b.addr, false) // it left the membership
+	<-closer.Done()
+	if err := closer.Tell(ctx, command{}); !errors.Is(err, ErrNoConnection) {
+		t.Errorf("Tell after the peer closed: %v; want ErrNoConnection", err)
+	}
+	t.Logf("peer Close: watches ended after %v", d.Round(time.Millisecond))
+}
