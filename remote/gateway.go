@@ -171,6 +171,18 @@ func (g *gateway) signal() {
 	}
 }
 
+// forget drops the watchers on the node at addr (it was lost: its
+// handles are down, no exit can reach them).
+func (g *gateway) forget(addr string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k, w := range g.watchers {
+		if w.Address == addr {
+			delete(g.watchers, k)
+		}
+	}
+}
+
 // close is the Node's Close: watchers get NoConnection, the gateway stops.
 func (g *gateway) close() {
 	g.mu.Lock()

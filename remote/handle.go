@@ -106,7 +106,9 @@ func Dial[M any](n *Node, addr, name string) (*Handle[M], error) {
 	n.mu.Unlock()
 	// The name is fixed before the spawn: the actor may run before
 	// SpawnNamed returns, and it reads h.self.
-	id := "troupe-handle-" + strconv.FormatUint(n.handleSeq.Add(1), 10)
+	// n.nonce keeps a restarted node (same address) from getting the acks
+	// and exits meant for the handles of its previous run.
+	id := "troupe-handle-" + n.nonce + "-" + strconv.FormatUint(n.handleSeq.Add(1), 10)
 	h.self = pactor.NewPID(n.addr, id)
 	if _, err := n.pa.Root.SpawnNamed(pactor.PropsFromFunc(h.receive), id); err != nil {
 		n.mu.Lock()

@@ -59,6 +59,7 @@ type Node struct {
 	stopping  map[string]*pactor.Future // handle actors being stopped, by id
 	lost      atomic.Uint64
 	handleSeq atomic.Uint64
+	nonce     string // this run of the node, in its handles' names
 }
 
 type config struct {
@@ -177,6 +178,7 @@ func Start(sys *actor.System, addr string, opts ...Option) (*Node, error) {
 		dead:     map[string]bool{},
 		members:  cfg.members,
 		stopping: map[string]*pactor.Future{},
+		nonce:    strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	logger := cfg.logger
@@ -345,7 +347,8 @@ func (e *events) NotifyJoin(m *memberlist.Node) {
 
 // NotifyLeave ends every handle to the node that left or was declared
 // dead: their watchers get NoConnection, their unacknowledged messages are
-// lost in transit. It also tells protoactor, which ends its own watches of
+// lost in transit. The gateways forget that node's watchers. It also tells
+// protoactor, which ends its own watches of
 // that address and drops its connection.
 func (e *events) NotifyLeave(m *memberlist.Node) {
 	n := (*Node)(e)
@@ -358,7 +361,14 @@ func (e *events) NotifyLeave(m *memberlist.Node) {
 	for h := range n.handles[m.Name] {
 		hs = append(hs, h)
 	}
+	gws := make([]*gateway, 0, len(n.gateways))
+	for _, g := range n.gateways {
+		gws = append(gws, g)
+	}
 	n.mu.Unlock()
+	for _, g := range gws {
+		g.forget(m.Name)
+	}
 	if n.members != nil {
 		n.members(m.Name, false)
 	}

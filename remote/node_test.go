@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/troupe-go/troupe/actor"
 	"github.com/troupe-go/troupe/mailbox"
 )
@@ -375,5 +377,44 @@ func TestHandleClose(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal(ctx.Err())
+	}
+}
+
+// TestGatewayForgetsLostNode: the watchers a gateway keeps for a node
+// that membership declared dead are dropped (a long-lived exposed actor
+// would otherwise keep one per handle of every peer that ever died).
+func TestGatewayForgetsLostNode(t *testing.T) {
+	ctx := deadline(t)
+	n, _, _ := shared(t)
+	ref := spawnVictim(t, n.System(), uniq(t, "v"))
+	if err := Expose(n, uniq(t, "v"), ref); err != nil {
+		t.Fatal(err)
+	}
+	n.mu.Lock()
+	g := n.gateways[uniq(t, "v")]
+	n.mu.Unlock()
+	const gone = "192.0.2.1:9" // TEST-NET-1: nothing there
+	n.send(g.pid, &envelope{Kind: kindWatch, Node: gone, Sender: "h1"})
+	h, err := Dial[command](n, n.Addr(), uniq(t, "v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The gateway's queue is in order: once this is acknowledged, both
+	// watches are registered.
+	if err := h.Tell(ctx, command{Do: "noop"}); err != nil {
+		t.Fatal(err)
+	}
+	waitAcked(ctx, t, h)
+	count := func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.watchers)
+	}
+	if c := count(); c != 2 {
+		t.Fatalf("%d watchers; want 2", c)
+	}
+	(*events)(n).NotifyLeave(&memberlist.Node{Name: gone})
+	if c := count(); c != 1 {
+		t.Fatalf("%d watchers after the node was lost; want 1 (this node's handle)", c)
 	}
 }
