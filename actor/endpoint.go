@@ -150,3 +150,16 @@ func TellRequest[M, T any](ctx context.Context, ref Ref[M], r Reply[T], m M) err
 	}
 	return p.post(ctx, envelope[M]{m: m, rq: &f.request})
 }
+
+// DeadLetter records d in the System's dead letters, as the runtime does
+// for its own (counted in DeadLetters and Snapshot, passed to the
+// WithDeadLetters sink, emitted as an event, logged). It is for layers
+// that accept messages outside a mailbox (transports): a message they
+// took and can no longer deliver is dead-lettered, not lost. A d without
+// a Reason is refused: it is not recorded.
+func (s *System) DeadLetter(d DeadLetter) {
+	if s == nil || d.Reason == 0 {
+		return
+	}
+	s.deadLetter(d)
+}

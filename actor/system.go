@@ -409,6 +409,13 @@ const (
 	// DeadExpired: a request (made by Ask) whose asker had given up by
 	// the time it was due to be handled; it was not handled.
 	DeadExpired
+	// DeadLost: a message a transport (the remote module) had accepted for
+	// an actor of another process, not known to be delivered when the
+	// connection to that process was lost ("lost in transit").
+	DeadLost
+	// DeadUndecodable: a message from another process that could not be
+	// decoded (an unknown type or bad bytes); Message holds what arrived.
+	DeadUndecodable
 
 	deadReasons = iota + 1 // size of a table indexed by reason
 )
@@ -426,6 +433,10 @@ func (r DeadLetterReason) String() string {
 		return "reply"
 	case DeadExpired:
 		return "expired"
+	case DeadLost:
+		return "lost"
+	case DeadUndecodable:
+		return "undecodable"
 	}
 	return fmt.Sprintf("DeadLetterReason(%d)", uint8(r))
 }

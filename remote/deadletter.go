@@ -1,9 +1,8 @@
 package remote
 
 import (
-	"context"
+	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/troupe-go/troupe/actor"
 )
@@ -28,25 +27,19 @@ func (u Undelivered) String() string {
 	return fmt.Sprintf("remote %s/%s %s: %v", u.Node, u.Name, u.Type, u.Err)
 }
 
-// newLetterbox returns a Ref to a stopped actor of sys: a TryTell on it
-// dead-letters the Undelivered on sys (reason actor.DeadStopped,
-// recipient the letterbox's path, "/remote@ADDR"), which is how this
-// module reaches a System's dead letters from outside package actor.
-// TODO: use an exported actor.System dead-letter method once there is
-// one, with reasons of its own.
-func newLetterbox(sys *actor.System, addr string) (actor.Ref[Undelivered], error) {
-	name := "remote@" + strings.ReplaceAll(addr, "/", "_")
-	ref, err := actor.Spawn(sys, name, func() actor.Actor[Undelivered] {
-		return actor.Func[Undelivered](func(actor.Context, Undelivered) error { return nil })
-	})
-	if err != nil {
-		return actor.Ref[Undelivered]{}, fmt.Errorf("remote: dead-letter box: %w", err)
+// deadLetter puts u in the System's dead letters: reason
+// actor.DeadLost for a message lost in transit, actor.DeadUndecodable for
+// one that could not be decoded, actor.DeadStopped otherwise (the handle
+// is down, or the exposed actor refused it). The recipient is
+// "NODE/NAME", the other node's address and the exposed name.
+func (n *Node) deadLetter(u Undelivered) {
+	reason := actor.DeadStopped
+	var ue *UndecodableError
+	switch {
+	case errors.Is(u.Err, ErrLostInTransit):
+		reason = actor.DeadLost
+	case errors.As(u.Err, &ue):
+		reason = actor.DeadUndecodable
 	}
-	if err := ref.Stop(context.Background()); err != nil {
-		return actor.Ref[Undelivered]{}, fmt.Errorf("remote: dead-letter box: %w", err)
-	}
-	return ref, nil
+	n.sys.DeadLetter(actor.DeadLetter{Recipient: u.Node + "/" + u.Name, Message: u, Reason: reason, Err: u.Err})
 }
-
-// deadLetter puts u in the System's dead letters.
-func (n *Node) deadLetter(u Undelivered) { _ = n.letterbox.TryTell(u) }

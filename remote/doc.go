@@ -49,10 +49,12 @@
 // [ErrLostInTransit]: they may or may not have been handled. Every message
 // is accounted for on exactly one node.
 //
-// Until package actor can dead-letter for another package, the remote
-// dead letters reach a System through a stopped actor named
-// "remote@ADDR": they are actor.DeadLetter values with reason
-// actor.DeadStopped whose Message is an [Undelivered] saying why.
+// Remote dead letters are the System's own (System.DeadLetter): their
+// Message is an [Undelivered] saying why, their Recipient "NODE/NAME",
+// and their reason actor.DeadLost for a message lost in transit,
+// actor.DeadUndecodable for one that could not be decoded on the
+// receiver, actor.DeadStopped for one refused because the handle is down
+// or the exposed actor refused it.
 //
 // # Nil contexts and options
 //

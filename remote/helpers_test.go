@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -93,6 +94,17 @@ func (d *deadSink) next(ctx context.Context, t testing.TB) Undelivered {
 		select {
 		case l := <-d.ch:
 			if u, ok := l.Message.(Undelivered); ok {
+				var ue *UndecodableError
+				want := actor.DeadStopped
+				switch {
+				case errors.Is(u.Err, ErrLostInTransit):
+					want = actor.DeadLost
+				case errors.As(u.Err, &ue):
+					want = actor.DeadUndecodable
+				}
+				if l.Reason != want || l.Recipient != u.Node+"/"+u.Name {
+					t.Errorf("dead letter of %+v: reason %v, recipient %q; want %v, %q", u, l.Reason, l.Recipient, want, u.Node+"/"+u.Name)
+				}
 				return u
 			}
 		case <-ctx.Done():

@@ -47,8 +47,7 @@ type Node struct {
 	handles  map[string]map[*handle]struct{} // by node address
 	dead     map[string]bool                 // node address -> declared dead by memberlist
 
-	members   func(addr string, alive bool)
-	letterbox actor.Ref[Undelivered]
+	members func(addr string, alive bool)
 
 	// sendMu orders this module's calls into protoactor before its
 	// Shutdown: protoactor's endpoint manager races with sends made
@@ -210,14 +209,6 @@ func Start(sys *actor.System, addr string, opts ...Option) (*Node, error) {
 			n.pubMu.Unlock() //nolint:staticcheck // an edge for the race detector, see above
 		}
 	})
-
-	n.letterbox, err = newLetterbox(sys, n.addr)
-	if err != nil {
-		n.rem.Shutdown(false)
-		n.pa.Shutdown()
-		n.cancel()
-		return nil, err
-	}
 
 	ml, err := n.startMembership(cfg, host)
 	if err != nil {
