@@ -15,10 +15,11 @@ package cases
 //     first. The root hands its total to the benchmark over a channel; the
 //     iteration waits on the root's PID.Done.
 //   - protoactor: on *actor.Started a node Spawns its 10 children from its
-//     Context (a leaf Sends its number to its parent and stops itself with
-//     Context.Stop(Self)); a parent that has all 10 sums Sends the total up
-//     and stops itself, which stops its children. The iteration waits for
-//     the root's *actor.Stopped.
+//     Context (a leaf Sends its number to its parent); a parent that has all
+//     10 sums Sends the total up. The root then stops itself, which stops
+//     the whole tree children first (nodes that stopped themselves raced
+//     their parent's stop and produced dead letters). The iteration waits
+//     for the root's *actor.Stopped.
 //   - plain: the canonical Go skynet: a goroutine per node, each with its
 //     own result channel of capacity 10 for its children.
 
@@ -117,7 +118,6 @@ func (n *protoSkynetNode) Receive(c proto.Context) {
 	case *proto.Started:
 		if n.size == 1 {
 			n.up(c, n.num)
-			c.Stop(c.Self())
 			return
 		}
 		sub := n.size / 10
@@ -132,7 +132,9 @@ func (n *protoSkynetNode) Receive(c proto.Context) {
 		n.got++
 		if n.got == 10 {
 			n.up(c, n.sum)
-			c.Stop(c.Self())
+			if n.done != nil { // the root: stopping it stops the tree
+				c.Stop(c.Self())
+			}
 		}
 	case *proto.Stopped:
 		if n.done != nil {
