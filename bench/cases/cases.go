@@ -28,6 +28,8 @@
 //   - restarts/s: restarts completed per second; higher is better
 //     ([Case.HigherIsBetter]).
 //   - ns/restart: time per rest-for-one restart of a group of 10.
+//   - ns/actor: time per actor for a whole spawn+stop of many actors
+//     (spawn-100k-hooks, see hooks.go) or a whole skynet tree (skynet.go).
 //   - items/s: items through the 4-stage pipeline per second, higher is
 //     better (see pipeline.go).
 //
@@ -123,9 +125,9 @@ const SmokeIdleActors = 1000
 // pipeline cases move [SmokePipelineItems] items instead of 1M; use it only
 // to check that the cases run, not to measure.
 func List(small bool) []Case {
-	n100k, n1m, items := 100_000, 1_000_000, pipelineItems
+	n100k, n1m, items, depth := 100_000, 1_000_000, pipelineItems, 5
 	if small {
-		n100k, n1m, items = SmokeIdleActors, SmokeIdleActors, SmokePipelineItems
+		n100k, n1m, items, depth = SmokeIdleActors, SmokeIdleActors, SmokePipelineItems, 3
 	}
 	idle := func(name, unit string, n int) Case {
 		return Case{
@@ -145,6 +147,20 @@ func List(small bool) []Case {
 		idle("idle-bytes-100k", "B/actor", n100k),
 		idle("idle-bytes-1m", "B/actor", n1m),
 		idle("idle-goroutines-1m", "goroutines", n1m),
+		{Name: "spawn-100k-hooks", Unit: "ns/actor", Isolated: true,
+			Troupe:     func(b *testing.B) { measureSpawnStop(b, n100k, troupeHooks(false)) },
+			Protoactor: func(b *testing.B) { measureSpawnStop(b, n100k, protoHooks) },
+			Plain:      func(b *testing.B) { measureSpawnStop(b, n100k, plainHooks) }},
+		{Name: "spawn-100k-hooks-shutdown", Unit: "ns/actor", Isolated: true,
+			Troupe: func(b *testing.B) { measureSpawnStop(b, n100k, troupeHooks(true)) }},
+		{Name: "idle-hooks-bytes-100k", Unit: "B/actor", Isolated: true,
+			Troupe:     func(b *testing.B) { measureIdle(b, n100k, troupeHooks(false)) },
+			Protoactor: func(b *testing.B) { measureIdle(b, n100k, protoHooks) },
+			Plain:      func(b *testing.B) { measureIdle(b, n100k, plainHooks) }},
+		{Name: "skynet", Unit: "ns/actor",
+			Troupe:     func(b *testing.B) { troupeSkynet(b, depth) },
+			Protoactor: func(b *testing.B) { protoSkynet(b, depth) },
+			Plain:      func(b *testing.B) { plainSkynet(b, depth) }},
 		{Name: "restart-latency-p50", Unit: "ns", Metric: "p50-ns",
 			Troupe: troupeRestartLatency, Protoactor: protoRestartLatency, Plain: plainRestartLatency},
 		{Name: "restart-latency-p99", Unit: "ns", Metric: "p99-ns",

@@ -40,6 +40,12 @@ func BenchmarkSpawnStop(b *testing.B)        { benchCase(b, "spawn-stop") }
 func BenchmarkIdleBytes100k(b *testing.B)    { benchCase(b, "idle-bytes-100k") }
 func BenchmarkIdleBytes1M(b *testing.B)      { benchCase(b, "idle-bytes-1m") }
 func BenchmarkIdleGoroutines1M(b *testing.B) { benchCase(b, "idle-goroutines-1m") }
+func BenchmarkSpawn100kHooks(b *testing.B)   { benchCase(b, "spawn-100k-hooks") }
+func BenchmarkSpawn100kHooksShutdown(b *testing.B) {
+	benchCase(b, "spawn-100k-hooks-shutdown")
+}
+func BenchmarkIdleHooksBytes100k(b *testing.B) { benchCase(b, "idle-hooks-bytes-100k") }
+func BenchmarkSkynet(b *testing.B)             { benchCase(b, "skynet") }
 
 // BenchmarkRestartLatency reports both p50-ns and p99-ns: the two
 // restart-latency cases run the same benchmark.
