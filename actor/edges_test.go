@@ -200,6 +200,18 @@ var nilEdges = []edge{
 			t.Errorf("RefTo(ep).Tell(nil, m): got %v, endpoint ctx %v; want nil, Background", err, ep.ctx)
 		}
 	}},
+	{"StopAll", "a nil ctx waits as long as it takes; nil PIDs are skipped", func(t *testing.T) {
+		h := newHarness(t)
+		ref := mustSpawn(t, h.sys, "a", echo)
+		if err := actor.StopAll(nil, nil, ref.PID(), nil); err != nil {
+			t.Fatalf("StopAll(nil, nil, pid, nil): got %v; want nil", err)
+		}
+		select {
+		case <-ref.PID().Done():
+		default:
+			t.Error("StopAll(nil, ...) returned before the actor stopped")
+		}
+	}},
 	{"TellRequest", "Background: the request is handled and answered", func(t *testing.T) {
 		h := newHarness(t)
 		ref, err := actor.Spawn(h.sys, "d", func() actor.Actor[askMsg] { return doubler{} })

@@ -44,8 +44,9 @@ func BenchmarkSpawn100kHooks(b *testing.B)   { benchCase(b, "spawn-100k-hooks") 
 func BenchmarkSpawn100kHooksShutdown(b *testing.B) {
 	benchCase(b, "spawn-100k-hooks-shutdown")
 }
-func BenchmarkIdleHooksBytes100k(b *testing.B) { benchCase(b, "idle-hooks-bytes-100k") }
-func BenchmarkSkynet(b *testing.B)             { benchCase(b, "skynet") }
+func BenchmarkSpawn100kHooksStopAll(b *testing.B) { benchCase(b, "spawn-100k-hooks-stopall") }
+func BenchmarkIdleHooksBytes100k(b *testing.B)    { benchCase(b, "idle-hooks-bytes-100k") }
+func BenchmarkSkynet(b *testing.B)                { benchCase(b, "skynet") }
 
 // BenchmarkRestartLatency reports both p50-ns and p99-ns: the two
 // restart-latency cases run the same benchmark.

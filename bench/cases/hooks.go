@@ -10,6 +10,8 @@ package cases
 //     timed parts) are extra metrics.
 //   - spawn-100k-hooks-shutdown: troupe only, the same actors stopped with
 //     one System.Shutdown instead of one Ref.Stop each.
+//   - spawn-100k-hooks-stopall: troupe only, the same actors stopped with
+//     one actor.StopAll (every stop started before any is waited for).
 //   - idle-hooks-bytes-100k: measureIdle over the same spawners.
 //
 // The hooks do the same work on every side: the start hook signals a
@@ -57,10 +59,16 @@ func (a troupeHooked) Start(actor.Context) error        { a.started.Done(); retu
 func (a troupeHooked) Stop(actor.Context, actor.Reason) { a.stopped.Done() }
 
 // troupeHooks spawns n hooked actors; Spawn returns after the Start hook ran.
-// With shutdown set, stop is one System.Shutdown; otherwise it is Ref.Stop
-// on each actor in spawn order (one synchronous round trip each), then
-// Shutdown of the emptied system.
-func troupeHooks(shutdown bool) idleSpawner {
+// How troupeHooks stops its actors.
+const (
+	stopEach     = iota // Ref.Stop on each, in spawn order: one round trip each
+	stopAll             // one actor.StopAll
+	stopShutdown        // one System.Shutdown
+)
+
+// troupeHooks spawns n hooked actors; Spawn returns after the Start hook
+// ran. stop stops them as how says, then shuts the emptied system down.
+func troupeHooks(how int) idleSpawner {
 	return func(b *testing.B, n int) (stop func()) {
 		sys := actor.NewSystem()
 		var started, stopped sync.WaitGroup
@@ -78,12 +86,21 @@ func troupeHooks(shutdown bool) idleSpawner {
 		}
 		started.Wait()
 		return func() {
-			if !shutdown {
-				ctx := context.Background()
+			ctx := context.Background()
+			switch how {
+			case stopEach:
 				for _, ref := range refs {
 					if err := ref.Stop(ctx); err != nil {
 						b.Fatalf("troupe stop: %v", err)
 					}
+				}
+			case stopAll:
+				pids := make([]actor.PID, len(refs))
+				for i, ref := range refs {
+					pids[i] = ref.PID()
+				}
+				if err := actor.StopAll(ctx, pids...); err != nil {
+					b.Fatalf("troupe StopAll: %v", err)
 				}
 			}
 			troupeShutdown(b, sys)
