@@ -106,7 +106,8 @@ func (st *stage) commitSlot(c *counts, ss *slotStats) {
 // slotStats are the counters of one worker (slot) for Snapshot: items
 // delivered to it, finished by it (succeeded, filtered or poisoned),
 // taken out of its mailbox, its failed attempts and restarts, and when
-// it started on the batch it handles (Unix ns, 0 when idle).
+// it started on the batch it handles (a reading of mono, see busyMark;
+// 0 when idle).
 type slotStats struct {
 	recv, done, errs, restarts atomic.Uint64
 	taken                      atomic.Int64

@@ -166,9 +166,9 @@ func (s *source[T]) flush(all bool) error {
 		s.dirty = false
 	}
 	s.adj.flush()
-	t := time.Now()
+	t := mono()
 	err := s.o.send(s.p.runCtx, all)
-	s.st.blocked.Add(int64(time.Since(t)))
+	s.st.blocked.Add(int64(mono() - t))
 	return err
 }
 
