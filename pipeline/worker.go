@@ -38,9 +38,10 @@ type worker[T, U any] struct {
 	onSweep func(w *worker[T, U])
 	// ordered is true when out is a reorder buffer (a *toReorder[U]).
 	ordered bool
-	// waiting accumulates the time a batch spent in sends, waiting for
-	// room to park and retrying parked items; it is not processing time
-	// (latency, autoscaler utilisation).
+	// waiting accumulates the time a batch spent in sends waiting for
+	// room downstream (a send to a stage's workers that finds room at
+	// once is not timed), waiting for room to park and retrying parked
+	// items; it is not processing time (latency, autoscaler utilisation).
 	waiting time.Duration
 	// dirty: outputs were emitted since the last send of everything
 	// pending (all), so the end of a batch has something to send.
@@ -457,22 +458,35 @@ func (w *worker[T, U]) waitRoom(ctx actor.Context, s *slot[T]) error {
 }
 
 func (w *worker[T, U]) send(ctx context.Context, all bool) error {
+	if _, ok := w.out.(waitTaker); ok {
+		return w.sendAt(ctx, all, 0)
+	}
 	return w.sendAt(ctx, all, mono())
 }
 
-// sendAt is send, given a reading t of mono taken just before.
+// sendAt is send, given a reading t of mono taken just before (unused
+// for a waitTaker outlet).
 func (w *worker[T, U]) sendAt(ctx context.Context, all bool, t time.Duration) error {
 	w.want = false
 	w.adj.flush()
 	err := w.out.send(ctx, all)
-	w.sentAt = mono()
-	w.justSent = true
+	var d time.Duration
+	if wt, ok := w.out.(waitTaker); ok {
+		// The outlet timed its waits: no clock read for a send that
+		// found room. The batch's end reads the clock.
+		d = wt.takeWaited()
+	} else {
+		w.sentAt = mono()
+		w.justSent = true
+		d = w.sentAt - t
+	}
 	if err == nil && all {
 		w.dirty = false
 	}
-	d := w.sentAt - t
 	w.waiting += d
-	w.st.blocked.Add(int64(d))
+	if d != 0 {
+		w.st.blocked.Add(int64(d))
+	}
 	return err
 }
 
