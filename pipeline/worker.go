@@ -642,6 +642,9 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 	st.inputs = in.from
 	inb := newInbox[T](st, st.cfg.workers, "w")
 	st.workers = inb.observeWorkers
+	for _, s := range inb.slots {
+		st.slots = append(st.slots, &s.stats)
+	}
 	if err := connect(in, name, target[T](inb)); err != nil {
 		return newStream[U](p, name, true)
 	}
