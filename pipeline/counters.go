@@ -17,18 +17,33 @@ type stageCounters struct {
 	sent, taken                               atomic.Int64
 	blocked                                   atomic.Int64   // ns spent sending downstream
 	lat                                       hist.Histogram // per-item processing time
+	// slots are the per-worker counters of the stage's workers: their
+	// out, emitted and taken are added there only (see commitSlot), so
+	// that workers do not share a cache line, and summed by stats.
+	slots []*slotStats
+}
+
+// slotSums adds up the out, emitted and taken counters of the workers.
+func (st *stage) slotSums() (out, emitted uint64, taken int64) {
+	for _, ss := range st.slots {
+		out += ss.out.Load()
+		emitted += ss.emitted.Load()
+		taken += ss.taken.Load()
+	}
+	return out, emitted, taken
 }
 
 // stats reads the stage's counters.
 func (st *stage) stats() StageStats {
+	out, emitted, taken := st.slotSums()
 	s := StageStats{
 		Name: st.name, Kind: st.kind, Workers: int(st.active.Load()),
-		Out: st.out.Load(), Emitted: st.emitted.Load(), Filtered: st.filtered.Load(),
+		Out: st.out.Load() + out, Emitted: st.emitted.Load() + emitted, Filtered: st.filtered.Load(),
 		DeadLettered: st.dead.Load(), Stopped: st.stopped.Load(),
 		Errors: st.errs.Load(), Retries: st.retries.Load(),
 		Restarts: st.restarts.Load(), StageRestarts: st.stageRestarts.Load(),
 		ScaleUps: st.scaleUps.Load(), ScaleDowns: st.scaleDowns.Load(),
-		Queued:  max(st.sent.Load()-st.taken.Load(), 0),
+		Queued:  max(st.sent.Load()-st.taken.Load()-taken, 0),
 		Latency: Latency(st.lat.Summary()),
 	}
 	s.In = st.in.Load() // read last: In only grows, so InFlight is never negative
@@ -69,7 +84,8 @@ type counts struct {
 
 func (st *stage) commit(c *counts) { st.commitSlot(c, nil) }
 
-// commitSlot is commit that also adds to the per-worker counters ss.
+// commitSlot is commit that also adds to the per-worker counters ss (one
+// of st.slots): out, emitted and taken go there only.
 func (st *stage) commitSlot(c *counts, ss *slotStats) {
 	if ss != nil {
 		if n := c.out + c.filtered + c.poisoned; n != 0 {
@@ -81,6 +97,13 @@ func (st *stage) commitSlot(c *counts, ss *slotStats) {
 		if c.taken != 0 {
 			ss.taken.Add(c.taken)
 		}
+		if c.out != 0 {
+			ss.out.Add(c.out)
+		}
+		if c.emitted != 0 {
+			ss.emitted.Add(c.emitted)
+		}
+		c.out, c.emitted, c.taken = 0, 0, 0
 	}
 	if c.out != 0 {
 		st.out.Add(c.out)
@@ -106,9 +129,11 @@ func (st *stage) commitSlot(c *counts, ss *slotStats) {
 // slotStats are the counters of one worker (slot) for Snapshot: items
 // delivered to it, finished by it (succeeded, filtered or poisoned),
 // taken out of its mailbox, its failed attempts and restarts, and when
-// it started on the batch it handles (Unix ns, 0 when idle).
+// it started on the batch it handles (a reading of mono, see busyMark;
+// 0 when idle).
 type slotStats struct {
 	recv, done, errs, restarts atomic.Uint64
+	out, emitted               atomic.Uint64 // the stage's Out and Emitted, by this worker
 	taken                      atomic.Int64
 	busySince                  atomic.Int64
 	fid                        atomic.Uint64 // the worker's last failure (observe.FailureID), for logs

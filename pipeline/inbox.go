@@ -139,8 +139,25 @@ func (in *inbox[T]) send(ctx context.Context, s *slot[T], b *batch[T], try bool)
 // deliverShared sends b to the least loaded worker that has room, like a
 // queue shared by the workers: a producer never waits on one worker (a
 // slow or stuck one) while another has room. When all are full it waits
-// on the least loaded one for a short while, then looks again.
-func (in *inbox[T]) deliverShared(ctx context.Context, first int, b *batch[T]) error {
+// on the least loaded one for a short while, then looks again. It adds
+// to *waited the time it spent once worker first had no room (or, for an
+// ordered stage, from the start: the order window may make it wait),
+// reading no clock when that worker has room.
+func (in *inbox[T]) deliverShared(ctx context.Context, first int, b *batch[T], waited *time.Duration) error {
+	if in.ord == nil {
+		err := in.send(ctx, in.slots[first], b, true)
+		if !errors.Is(err, actor.ErrFull) {
+			return err
+		}
+	}
+	t := mono()
+	err := in.shared(ctx, first, b)
+	*waited += mono() - t
+	return err
+}
+
+// shared is deliverShared's loop.
+func (in *inbox[T]) shared(ctx context.Context, first int, b *batch[T]) error {
 	active := min(int(in.st.active.Load()), len(in.slots))
 	wait := time.Millisecond
 	for {

@@ -117,7 +117,7 @@ func (in *inbox[T]) observeWorkers() []observe.Worker {
 			w.Status = observe.StatusStarting
 		}
 		if t := ss.busySince.Load(); t != 0 {
-			since := time.Unix(0, t)
+			since := monoWall(time.Duration(t))
 			w.Busy, w.BusySince = true, &since
 		}
 		out[i] = w

@@ -1,6 +1,9 @@
 package pipeline
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // A target is what a stream feeds: a stage's inbox, or a fan-out (tee,
 // split), a merge, or a priority lane in front of one. Producers get one
@@ -35,6 +38,23 @@ type toStage[T any] struct {
 	cur  *batch[T] // non-key routers
 	key  func(T) uint64
 	per  []*batch[T] // key router: one pending batch per worker
+	// waited is the time the sends spent waiting for room since the
+	// last takeWaited (see waitTaker).
+	waited time.Duration
+}
+
+// A waitTaker is an outlet that times its own sends: takeWaited returns
+// the time they waited for room since its last call. A producer with
+// such an outlet reads no clock around a send; with another, it times
+// the whole send.
+type waitTaker interface {
+	takeWaited() time.Duration
+}
+
+func (o *toStage[T]) takeWaited() time.Duration {
+	d := o.waited
+	o.waited = 0
+	return d
 }
 
 func (o *toStage[T]) add(seq uint64, v T) bool {
@@ -64,7 +84,10 @@ func (o *toStage[T]) send(ctx context.Context, all bool) error {
 				continue
 			}
 			o.adj.flush()
-			if err := o.in.deliver(ctx, o.in.slots[i], b); err != nil {
+			t := mono()
+			err := o.in.deliver(ctx, o.in.slots[i], b)
+			o.waited += mono() - t
+			if err != nil {
 				return err
 			}
 			o.per[i] = nil
@@ -79,9 +102,12 @@ func (o *toStage[T]) send(ctx context.Context, all bool) error {
 	i := o.pk.pick(int(o.in.st.active.Load()), len(b.Items), o.in.load)
 	var err error
 	if o.pk.kind == routeLeast {
-		err = o.in.deliverShared(ctx, i, b)
+		// It reads the clock only once it has to wait.
+		err = o.in.deliverShared(ctx, i, b, &o.waited)
 	} else {
+		t := mono()
 		err = o.in.deliver(ctx, o.in.slots[i], b)
+		o.waited += mono() - t
 	}
 	if err != nil {
 		return err

@@ -82,7 +82,7 @@ func (s *slot[T]) resetRun() {
 	s.eosDone, s.eosHeld, s.starts = false, false, 0
 	s.busy.Store(false)
 	ss := &s.stats
-	for _, c := range []*atomic.Uint64{&ss.recv, &ss.done, &ss.errs, &ss.restarts, &ss.fid} {
+	for _, c := range []*atomic.Uint64{&ss.recv, &ss.done, &ss.errs, &ss.restarts, &ss.fid, &ss.out, &ss.emitted} {
 		c.Store(0)
 	}
 	ss.taken.Store(0)

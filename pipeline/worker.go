@@ -38,10 +38,18 @@ type worker[T, U any] struct {
 	onSweep func(w *worker[T, U])
 	// ordered is true when out is a reorder buffer (a *toReorder[U]).
 	ordered bool
-	// waiting accumulates the time a batch spent in sends, waiting for
-	// room to park and retrying parked items; it is not processing time
-	// (latency, autoscaler utilisation).
+	// waiting accumulates the time a batch spent in sends waiting for
+	// room downstream (a send to a stage's workers that finds room at
+	// once is not timed), waiting for room to park and retrying parked
+	// items; it is not processing time (latency, autoscaler utilisation).
 	waiting time.Duration
+	// dirty: outputs were emitted since the last send of everything
+	// pending (all), so the end of a batch has something to send.
+	// justSent: no step ran since the last send, which ended at sentAt
+	// (a reading of mono): the end of a batch reuses that reading.
+	dirty    bool
+	justSent bool
+	sentAt   time.Duration
 
 	// Retries after a backoff (see park). keyOf is the key hash under
 	// ByKey routing (nil otherwise); rnd draws the jitter.
@@ -98,6 +106,7 @@ func (w *worker[T, U]) emit(seq uint64, v U) {
 	if w.out.add(seq, v) {
 		w.want = true
 	}
+	w.dirty = true
 	w.c.emitted++
 }
 
@@ -118,13 +127,13 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 	// firing: b is a parked batch being retried. Its items are not parked
 	// or held again: an item of it that fails again stays where it is.
 	firing := w.firing != nil && w.firing.Value.b == b
-	start := time.Now()
-	w.waiting = 0
+	start := mono()
+	w.waiting, w.justSent = 0, false
 	// data runs nested when a retry runs inside waitRoom: the outer call
 	// owns busySince.
 	busy := w.ss.busySince.Load() == 0
 	if busy {
-		w.ss.busySince.Store(start.UnixNano())
+		w.ss.busySince.Store(busyMark(start))
 	}
 	// A panic in a step is not recovered here: it unwinds through this
 	// defer to the runtime, which fails the incarnation and calls failed,
@@ -140,6 +149,7 @@ func (w *worker[T, U]) data(ctx actor.Context, s *slot[T], b *batch[T]) error {
 	end := b.OrderLo + uint64(b.OrderN) // ordered: the order numbers of b end here
 loop:
 	for b.Next < len(b.Items) {
+		w.justSent = false
 		e := &b.Items[b.Next]
 		if w.parked.Len() > 0 && !firing { // a single test on the common path
 			if w.held >= st.cfg.buffer {
@@ -208,17 +218,22 @@ loop:
 	if ro != nil && b.Next >= len(b.Items) {
 		ro.finish(end)
 	}
-	d := time.Since(start) - w.waiting
+	// end: the clock read after the last send, if no step ran after it.
+	fin := w.sentAt
+	if !w.justSent {
+		fin = mono()
+	}
+	d := fin - start - w.waiting
 	w.waiting = 0
 	st.lat.Record(d, len(b.Items))
 	if w.sc != nil {
 		w.sc.busy.Add(int64(d))
 	}
-	if w.out != nil {
+	if w.out != nil && (w.dirty || w.ordered) {
 		// Adaptive batching: keep a partial output batch while more input
 		// is queued; send it when the input is momentarily empty.
 		all := w.ordered || s.in.load(s.idx) == 0
-		if serr := w.send(ctx, all); serr != nil {
+		if serr := w.sendAt(ctx, all, fin); serr != nil {
 			return w.sendFailed(s, b, serr)
 		}
 	}
@@ -443,13 +458,35 @@ func (w *worker[T, U]) waitRoom(ctx actor.Context, s *slot[T]) error {
 }
 
 func (w *worker[T, U]) send(ctx context.Context, all bool) error {
+	if _, ok := w.out.(waitTaker); ok {
+		return w.sendAt(ctx, all, 0)
+	}
+	return w.sendAt(ctx, all, mono())
+}
+
+// sendAt is send, given a reading t of mono taken just before (unused
+// for a waitTaker outlet).
+func (w *worker[T, U]) sendAt(ctx context.Context, all bool, t time.Duration) error {
 	w.want = false
 	w.adj.flush()
-	t := time.Now()
 	err := w.out.send(ctx, all)
-	d := time.Since(t)
+	var d time.Duration
+	if wt, ok := w.out.(waitTaker); ok {
+		// The outlet timed its waits: no clock read for a send that
+		// found room. The batch's end reads the clock.
+		d = wt.takeWaited()
+	} else {
+		w.sentAt = mono()
+		w.justSent = true
+		d = w.sentAt - t
+	}
+	if err == nil && all {
+		w.dirty = false
+	}
 	w.waiting += d
-	w.st.blocked.Add(int64(d))
+	if d != 0 {
+		w.st.blocked.Add(int64(d))
+	}
 	return err
 }
 
@@ -605,6 +642,9 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 	st.inputs = in.from
 	inb := newInbox[T](st, st.cfg.workers, "w")
 	st.workers = inb.observeWorkers
+	for _, s := range inb.slots {
+		st.slots = append(st.slots, &s.stats)
+	}
 	if err := connect(in, name, target[T](inb)); err != nil {
 		return newStream[U](p, name, true)
 	}
