@@ -52,8 +52,7 @@ type incarnation[M any] struct {
 	abort atomic.Bool
 
 	// guarded by p.mu
-	finishing bool // finishInc began: the end is decided
-	ended     bool // finishInc told the world: exited is closed
+	end       incEnd // how far finishInc got (see the state table in proc.go)
 	endReason Reason
 	canceled  bool    // guarded by cmu, not p.mu
 	ctl       *incCtl // rarely needed state, made on demand
@@ -62,6 +61,17 @@ type incarnation[M any] struct {
 	doneCh    chan struct{}
 	reqCancel context.CancelFunc // the Context of the request being handled, if it has one
 }
+
+// incEnd is how far an incarnation's end has got, guarded by proc.mu. It
+// only moves forward: incLive → incFinishing → incEnded, both steps in
+// finishInc.
+type incEnd uint8
+
+const (
+	incLive      incEnd = iota // finishInc has not begun
+	incFinishing               // finishInc began: the end is decided
+	incEnded                   // finishInc told the world: exited is closed
+)
 
 // incCtl is the part of an incarnation only its end needs. Keeping it out
 // of line keeps an idle actor small.
@@ -215,7 +225,7 @@ func (p *proc[M]) abortEnding(inc *incarnation[M]) ending {
 func (p *proc[M]) exitedCh(inc *incarnation[M]) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if inc.ended {
+	if inc.end == incEnded {
 		return closedCh
 	}
 	c := inc.control()

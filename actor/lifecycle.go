@@ -57,11 +57,11 @@ func (p *proc[M]) stopChildrenOf(inc *incarnation[M]) {
 func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 	inc.cancel()
 	p.mu.Lock()
-	if inc.finishing {
+	if inc.end != incLive {
 		p.mu.Unlock()
 		return
 	}
-	inc.finishing = true
+	inc.end = incFinishing
 	p.mb.Suspend()
 	if p.inc.Load() == inc {
 		p.inc.Store(nil)
@@ -94,7 +94,7 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 	// event of a child's end is emitted before anything that follows from
 	// it, as OTP records a death before its consequences.
 	p.mu.Lock()
-	inc.ended = true
+	inc.end = incEnded
 	if inc.ctl != nil && inc.ctl.exited != nil {
 		close(inc.ctl.exited)
 	}

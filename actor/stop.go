@@ -86,7 +86,7 @@ func (p *proc[M]) killCurrent(requested bool) {
 // is fenced and abandoned (counted as leaked until it returns).
 func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
 	p.mu.Lock()
-	if inc.finishing {
+	if inc.end != incLive {
 		p.mu.Unlock()
 		<-p.exitedCh(inc)
 		return p.endReasonOf(inc)
