@@ -61,11 +61,35 @@ func (p *proc[M]) endRequested(ctx context.Context, inc *incarnation[M], e endin
 // was set before inc was published in p.inc, which is where the caller
 // got inc from.)
 func (p *proc[M]) endIdle(inc *incarnation[M], e ending) bool {
-	if _, hook := inc.actor.(Stopper); hook || p.node.hasChildren() || !p.mb.TryAcquire() {
+	if _, hook := inc.actor.(Stopper); hook || p.node.hasChildren() || !p.acquireFor(inc) {
 		return false
 	}
 	p.finishInc(inc, e)
 	return true
+}
+
+// acquireFor makes the caller the owner of the idle mailbox, to end inc
+// on its goroutine. It reports false when the mailbox is not idle, or when
+// inc already began to end by the time the caller got the mailbox: the
+// caller may have loaded inc before another ender finished it and started
+// the next incarnation, whose idle mailbox it would otherwise take and
+// never give back (finishInc of an ended incarnation does nothing). It
+// then gives the mailbox back as Release does, scheduling a run for the
+// current incarnation if work is queued.
+func (p *proc[M]) acquireFor(inc *incarnation[M]) bool {
+	if !p.mb.TryAcquire() {
+		return false
+	}
+	p.mu.Lock()
+	live := inc.end == incLive
+	p.mu.Unlock()
+	if live {
+		return true
+	}
+	if p.mb.Release() {
+		p.Schedule()
+	}
+	return false
 }
 
 // killCurrent kills the current incarnation, as OTP's exit(Pid, kill).
@@ -104,7 +128,7 @@ func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
 		p.abandon(inc, e)
 		return Killed
 	}
-	if p.mb.TryAcquire() {
+	if p.acquireFor(inc) {
 		p.endInc(inc, e)
 		return p.endReasonOf(inc)
 	}
