@@ -9,6 +9,75 @@ import (
 	"github.com/troupe-go/troupe/observe"
 )
 
+// The actor runtime's states and transitions.
+//
+// A proc's state is four interlocking machines plus a few flags. Every
+// transition below says who moves it (function, goroutine), under which
+// lock or atomic, and the happens-before edge its readers rely on.
+//
+// 1. proc.state (pstate), guarded by proc.mu; parked mirrors stParked.
+//
+//	stWaiting→stStarting   start (any goroutine: Spawn's, a supervisor's, the ender running defaultPolicy); mu; gen++ in the same section
+//	stStarting→stRunning   start, after factory+Start hook; mu; p.inc.Store(inc) in the same section, then mb.Resume
+//	stStarting→prev        start, on a StartError; mu
+//	stRunning→stWaiting    finishInc (the goroutine that ends the incarnation); mu; in the same section the mailbox is suspended, p.inc=nil, inc.end=incFinishing
+//	stWaiting→stParked     Park (the parent's goroutine); mu; parked.Store(true) inside it: a Tell that loads parked=true refuses, one that loaded false raced with Park and its message is drained by Park or the next start
+//	any→stClosing          stopFinal, closeNow; mu; notifyOnClose is set in the same section (it is data of this transition, not a state: folding it into pstate would double every "== stClosing" test)
+//	stClosing→stClosed     finish (the goroutine that ended the last incarnation, or found none); mu; parked.Store(false); Done closes after watchers ran
+//
+// parked cannot be folded into state: Tell reads it lock-free on its hot
+// path (ref.go), and state is a plain field under mu.
+//
+// 2. The incarnation's end (inc.end, incEnd), guarded by proc.mu.
+//
+//	incLive→incFinishing   finishInc, first call only (later callers return: the end is decided once); mu
+//	incFinishing→incEnded  finishInc, after the event was emitted; mu; closes ctl.exited, which kill and endRequested wait on
+//
+// (Was two bools, finishing and ended, with ended implying finishing.)
+//
+// 3. The incarnation's phase word (inc.phase, atomic): low two bits the
+// phase, the bits above the count of entries into user code.
+//
+//	phRuntime→phUser       enterUser, on the incarnation's goroutine only (Store); everything the user code is handed was read before
+//	phUser→phRuntime       leaveUser (CAS on the same entry); a failed CAS means fenced: the goroutine vanishes
+//	phUser→phFenced        fence (kill, on the killer's goroutine) or expired (deadline timer goroutine, CAS on that entry only); the winner owns the proc's in-flight state (cur, bb, attempts) and ends the incarnation (abandon)
+//
+// inc.abort (atomic) is set once by kill, before it tries to fence: Dekker
+// with phase (the goroutine stores phase then loads abort; the killer
+// stores abort then loads/CASes phase; seq-cst atomics, so one sees the
+// other). It cannot be folded into the phase word: the killer must publish
+// it even when the goroutine is in runtime code, and a CAS loop on the
+// word would make the goroutine's plain Store in enterUser a CAS (a cost on
+// every Receive).
+//
+// ctl.vanished (under mu) records that a fenced goroutine returned from
+// user code: vanish and abandon both run under mu so exactly one of them
+// sees the leak record. It cannot become a fourth phase: isFenced must
+// still hold for a vanished incarnation (its Context may outlive it), and
+// the leak record needs mu anyway.
+//
+// inc.canceled (under inc.cmu, not proc.mu) backs the Context's Done/Err:
+// it is set once by cancel (kill, endRequested, finishInc) and read by user
+// code through Done/Err, which must not take proc.mu (a fenced goroutine
+// may call them while its successor holds mu).
+//
+// 4. The mailbox's scheduling state (mailbox.Mailbox.state, atomic).
+//
+//	idle→running           kick (a poster, then sys.schedule starts run) or TryAcquire (kill or endIdle, ending the incarnation on the caller's goroutine: acquireFor)
+//	running→idle           Release (run's goroutine); it re-checks for work and may CAS back to running (the post's enqueue happens before its load of the state)
+//	running→suspended      Suspend, by finishInc (under mu), by run when p.inc is nil, by finish
+//	suspended→idle(→running) Resume, by start after p.inc.Store(inc); schedules a run if work is queued or pending
+//
+// The owner of a running mailbox owns hasCur, cur, attempts and bb. The
+// ownership passes: to a killer that fenced the goroutine (phase CAS), to a
+// TryAcquire caller (mailbox CAS), and to the next incarnation through mu
+// (finishInc's section, read by start's). A TryAcquire caller that finds
+// its incarnation already finishing gives the mailbox back (acquireFor):
+// it took the successor's mailbox.
+//
+// hasCur stays a flag: a zero envelope is a valid message, so "no message
+// in flight" cannot be told from cur alone.
+
 // Lifecycle states of a proc, guarded by proc.mu.
 type pstate uint8
 
