@@ -20,11 +20,15 @@ const (
 	DefaultRedialMax = time.Second
 )
 
+// memberPoll is the longest a Service waiting for a node waits before it
+// looks at the candidates again.
+const memberPoll = 20 * time.Millisecond
+
 // A Service is a reference to the actor exposed under one name on
 // whichever node serves it: unlike a Handle, which is down for good once
 // its node is lost, a Service dials the name again, on a live member,
-// when its handle goes down. The nodes it tries are the Node's alive
-// members (Node.Members, this node included) unless ServiceNodes says
+// when its handle goes down. The nodes it tries are the Node's other
+// alive members (Node.Members without this one) unless ServiceNodes says
 // otherwise; it keeps one handle at a time, and a node whose handle ended
 // (lost, or nothing exposed under the name there) is not tried again for
 // a backoff (RedialBackoff) that doubles while it keeps failing.
@@ -113,7 +117,7 @@ func NewService[M any](n *Node, name string, opts ...ServiceOption) (*Service[M]
 	if t := reflect.TypeFor[M](); t.Kind() != reflect.Interface && lookupType(t) == nil {
 		return nil, fmt.Errorf("remote: service %q: %v: %w", name, t, ErrUnregistered)
 	}
-	cfg := serviceConfig{nodes: n.Members, min: DefaultRedialMin, max: DefaultRedialMax}
+	cfg := serviceConfig{nodes: func() []string { return others(n) }, min: DefaultRedialMin, max: DefaultRedialMax}
 	for _, o := range opts {
 		if o != nil {
 			o.applyService(&cfg)
@@ -126,6 +130,18 @@ func NewService[M any](n *Node, name string, opts ...ServiceOption) (*Service[M]
 		bad:        map[string]penalty{},
 		watchers:   map[*func(actor.Terminated)]struct{}{},
 	}, nil
+}
+
+// others returns the alive members other than n.
+func others(n *Node) []string {
+	ms := n.Members()
+	out := ms[:0]
+	for _, m := range ms {
+		if m != n.addr {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // handle returns a live handle, dialling the next candidate node when
@@ -147,7 +163,7 @@ func (s *Service[M]) handle(ctx context.Context, wait bool) (*Handle[M], error) 
 				s.mu.Unlock()
 				return h, nil
 			}
-			s.penalize(s.cur.h.addr, s.served)
+			s.penalize(s.cur.h.addr, s.served, nodeLostOn(s.cur.h))
 			s.cur = nil
 		}
 		now := time.Now()
@@ -165,7 +181,7 @@ func (s *Service[M]) handle(ctx context.Context, wait bool) (*Handle[M], error) 
 					s.mu.Unlock()
 					return nil, fmt.Errorf("remote: service %s: %w", s.name, err)
 				}
-				s.penalize(a, false)
+				s.penalize(a, false, false)
 				continue
 			}
 			s.rr = (s.rr + i + 1) % len(cands)
@@ -178,9 +194,8 @@ func (s *Service[M]) handle(ctx context.Context, wait bool) (*Handle[M], error) 
 		if !wait {
 			return nil, fmt.Errorf("remote: service %s: no node serves it: %w", s.name, ErrNoConnection)
 		}
-		if len(cands) == 0 {
-			next = s.minWait
-		}
+		// A node that joins meanwhile is seen within a poll.
+		next = min(next, memberPoll)
 		t := time.NewTimer(max(next, time.Millisecond))
 		select {
 		case <-t.C:
@@ -193,10 +208,15 @@ func (s *Service[M]) handle(ctx context.Context, wait bool) (*Handle[M], error) 
 	}
 }
 
-// penalize keeps addr from being dialled for a while; s.mu is held.
-func (s *Service[M]) penalize(addr string, served bool) {
+// penalize keeps addr from being dialled for a while; s.mu is held. A
+// node whose connection was lost is left alone for the longest wait:
+// until membership declares it dead (then Dial fails at once) or it comes
+// back; meanwhile a handle to it would hold its requests until then.
+func (s *Service[M]) penalize(addr string, served, lost bool) {
 	p := s.bad[addr]
 	switch {
+	case lost:
+		p.wait = s.maxWait
 	case served || p.wait == 0:
 		p.wait = s.minWait
 	default:
@@ -204,6 +224,16 @@ func (s *Service[M]) penalize(addr string, served bool) {
 	}
 	p.until = time.Now().Add(p.wait)
 	s.bad[addr] = p
+}
+
+// nodeLostOn reports whether h, which is down, ended because its node's
+// connection was lost (not because nothing, or nothing any more, is
+// exposed under the name there).
+func nodeLostOn(h *handle) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.final
+	return t != nil && t.Reason == NoConnection && !errors.Is(t.Err, ErrNotExposed) && !errors.Is(t.Err, ErrClosed)
 }
 
 // answered records that h served a request: its node's backoff resets.
