@@ -56,6 +56,18 @@
 // receiver, actor.DeadStopped for one refused because the handle is down
 // or the exposed actor refused it.
 //
+// # Services and remote pipeline stages
+//
+// A [Service] is a reference to a name exposed on whichever node serves
+// it: when its handle goes down it dials the name again on another live
+// member (or the same node, once back). [Ask] through a Service is at
+// least once: a request whose handle ended before its reply is sent
+// again (counted in Service.Resent), so the remote actor must be
+// idempotent or its duplicates counted. [Stage] is a pipeline stage built
+// on it: an item is done only when its reply came back, and a SIGKILLed
+// serving node loses nothing; its items in flight are re-sent to the
+// next node that serves the name.
+//
 // # Nil contexts and options
 //
 // A nil context.Context is treated as context.Background. A nil option is

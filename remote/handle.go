@@ -182,8 +182,10 @@ func (h *handle) ack(seq uint64) {
 }
 
 // send sends m (an M): it waits for credit unless try, then for an ask
-// keeps its Reply under a fresh correlation id.
-func (h *handle) send(ctx context.Context, m any, try bool) error {
+// keeps its Reply under a fresh correlation id. On a handle that is down
+// it dead-letters m, unless keep (the caller, a Service, sends m again
+// elsewhere).
+func (h *handle) send(ctx context.Context, m any, try, keep bool) error {
 	ent := lookupType(reflect.TypeOf(m))
 	if ent == nil {
 		return fmt.Errorf("remote: send to %s/%s: %T: %w", h.addr, h.name, m, ErrUnregistered)
@@ -217,6 +219,9 @@ func (h *handle) send(ctx context.Context, m any, try bool) error {
 			err := fmt.Errorf("remote: %s on %s is down (%v): %w", h.name, h.addr, t.Reason, t.Err)
 			if t.Reason != NoConnection {
 				err = fmt.Errorf("remote: %s on %s is down (%v): %w", h.name, h.addr, t.Reason, actor.ErrStopped)
+			}
+			if keep {
+				return err
 			}
 			h.mu.Lock()
 			h.deadLettered++
@@ -318,6 +323,14 @@ func (h *handle) down(reason actor.Reason, err error, lost bool) {
 	n.stopHandleActor(h.self)
 }
 
+// isDown reports whether the handle is down. It is set before pending
+// asks fail, so an Ask that failed because the handle went down sees it.
+func (h *handle) isDown() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.final != nil
+}
+
 func (h *handle) path() string { return "remote://" + h.addr + "/" + h.name }
 
 func (h *handle) watch(fn func(actor.Terminated)) func() {
@@ -356,7 +369,7 @@ func (r *Handle[M]) Tell(ctx context.Context, m M) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return r.h.send(ctx, m, false)
+	return r.h.send(ctx, m, false, false)
 }
 
 // TryTell is Tell that never waits: without credit it returns an error
@@ -365,7 +378,7 @@ func (r *Handle[M]) TryTell(m M) error {
 	if r == nil || r.h == nil {
 		return actor.ErrNilRef
 	}
-	return r.h.send(context.Background(), m, true)
+	return r.h.send(context.Background(), m, true, false)
 }
 
 // Watch calls fn once when the handle goes down (at once, on the caller's
