@@ -59,6 +59,7 @@ type Node struct {
 	lost      atomic.Uint64
 	handleSeq atomic.Uint64
 	nonce     string // this run of the node, in its handles' names
+	spawner   actor.PID // serves the spawns of ChildSpec (spawn.go)
 }
 
 type config struct {
@@ -218,6 +219,10 @@ func Start(sys *actor.System, addr string, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	n.ml = ml
+	if err := serveSpawns(n); err != nil {
+		_ = n.Close(context.Background())
+		return nil, err
+	}
 	if len(n.peers) > 0 {
 		_, _ = ml.Join(n.peers) // those not up yet are retried by rejoin
 		n.wg.Add(1)
