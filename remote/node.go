@@ -59,7 +59,6 @@ type Node struct {
 	lost      atomic.Uint64
 	handleSeq atomic.Uint64
 	nonce     string // this run of the node, in its handles' names
-	spawner   actor.PID // serves the spawns of ChildSpec (spawn.go)
 }
 
 type config struct {
@@ -137,6 +136,9 @@ func WithMemberlist(f func(*memberlist.Config)) Option {
 // Start makes sys reachable at addr ("host:port"; port 0 picks one, see
 // Addr) and, with WithPeers, joins the other nodes' membership. It returns
 // an error for an address it cannot listen on. Nil options are skipped.
+// The node runs a spawner, an actor of sys exposed under its own name,
+// that serves the remote children of other nodes' supervisors
+// (ChildSpec, RegisterFactory).
 func Start(sys *actor.System, addr string, opts ...Option) (*Node, error) {
 	if sys == nil {
 		return nil, fmt.Errorf("remote: nil system: %w", actor.ErrNilRef)

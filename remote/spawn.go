@@ -113,7 +113,6 @@ func serveSpawns(n *Node) error {
 		_ = ref.Stop(context.Background())
 		return err
 	}
-	n.spawner = ref.PID()
 	return nil
 }
 
