@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/troupe-go/troupe/actor"
+	"github.com/troupe-go/troupe/strategy"
 	"github.com/troupe-go/troupe/supervisor"
 )
 
@@ -33,8 +34,14 @@ func init() {
 	must(RegisterFactory("test.worker", func() actor.Actor[work] {
 		inst := rand.Uint64()
 		return actor.Func[work](func(c actor.Context, w work) error {
-			if w.Do == "panic" {
+			switch w.Do {
+			case "panic":
 				panic("remote worker panics")
+			case "normal":
+				return actor.StopNormal
+			}
+			if !w.Reply.Valid() {
+				return nil // a Tell
 			}
 			return w.Reply.Send(c, who{Pid: os.Getpid(), Inst: inst})
 		})
@@ -207,4 +214,51 @@ func TestRemoteChildStartFails(t *testing.T) {
 		t.Errorf("Validate with a nil node: %v; want ErrInvalidSpec", err)
 	}
 	_ = ctx
+}
+
+// TestRemoteChildNormalExitTransient: a transient remote child that stops
+// normally on its node is not restarted (its proxy ends Normal, not as a
+// failure), and a zero-valued message still reaches a running child (the
+// proxy's wakes are zero values too).
+func TestRemoteChildNormalExitTransient(t *testing.T) {
+	ctx := deadline(t)
+	a, _, b, _ := twoNodes(ctx, t)
+	fails, opt := failures()
+	spec := ChildSpec[work]("w", a, b.addr, "test.worker", opt)
+	spec.Restart = supervisor.Transient
+	sup, err := supervisor.Start(a.System(), uniq(t, "sup"), []supervisor.ChildSpec{spec}, supervisor.WithIntensity(3, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Stop(ctx)
+	ref, _ := supervisor.LookupChild[work](sup, "w")
+	if _, err := askWho(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Tell(ctx, work{}); err != nil { // zero value: a plain message here
+		t.Fatal(err)
+	}
+	if _, err := askWho(ctx, ref); err != nil {
+		t.Fatalf("after a zero-valued message: %v", err)
+	}
+	if err := ref.Tell(ctx, work{Do: "normal"}); err != nil {
+		t.Fatal(err)
+	}
+	for ctx.Err() == nil {
+		infos, err := sup.WhichChildren(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(infos) == 1 && infos[0].Status == strategy.Down {
+			break
+		}
+	}
+	select {
+	case f := <-fails:
+		t.Errorf("a normal exit failed the proxy: %v", f.Err)
+	default:
+	}
+	if st := sup.Stats(); st.Restarts != 0 {
+		t.Errorf("supervisor stats %+v; want no restart of a transient child that exited normally", st)
+	}
 }
