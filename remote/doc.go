@@ -36,6 +36,16 @@
 // itself when it comes back. After NoConnection a Ref is down for good,
 // as an Erlang monitor is; make a new one.
 //
+// # Supervising a child on another node
+//
+// [ChildSpec] is a supervisor.ChildSpec whose actor runs on another node:
+// a local proxy child forwards to it, each start asks that node's spawner
+// (every Node runs one) for a fresh actor from a factory registered with
+// [RegisterFactory], and the remote actor's end is the proxy's: a failure,
+// a kill or the node's loss (NoConnection) reaches the supervisor as a
+// failure of the child, a [*ChildExitError], so OTP's restart rules apply
+// unchanged; [WithFallback] lists other nodes a restart may go to.
+//
 // # Flow control and accounting
 //
 // Each Handle has a credit window ([WithWindow], default [DefaultWindow]

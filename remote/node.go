@@ -136,6 +136,9 @@ func WithMemberlist(f func(*memberlist.Config)) Option {
 // Start makes sys reachable at addr ("host:port"; port 0 picks one, see
 // Addr) and, with WithPeers, joins the other nodes' membership. It returns
 // an error for an address it cannot listen on. Nil options are skipped.
+// The node runs a spawner, an actor of sys exposed under its own name,
+// that serves the remote children of other nodes' supervisors
+// (ChildSpec, RegisterFactory).
 func Start(sys *actor.System, addr string, opts ...Option) (*Node, error) {
 	if sys == nil {
 		return nil, fmt.Errorf("remote: nil system: %w", actor.ErrNilRef)
@@ -218,6 +221,10 @@ func Start(sys *actor.System, addr string, opts ...Option) (*Node, error) {
 		return nil, err
 	}
 	n.ml = ml
+	if err := serveSpawns(n); err != nil {
+		_ = n.Close(context.Background())
+		return nil, err
+	}
 	if len(n.peers) > 0 {
 		_, _ = ml.Join(n.peers) // those not up yet are retried by rejoin
 		n.wg.Add(1)
