@@ -62,7 +62,7 @@ type Starter interface {
 // past the actor's shutdown time gets the incarnation abandoned and
 // reported killed.
 type Stopper interface {
-	Stop(ctx Context, reason Reason)
+	Stop(ctx Context, reason ExitReason)
 }
 
 // Context is what Receive and the hooks get: a [context.Context] that is
@@ -99,12 +99,12 @@ func Self[M any](ctx Context) (Ref[M], bool) {
 	return Ref[M]{}, false
 }
 
-// Reason is why an incarnation or an actor ended.
-type Reason uint8
+// ExitReason is why an incarnation or an actor ended.
+type ExitReason uint8
 
 const (
 	// Normal means it stopped by itself (Receive returned StopNormal).
-	Normal Reason = iota + 1
+	Normal ExitReason = iota + 1
 	// Shutdown means it was asked to stop, or returned StopShutdown.
 	Shutdown
 	// Failed means Receive, Start or a hook returned an error or
@@ -121,7 +121,7 @@ const (
 
 // String returns "normal", "shutdown", "failure", "killed" or
 // "noconnection".
-func (r Reason) String() string {
+func (r ExitReason) String() string {
 	switch r {
 	case Normal:
 		return "normal"
@@ -141,7 +141,7 @@ func (r Reason) String() string {
 // itself (not because the parent stopped it).
 type Exit struct {
 	Child  Child
-	Reason Reason
+	Reason ExitReason
 	// Err is the failure (*Failure, *StartError...) for Failed and Killed.
 	Err error
 	// Generation is the incarnation that ended (see Child.Generation).
@@ -164,6 +164,6 @@ type ExitHandler interface {
 // good.
 type Terminated struct {
 	Path   string
-	Reason Reason
+	Reason ExitReason
 	Err    error
 }

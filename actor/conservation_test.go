@@ -60,7 +60,7 @@ func (w *worker) Receive(ctx actor.Context, m workMsg) error {
 
 // Stop reports the counters of the idle actor when it is stopped for good:
 // nothing queued, nothing in flight. (It also runs after each failure.)
-func (w *worker) Stop(ctx actor.Context, r actor.Reason) {
+func (w *worker) Stop(ctx actor.Context, r actor.ExitReason) {
 	if r == actor.Shutdown {
 		w.stopStats <- ctx.Self().Stats()
 	}

@@ -150,7 +150,7 @@
 //   - [System.Emit] publishes a layer's own events ([Event]),
 //     [Describer] adds to an actor's node in a [System.Snapshot],
 //     [System.RegisterPipeline] adds a pipeline to it, and
-//     [System.AddClockSink] feeds an exporter the message timings of
+//     [System.AddTimingSink] feeds an exporter the message timings of
 //     [WithMessageTiming]. [ErrorType] classifies
 //     an error for metrics.
 //   - [RefTo] turns an [Endpoint], the far end a transport implements (its

@@ -306,7 +306,7 @@ var nilEdges = []edge{
 		h := newHarness(t)
 		m := managerWithChild(t, h)
 		m.startBusy(t)
-		var r actor.Reason
+		var r actor.ExitReason
 		_ = call(t, "Child.Shutdown(nil)", func() error { r = m.child.Shutdown(nil); return nil })
 		if r != actor.Shutdown || m.child.Running() {
 			t.Errorf("Child.Shutdown(nil): got %v, running %v; want shutdown, not running", r, m.child.Running())

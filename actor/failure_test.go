@@ -152,7 +152,7 @@ func (tr *tracker) Receive(ctx actor.Context, m trackMsg) error {
 	return nil
 }
 
-func (tr *tracker) Stop(_ actor.Context, r actor.Reason) {
+func (tr *tracker) Stop(_ actor.Context, r actor.ExitReason) {
 	tr.stops.add(fmt.Sprintf("%d:%v", tr.id, r))
 }
 

@@ -56,7 +56,7 @@ func (a *fhActor) Receive(ctx actor.Context, m fhMsg) error {
 	return nil
 }
 
-func (a *fhActor) Stop(ctx actor.Context, r actor.Reason) { a.st.stopSaw <- len(a.st.calls) }
+func (a *fhActor) Stop(ctx actor.Context, r actor.ExitReason) { a.st.stopSaw <- len(a.st.calls) }
 
 // TestFailureHook: the WithFailure hook gets every failure of the actor's
 // code (a panic, an error, an Urgent message's) with the failed message

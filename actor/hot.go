@@ -95,11 +95,11 @@ func (p *proc[M]) profileLabels(kind string) context.Context {
 	return pprof.WithLabels(context.Background(), pprof.Labels(kv...))
 }
 
-// AddClockSink adds a sink that hears the clocks of every message as it
+// AddTimingSink adds a sink that hears the clocks of every message as it
 // is handled, under WithMessageTiming (without it no sink is ever called); see
-// observe.ClockSink. remove takes it out again. The OTel adapter uses it.
+// observe.TimingSink. remove takes it out again. The OTel adapter uses it.
 // A nil s adds nothing.
-func (s *System) AddClockSink(sink observe.ClockSink) (remove func()) {
+func (s *System) AddTimingSink(sink observe.TimingSink) (remove func()) {
 	if sink == nil {
 		return func() {}
 	}
@@ -135,9 +135,9 @@ func (s *System) AddClockSink(sink observe.ClockSink) (remove func()) {
 
 // sinkReg is one AddClockSink (a pointer, so that the same sink added
 // twice is removed once per remove).
-type sinkReg struct{ sink observe.ClockSink }
+type sinkReg struct{ sink observe.TimingSink }
 
-var _ observe.ClockSource = (*System)(nil)
+var _ observe.TimingSource = (*System)(nil)
 
 // stamp fills in what rq carries besides the message: the trace the
 // Propagator injects from ctx (none for a nil ctx) and, with the clocks,

@@ -470,7 +470,7 @@ func equalMaps(a, b map[string]string) bool {
 	return true
 }
 
-// clockLog is an observe.ClockSink that sends what it hears.
+// clockLog is an observe.TimingSink that sends what it hears.
 type clockLog chan string // kind/errorType/waited or redelivery
 
 func (c clockLog) ObserveMessage(kind, errorType string, wait, process time.Duration) {
@@ -499,8 +499,8 @@ func TestClockSink(t *testing.T) {
 		}
 		h := newHarness(t, opts...)
 		sink := make(clockLog, 16)
-		remove := h.sys.AddClockSink(sink)
-		h.sys.AddClockSink(nil) // adds nothing
+		remove := h.sys.AddTimingSink(sink)
+		h.sys.AddTimingSink(nil) // adds nothing
 		done := make(chan int, 4)
 		ref := mustSpawn(t, h.sys, "s", func() actor.Actor[int] {
 			return actor.Func[int](func(ctx actor.Context, m int) error {

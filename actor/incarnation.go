@@ -53,7 +53,7 @@ type incarnation[M any] struct {
 
 	// guarded by p.mu
 	end       incEnd // how far finishInc got (see the state table in proc.go)
-	endReason Reason
+	endReason ExitReason
 	canceled  bool    // guarded by cmu, not p.mu
 	ctl       *incCtl // rarely needed state, made on demand
 
@@ -235,7 +235,7 @@ func (p *proc[M]) exitedCh(inc *incarnation[M]) <-chan struct{} {
 	return c.exited
 }
 
-func (p *proc[M]) endReasonOf(inc *incarnation[M]) Reason {
+func (p *proc[M]) endReasonOf(inc *incarnation[M]) ExitReason {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return inc.endReason

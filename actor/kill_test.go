@@ -30,7 +30,7 @@ func (s *sticky) Receive(ctx actor.Context, m string) error {
 	return nil
 }
 
-func (s *sticky) Stop(_ actor.Context, r actor.Reason) { s.trail.add(r.String()) }
+func (s *sticky) Stop(_ actor.Context, r actor.ExitReason) { s.trail.add(r.String()) }
 
 // TestKill kills an actor stuck in Receive: its goroutine is abandoned
 // (leaked until it returns), no Stop hook runs, and the actor restarts in
@@ -153,7 +153,7 @@ func (s *slowStarter) Receive(ctx actor.Context, m string) error {
 	return nil
 }
 
-func (s *slowStarter) Stop(_ actor.Context, r actor.Reason) {
+func (s *slowStarter) Stop(_ actor.Context, r actor.ExitReason) {
 	s.trail.add(strings.Repeat("I", s.inc) + " stop " + r.String())
 }
 

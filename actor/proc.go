@@ -111,7 +111,7 @@ const (
 
 // ending says how an incarnation ends and who must hear of it.
 type ending struct {
-	reason Reason
+	reason ExitReason
 	err    error
 	// requested: the parent (or a final stop) asked for it, so the parent
 	// is not told and no restart policy runs.
@@ -198,7 +198,7 @@ func (p *proc[M]) Generation() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return
 // run p.run (see System.schedule for who owns it).
 func (p *proc[M]) Schedule()                           { p.sys.schedule(p) }
 func (p *proc[M]) Kill()                               { p.killCurrent(false) }
-func (p *proc[M]) Shutdown(ctx context.Context) Reason { return p.shutdownCurrent(orBackground(ctx)) }
+func (p *proc[M]) Shutdown(ctx context.Context) ExitReason { return p.shutdownCurrent(orBackground(ctx)) }
 
 // adoptable reports whether a kept child can be taken over by a new
 // incarnation of its parent: it has no incarnation and has not stopped.

@@ -78,7 +78,7 @@ type Child interface {
 	// (Killed) when the time ran out, ctx ended, or it is BrutalKill. The
 	// parent gets no Exit for it. Messages keep queueing for the next
 	// Start.
-	Shutdown(ctx context.Context) Reason
+	Shutdown(ctx context.Context) ExitReason
 	// Park makes a child without an incarnation refuse messages (to dead
 	// letters) until its next Start; what it had queued goes to dead
 	// letters.
@@ -103,7 +103,7 @@ const (
 const (
 	DefaultThroughput      = 64
 	DefaultMaxAttempts     = 3
-	DefaultShutdownTimeout = 5 * time.Second
+	DefaultShutdown = 5 * time.Second
 )
 
 type config struct {
@@ -123,7 +123,7 @@ type config struct {
 var defaultConfig = config{
 	throughput:  DefaultThroughput,
 	maxAttempts: DefaultMaxAttempts,
-	shutdown:    DefaultShutdownTimeout,
+	shutdown:    DefaultShutdown,
 }
 
 // A SpawnOption configures one actor.
@@ -193,7 +193,7 @@ func WithDeadline(d time.Duration) SpawnOption {
 }
 
 // WithShutdown sets how long a stop waits for the actor before killing it:
-// a duration, BrutalKill or Infinity. Default DefaultShutdownTimeout.
+// a duration, BrutalKill or Infinity. Default DefaultShutdown.
 func WithShutdown(d time.Duration) SpawnOption {
 	return spawnFunc(func(c *config) error {
 		if d < 0 && d != BrutalKill {

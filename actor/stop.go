@@ -14,7 +14,7 @@ import (
 
 // shutdownCurrent stops the current incarnation as its parent asked,
 // within the actor's shutdown time; the actor stays, waiting for Start.
-func (p *proc[M]) shutdownCurrent(ctx context.Context) Reason {
+func (p *proc[M]) shutdownCurrent(ctx context.Context) ExitReason {
 	inc := p.inc.Load()
 	if inc == nil {
 		return Shutdown
@@ -24,7 +24,7 @@ func (p *proc[M]) shutdownCurrent(ctx context.Context) Reason {
 
 // endRequested ends inc gracefully (the current message finishes, then
 // its Stop hook runs), killing it past the shutdown time or when ctx ends.
-func (p *proc[M]) endRequested(ctx context.Context, inc *incarnation[M], e ending) Reason {
+func (p *proc[M]) endRequested(ctx context.Context, inc *incarnation[M], e ending) ExitReason {
 	d := p.cfg.shutdown
 	if d < 0 {
 		return p.kill(inc, ending{reason: Killed, err: ErrKilled, requested: e.requested})
@@ -108,7 +108,7 @@ func (p *proc[M]) killCurrent(requested bool) {
 
 // kill ends inc without its Stop hook. If its goroutine is in user code it
 // is fenced and abandoned (counted as leaked until it returns).
-func (p *proc[M]) kill(inc *incarnation[M], e ending) Reason {
+func (p *proc[M]) kill(inc *incarnation[M], e ending) ExitReason {
 	p.mu.Lock()
 	if inc.end != incLive {
 		p.mu.Unlock()

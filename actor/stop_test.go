@@ -30,7 +30,7 @@ func (s *stopper) Receive(ctx actor.Context, m string) error {
 	return nil
 }
 
-func (s *stopper) Stop(_ actor.Context, r actor.Reason) { s.trail.add("stop " + r.String()) }
+func (s *stopper) Stop(_ actor.Context, r actor.ExitReason) { s.trail.add("stop " + r.String()) }
 
 // TestGracefulStop stops an actor in the middle of a message: the message
 // finishes, the Stop hook runs with Shutdown, the queued messages go to
@@ -188,7 +188,7 @@ func TestStopReleasesBlockedTell(t *testing.T) {
 type stuckActor struct {
 	entered chan<- struct{}
 	release <-chan struct{}
-	stopped chan<- actor.Reason
+	stopped chan<- actor.ExitReason
 }
 
 func (s *stuckActor) Receive(_ actor.Context, _ int) error {
@@ -197,7 +197,7 @@ func (s *stuckActor) Receive(_ actor.Context, _ int) error {
 	return nil
 }
 
-func (s *stuckActor) Stop(_ actor.Context, r actor.Reason) { s.stopped <- r }
+func (s *stuckActor) Stop(_ actor.Context, r actor.ExitReason) { s.stopped <- r }
 
 // TestShutdownAbandonsStuckActor shuts a system down while an actor is
 // stuck in Receive ignoring its ctx: past the actor's shutdown time it is
@@ -206,7 +206,7 @@ func (s *stuckActor) Stop(_ actor.Context, r actor.Reason) { s.stopped <- r }
 func TestShutdownAbandonsStuckActor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newBubbleHarness(t)
-		entered, release, stopped := make(chan struct{}, 1), make(chan struct{}), make(chan actor.Reason, 1)
+		entered, release, stopped := make(chan struct{}, 1), make(chan struct{}), make(chan actor.ExitReason, 1)
 		const grace = 2 * time.Second
 		ref := mustSpawn(t, h.sys, "stuck", func() actor.Actor[int] {
 			return &stuckActor{entered: entered, release: release, stopped: stopped}
@@ -415,7 +415,7 @@ func TestStopCtxEnds(t *testing.T) {
 	cases := []struct {
 		name        string
 		releaseAt   time.Duration // when the stuck Receive returns
-		reason      actor.Reason
+		reason      actor.ExitReason
 		stoppedAt   time.Duration
 		stopHookRan bool
 	}{
@@ -426,7 +426,7 @@ func TestStopCtxEnds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h := newBubbleHarness(t)
-				entered, release, stopped := make(chan struct{}, 1), make(chan struct{}), make(chan actor.Reason, 1)
+				entered, release, stopped := make(chan struct{}, 1), make(chan struct{}), make(chan actor.ExitReason, 1)
 				ref := mustSpawn(t, h.sys, "stuck", func() actor.Actor[int] {
 					return &stuckActor{entered: entered, release: release, stopped: stopped}
 				}, actor.WithShutdown(10*time.Second))

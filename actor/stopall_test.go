@@ -20,7 +20,7 @@ type hooked struct {
 }
 
 func (h hooked) Receive(actor.Context, int) error { return nil }
-func (h hooked) Stop(actor.Context, actor.Reason) {
+func (h hooked) Stop(actor.Context, actor.ExitReason) {
 	h.inHook.Done()
 	<-h.gate
 	h.stopped.Add(1)

@@ -13,7 +13,7 @@ import (
 type ctxWaiter struct {
 	entered chan struct{}
 	mu      *sync.Mutex
-	reasons *[]actor.Reason
+	reasons *[]actor.ExitReason
 }
 
 func (w *ctxWaiter) Receive(ctx actor.Context, _ int) error {
@@ -22,7 +22,7 @@ func (w *ctxWaiter) Receive(ctx actor.Context, _ int) error {
 	return ctx.Err()
 }
 
-func (w *ctxWaiter) Stop(_ actor.Context, r actor.Reason) {
+func (w *ctxWaiter) Stop(_ actor.Context, r actor.ExitReason) {
 	w.mu.Lock()
 	*w.reasons = append(*w.reasons, r)
 	w.mu.Unlock()
@@ -38,7 +38,7 @@ func TestReceiveReturnsCtxErrOnStop(t *testing.T) {
 	var mu sync.Mutex
 	sys := actor.NewSystem(actor.WithDeadLetters(func(d actor.DeadLetter) { mu.Lock(); dead = append(dead, d); mu.Unlock() }))
 	defer sys.Shutdown(ctx)
-	var reasons []actor.Reason
+	var reasons []actor.ExitReason
 	entered := make(chan struct{})
 	ref, err := actor.Spawn(sys, "w", func() actor.Actor[int] { return &ctxWaiter{entered: entered, mu: &mu, reasons: &reasons} })
 	if err != nil {

@@ -489,7 +489,7 @@ func (k EventKind) String() string {
 type Event struct {
 	Kind   EventKind
 	Path   string
-	Reason Reason
+	Reason ExitReason
 	Err    error
 	// Stack is set for failures caused by a panic and for killed or
 	// leaked incarnations when a stack could be found.

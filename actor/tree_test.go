@@ -19,7 +19,7 @@ type node struct {
 
 func (n *node) Receive(ctx actor.Context, f run) error { return f(ctx) }
 
-func (n *node) Stop(_ actor.Context, r actor.Reason) { n.trail.add(n.name + " " + r.String()) }
+func (n *node) Stop(_ actor.Context, r actor.ExitReason) { n.trail.add(n.name + " " + r.String()) }
 
 func nodeFactory(name string, trail *log[string]) func() actor.Actor[run] {
 	return func() actor.Actor[run] { return &node{name: name, trail: trail} }

@@ -37,7 +37,7 @@ func TestWatch(t *testing.T) {
 	cases := []struct {
 		name    string
 		end     func(t *testing.T, ref actor.Ref[string], failStart *atomic.Bool)
-		reason  actor.Reason
+		reason  actor.ExitReason
 		errIs   error
 		errType any // errors.As target, if any
 	}{

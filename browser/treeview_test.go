@@ -129,7 +129,7 @@ func TestTreeView(t *testing.T) {
 			}
 		}
 		return n * 100, nil
-	}, pipeline.Workers(3))
+	}, pipeline.WithWorkers(3))
 	pipeline.ToFunc(priced, "ledger", func(context.Context, int) error { return nil })
 	if err := pl.Start(ctx); err != nil {
 		t.Fatal(err)

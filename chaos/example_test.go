@@ -82,11 +82,11 @@ func ExampleMonkey_InjectItem() {
 		}
 		return sq{i, i * i}, nil
 	},
-		pipeline.Workers(4),
+		pipeline.WithWorkers(4),
 		// About 100 kills in a fraction of a second: allow them.
-		pipeline.Supervise(strategy.OneForOne, 1000, time.Second, strategy.Backoff{}),
+		pipeline.WithSupervision(strategy.OneForOne, 1000, time.Second, strategy.Backoff{}),
 		// One kill per item at most (MaxPerItem), so 2 attempts suffice.
-		pipeline.Retry(2, strategy.Backoff{}))
+		pipeline.WithRetry(2, strategy.Backoff{}))
 	pipeline.ToFunc(squares, "sink", func(_ context.Context, s sq) error {
 		c.Delivered(s.id)
 		return nil

@@ -37,13 +37,13 @@ func TestCancelPipeline(t *testing.T) {
 			return 0, err
 		}
 		return i, nil
-	}, pipeline.Workers(3))
+	}, pipeline.WithWorkers(3))
 	slow := pipeline.Map(work, "slow", func(ctx context.Context, i int) (int, error) {
 		if i%100 == 0 {
 			time.Sleep(10 * time.Microsecond)
 		}
 		return i, nil
-	}, pipeline.Workers(2))
+	}, pipeline.WithWorkers(2))
 	pipeline.ToFunc(slow, "sink", func(_ context.Context, i int) error {
 		c.Delivered(i)
 		return nil
@@ -59,7 +59,7 @@ func TestCancelPipeline(t *testing.T) {
 		t.Fatalf("cause %v, %d cancels; want one injected cancel", context.Cause(ctx), m.Count(chaos.Cancel))
 	}
 	for _, d := range store.List(nil) {
-		if d.Reason != pipeline.ReasonStopped {
+		if d.Reason != pipeline.DeadStopped {
 			t.Fatalf("dead letter %+v; want only stopped items", d)
 		}
 		c.DeadLettered(d.Item.(int))
@@ -83,9 +83,9 @@ func TestKillsInEveryStageKind(t *testing.T) {
 	c := chaos.NewChecker[int]()
 	p := pipeline.New(pipeline.WithEvents(c.Event))
 	opts := []pipeline.StageOption{
-		pipeline.Workers(3),
-		pipeline.Supervise(strategy.OneForOne, 10000, time.Second, strategy.Backoff{}),
-		pipeline.Retry(2, strategy.Backoff{}),
+		pipeline.WithWorkers(3),
+		pipeline.WithSupervision(strategy.OneForOne, 10000, time.Second, strategy.Backoff{}),
+		pipeline.WithRetry(2, strategy.Backoff{}),
 	}
 	src := pipeline.FromSeq(p, "src", func(yield func(int) bool) {
 		for i := range n {
@@ -128,7 +128,7 @@ func TestKillsInEveryStageKind(t *testing.T) {
 		}
 		c.Delivered(x.v)
 		return nil
-	}, append(opts[1:], pipeline.Workers(1))...) // one worker: got needs no lock
+	}, append(opts[1:], pipeline.WithWorkers(1))...) // one worker: got needs no lock
 	if err := p.Run(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,7 @@ type Propagator interface {
 	Extract(ctx context.Context, carried any) context.Context
 }
 
-// A ClockSink hears the clocks of each message as it is handled, from a
+// A TimingSink hears the clocks of each message as it is handled, from a
 // System that times messages (actor.WithMessageTiming). ObserveMessage runs on
 // the actor's goroutine right after each Receive, concurrently for
 // different actors, so it must be fast and must not block: wait is the
@@ -128,16 +128,16 @@ type Propagator interface {
 // (negative for a redelivery, whose wait was reported already), process
 // the time of the Receive, errorType "" if it did not fail (else its
 // error.type).
-type ClockSink interface {
+type TimingSink interface {
 	ObserveMessage(kind, errorType string, wait, process time.Duration)
 }
 
-// A ClockSource is a Source that reports its message clocks to sinks as
+// A TimingSource is a Source that reports its message clocks to sinks as
 // they happen (for exporters whose histograms cannot be read from a
 // Snapshot, such as OpenTelemetry's). An *actor.System is one; with
 // clocks off it never calls a sink.
-type ClockSource interface {
+type TimingSource interface {
 	Source
-	// AddClockSink adds s; remove takes it out again (idempotent).
-	AddClockSink(s ClockSink) (remove func())
+	// AddTimingSink adds s; remove takes it out again (idempotent).
+	AddTimingSink(s TimingSink) (remove func())
 }

@@ -33,7 +33,7 @@ func newClockSink(m *metrics, system string) *clockSink {
 	return &clockSink{m: m, sys: attribute.String(observe.AttrSystem, system)}
 }
 
-// ObserveMessage implements observe.ClockSink.
+// ObserveMessage implements observe.TimingSink.
 func (c *clockSink) ObserveMessage(kind, errType string, wait, process time.Duration) {
 	ctx := context.Background()
 	sets := c.setsOf(kind, errType)

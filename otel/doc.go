@@ -30,7 +30,7 @@
 // for the Receives that failed) and troupe.message.wait.duration are
 // recorded as each message is handled when the System times messages
 // (actor.WithMessageTiming): the OTel API has no asynchronous histogram, so
-// Register adds a sink to a Source that is an observe.ClockSource (an
+// Register adds a sink to a Source that is an observe.TimingSource (an
 // *actor.System is) and Close removes it. Their bucket bounds are
 // observe.LatencyBuckets. Without clocks they have no data.
 //

@@ -24,7 +24,7 @@ func TestPipelineStageMetrics(t *testing.T) {
 			return false, errors.New("bad")
 		}
 		return true, nil
-	}, pipeline.Retry(1, strategy.Backoff{}))
+	}, pipeline.WithRetry(1, strategy.Backoff{}))
 	pipeline.Collect(check, "out")
 	if err := p.Run(ctx); err != nil {
 		t.Fatal(err)

@@ -65,8 +65,8 @@ func Register(src observe.Source, opts ...Option) (*Registration, error) {
 	cancel()
 
 	r := &Registration{reg: reg, sub: src.Subscribe(eventBuffer), stop: make(chan struct{}), done: make(chan struct{}), unclock: func() {}}
-	if cs, ok := src.(observe.ClockSource); ok {
-		r.unclock = cs.AddClockSink(newClockSink(m, system))
+	if cs, ok := src.(observe.TimingSource); ok {
+		r.unclock = cs.AddTimingSink(newClockSink(m, system))
 	}
 	t := newTracing(tracer, m, system, cfg.settle)
 	// Owner: the Registration; Close stops it and waits for it. It also

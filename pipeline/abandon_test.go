@@ -12,13 +12,13 @@ import (
 
 // TestAbandonedSourceOutlivesWait pins what the package doc says of a
 // source that ignores its context: the pipeline waits for it
-// WithShutdownTimeout, then abandons it, and Wait returns while it still
+// WithShutdown, then abandons it, and Wait returns while it still
 // runs; its goroutine ends when the function returns.
 func TestAbandonedSourceOutlivesWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release, returned := make(chan struct{}), make(chan struct{})
 		entered := make(chan struct{})
-		p := pipeline.New(pipeline.WithShutdownTimeout(time.Second))
+		p := pipeline.New(pipeline.WithShutdown(time.Second))
 		src := pipeline.FromFunc(p, "src", func(_ context.Context, _ func(int) error) error {
 			defer close(returned)
 			close(entered)

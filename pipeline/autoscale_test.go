@@ -33,7 +33,7 @@ func TestAutoscalerConvergesWithoutOscillating(t *testing.T) {
 		m := pipeline.Map(src, "work", func(ctx context.Context, v int) (int, error) {
 			time.Sleep(10 * time.Millisecond)
 			return v, nil
-		}, pipeline.Autoscale(pipeline.Scale{Min: 1, Max: 8}), pipeline.Buffer(256))
+		}, pipeline.WithAutoscale(pipeline.Scale{Min: 1, Max: 8}), pipeline.WithBuffer(256))
 		pipeline.ToFunc(m, "sink", func(context.Context, int) error { return nil })
 		if err := p.Start(ctx); err != nil {
 			t.Fatal(err)

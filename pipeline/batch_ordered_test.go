@@ -16,7 +16,7 @@ import (
 func TestBatchOrderedEndOfStream(t *testing.T) {
 	const n = 1000
 	p := pipeline.New(pipeline.WithBatchSize(16))
-	b := pipeline.Batch(pipeline.FromSlice(p, "src", ints(n)), "b", 10, 0, pipeline.Workers(3), pipeline.Ordered(0))
+	b := pipeline.Batch(pipeline.FromSlice(p, "src", ints(n)), "b", 10, 0, pipeline.WithWorkers(3), pipeline.WithOrdered(0))
 	c := pipeline.Collect(b, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestBatchOrderedMaxWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := pipeline.New()
 		in := make(chan int)
-		b := pipeline.Batch(pipeline.FromChan(p, "src", in), "b", 10, time.Second, pipeline.Workers(2), pipeline.Ordered(0))
+		b := pipeline.Batch(pipeline.FromChan(p, "src", in), "b", 10, time.Second, pipeline.WithWorkers(2), pipeline.WithOrdered(0))
 		out := make(chan []int, 4)
 		pipeline.ToChan(b, "out", out)
 		if err := p.Start(context.Background()); err != nil {

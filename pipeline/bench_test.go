@@ -28,7 +28,7 @@ func BenchmarkPipeline(b *testing.B) {
 			for b.Loop() {
 				p := pipeline.New(pipeline.WithBatchSize(size))
 				src := pipeline.FromSlice(p, "src", items)
-				sq := pipeline.Map(src, "square", square, pipeline.Workers(4))
+				sq := pipeline.Map(src, "square", square, pipeline.WithWorkers(4))
 				var sum int
 				pipeline.ToFunc(sq, "sum", func(_ context.Context, v int) error { sum += v; return nil })
 				if err := p.Run(context.Background()); err != nil {

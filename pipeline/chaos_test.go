@@ -31,15 +31,15 @@ func TestChaosEveryStageKind(t *testing.T) {
 	// Tight intensity: the stages give up now and then and are restarted
 	// by the root supervisor with the items their workers held.
 	sup := []pipeline.StageOption{
-		pipeline.Supervise(strategy.OneForOne, 20, 100*time.Millisecond, strategy.Backoff{}),
-		pipeline.OnGiveUp(pipeline.RestartStage),
+		pipeline.WithSupervision(strategy.OneForOne, 20, 100*time.Millisecond, strategy.Backoff{}),
+		pipeline.WithGiveUp(pipeline.RestartStage),
 	}
 	with := func(opts ...pipeline.StageOption) []pipeline.StageOption { return append(opts, sup...) }
 
 	m := pipeline.Map(pipeline.FromSlice(p, "src", ints(n)), "ordered", func(_ context.Context, v int) (int, error) {
 		chaos()
 		return v, nil
-	}, with(pipeline.Workers(4), pipeline.Ordered(0))...)
+	}, with(pipeline.WithWorkers(4), pipeline.WithOrdered(0))...)
 	var order []int
 	checked := pipeline.Map(m, "check", func(_ context.Context, v int) (int, error) {
 		order = append(order, v) // one worker, no chaos: sees the ordered stage's output order
@@ -52,7 +52,7 @@ func TestChaosEveryStageKind(t *testing.T) {
 			emit(-v - 1)
 		}
 		return nil
-	}, with(pipeline.Workers(2))...)
+	}, with(pipeline.WithWorkers(2))...)
 	type sum struct{ key, total int }
 	k := pipeline.Keyed(f, "keyed", pipeline.KeyedSpec[int, int, int, sum]{
 		Key: func(v int) int { return (v%10 + 10) % 10 },
@@ -62,7 +62,7 @@ func TestChaosEveryStageKind(t *testing.T) {
 			return nil
 		},
 		Flush: func(key int, s *int, emit func(sum)) bool { emit(sum{key, *s}); return false },
-	}, with(pipeline.Workers(3))...)
+	}, with(pipeline.WithWorkers(3))...)
 	out := pipeline.Collect(k, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestChaosEveryStageKind(t *testing.T) {
 			dead[d.Stage] = map[int]bool{}
 		}
 		dead[d.Stage][d.Item.(int)] = true
-		if d.Reason != pipeline.ReasonPoison {
+		if d.Reason != pipeline.DeadPoison {
 			t.Errorf("dead letter %+v", d)
 		}
 	}

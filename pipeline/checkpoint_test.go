@@ -81,7 +81,7 @@ func TestCheckpointResumeAfterCrash(t *testing.T) {
 			m := pipeline.Map(src, "work", func(_ context.Context, v int) (int, error) {
 				time.Sleep(time.Duration(rand.IntN(50)) * time.Microsecond) // out-of-order completion
 				return v, nil
-			}, pipeline.Workers(4))
+			}, pipeline.WithWorkers(4))
 			f := pipeline.Filter(m, "no7", func(_ context.Context, v int) (bool, error) { return v%7 != 0, nil })
 			fm := pipeline.FlatMap(f, "dup5", func(_ context.Context, v int, emit func(int)) error {
 				emit(v)
@@ -89,7 +89,7 @@ func TestCheckpointResumeAfterCrash(t *testing.T) {
 					emit(v)
 				}
 				return nil
-			}, pipeline.Workers(2))
+			}, pipeline.WithWorkers(2))
 			var mu sync.Mutex
 			seen := map[int]int{}
 			pipeline.ToFunc(fm, "sink", func(_ context.Context, v int) error {

@@ -23,7 +23,7 @@ type runEnv struct {
 	ended func(err error)
 }
 
-// OnSystem makes the pipeline run on sys instead of on a System of its
+// WithSystem makes the pipeline run on sys instead of on a System of its
 // own: its root supervisor is the top-level actor /<name> of sys (see
 // WithName; two pipelines on one System need different names), so sys's
 // Snapshot and tree view show its stages and workers in place, and
@@ -35,7 +35,7 @@ type runEnv struct {
 // WithActorOptions, which configure the pipeline's own System, are
 // refused (ErrInvalid): set them on sys.
 // The pipeline never shuts sys down. A nil sys is skipped.
-func OnSystem(sys *actor.System) Option {
+func WithSystem(sys *actor.System) Option {
 	return optionFunc(func(c *config) error {
 		if sys != nil {
 			c.sys = sys
@@ -50,7 +50,7 @@ var errParentStopped = fmt.Errorf("pipeline: stopped by its supervisor: %w", con
 
 // watchRoot makes the run fail when its stage supervisors give up, on a
 // System whose events the pipeline does not see: a stage with
-// OnGiveUp(FailPipeline) that stops, or the root supervisor stopping by
+// WithGiveUp(FailPipeline) that stops, or the root supervisor stopping by
 // itself (too many stage restarts, or killed with its parent), fail the
 // run unless it is already ending or its parent is stopping it.
 func (p *Pipeline) watchRoot(root *supervisor.Supervisor) {
@@ -115,7 +115,7 @@ func (p *Pipeline) watchRoot(root *supervisor.Supervisor) {
 // dead-lettered as stopped, and its checkpoint covers none of them.
 //
 // The spec's Restart is Permanent and its Shutdown actor.Infinity (the
-// run bounds its own stop, see WithShutdownTimeout); set the fields to
+// run bounds its own stop, see WithShutdown); set the fields to
 // change them. A pipeline that cannot start (built wrong, a ToChan sink on a restart)
 // fails the child's start. Don't also Start the pipeline yourself while
 // it is a child.
@@ -183,7 +183,7 @@ func (h *host) Receive(_ actor.Context, m hostMsg) error {
 
 // Stop aborts the run when the child is stopped from outside; when the
 // run ended by itself it has nothing to do.
-func (h *host) Stop(ctx actor.Context, _ actor.Reason) {
+func (h *host) Stop(ctx actor.Context, _ actor.ExitReason) {
 	_ = h.p.abortRun(context.Background(), errParentStopped)
 }
 

@@ -66,7 +66,7 @@ func nodePaths(ns []observe.Node, out []string) []string {
 func TestOnSystemSnapshot(t *testing.T) {
 	sys := actor.NewSystem()
 	defer func() { _ = sys.Shutdown(context.Background()) }()
-	p := pipeline.New(pipeline.WithName("etl"), pipeline.OnSystem(sys))
+	p := pipeline.New(pipeline.WithName("etl"), pipeline.WithSystem(sys))
 	gate := make(chan struct{})
 	m := pipeline.Map(pipeline.FromSlice(p, "src", ints(10)), "work", func(ctx context.Context, v int) (int, error) {
 		select {
@@ -74,7 +74,7 @@ func TestOnSystemSnapshot(t *testing.T) {
 		case <-ctx.Done():
 		}
 		return v, nil
-	}, pipeline.Workers(2))
+	}, pipeline.WithWorkers(2))
 	c := pipeline.Collect(m, "out")
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -125,13 +125,13 @@ func TestOnPlainSystemLosesNothing(t *testing.T) {
 		var dead atomic.Int64
 		sys := actor.NewSystem(actor.WithDeadLetters(func(actor.DeadLetter) { dead.Add(1) }))
 		defer func() { _ = sys.Shutdown(context.Background()) }()
-		p := pipeline.New(pipeline.OnSystem(sys))
+		p := pipeline.New(pipeline.WithSystem(sys))
 		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(1000)), "m", func(_ context.Context, v int) (int, error) {
 			if v == 500 {
 				panic("boom")
 			}
 			return v, nil
-		}, pipeline.Supervise(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}))
+		}, pipeline.WithSupervision(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}))
 		pipeline.Collect(m, "out")
 		var se *pipeline.StageError
 		if err := run(t, p); !errors.As(err, &se) || se.Stage != "m" {
@@ -151,12 +151,12 @@ func TestOnPlainSystemLosesNothing(t *testing.T) {
 			var dead atomic.Int64
 			sys := actor.NewSystem(actor.WithDeadLetters(func(actor.DeadLetter) { dead.Add(1) }))
 			defer func() { _ = sys.Shutdown(context.Background()) }()
-			p := pipeline.New(pipeline.OnSystem(sys), pipeline.WithBatchSize(1))
+			p := pipeline.New(pipeline.WithSystem(sys), pipeline.WithBatchSize(1))
 			gate := make(chan struct{})
 			m := pipeline.Map(pipeline.FromSlice(p, "src", ints(50)), "slow", func(ctx context.Context, v int) (int, error) {
 				<-gate
 				return v, nil
-			}, pipeline.Buffer(1), pipeline.Overflow(mailbox.DropNewest))
+			}, pipeline.WithBuffer(1), pipeline.WithOverflow(mailbox.DropNewest))
 			c := pipeline.Collect(m, "out")
 			if err := p.Start(context.Background()); err != nil {
 				t.Fatal(err)
@@ -182,12 +182,12 @@ func TestOnPlainSystemLosesNothing(t *testing.T) {
 func TestOnSystemRefusesOwnSystemOptions(t *testing.T) {
 	sys2 := actor.NewSystem()
 	defer func() { _ = sys2.Shutdown(context.Background()) }()
-	p2 := pipeline.New(pipeline.OnSystem(sys2), pipeline.WithEvents(func(actor.Event) {}))
+	p2 := pipeline.New(pipeline.WithSystem(sys2), pipeline.WithEvents(func(actor.Event) {}))
 	pipeline.Collect(pipeline.FromSlice(p2, "src", ints(3)), "out")
 	if err := p2.Start(context.Background()); !errors.Is(err, pipeline.ErrInvalid) {
 		t.Fatalf("Start with WithEvents on a given System: got %v; want ErrInvalid", err)
 	}
-	p3 := pipeline.New(pipeline.OnSystem(sys2), pipeline.WithActorOptions(actor.WithMessageTiming()))
+	p3 := pipeline.New(pipeline.WithSystem(sys2), pipeline.WithActorOptions(actor.WithMessageTiming()))
 	pipeline.Collect(pipeline.FromSlice(p3, "src", ints(3)), "out")
 	if err := p3.Start(context.Background()); !errors.Is(err, pipeline.ErrInvalid) {
 		t.Fatalf("Start with WithActorOptions on a given System: got %v; want ErrInvalid", err)
@@ -209,7 +209,7 @@ func TestRerun(t *testing.T) {
 			<-gate
 		}
 		return 2 * v, nil
-	}, pipeline.Workers(3), pipeline.Ordered(0))
+	}, pipeline.WithWorkers(3), pipeline.WithOrdered(0))
 	f := pipeline.Filter(m, "f", func(_ context.Context, v int) (bool, error) { return v%4 == 0, nil })
 	c := pipeline.Collect(f, "out")
 	if err := p.Start(context.Background()); err != nil {
@@ -315,13 +315,13 @@ func TestPipelineChildRestartResumes(t *testing.T) {
 			panic("one worker failure: its stage restarts it")
 		}
 		return v, nil
-	}, pipeline.Supervise(strategy.OneForOne, 3, time.Minute, strategy.Backoff{}))
+	}, pipeline.WithSupervision(strategy.OneForOne, 3, time.Minute, strategy.Backoff{}))
 	fatal := pipeline.Map(flaky, "fatal", func(_ context.Context, v int) (int, error) {
 		if v == 120 && gaveUp.CompareAndSwap(false, true) {
 			panic("the stage gives up: the run fails")
 		}
 		return v, nil
-	}, pipeline.Supervise(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}))
+	}, pipeline.WithSupervision(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}))
 	seen := make([][]int, 0, 2)
 	var runMu sync.Mutex
 	pipeline.ToFunc(fatal, "sink", func(_ context.Context, v int) error {

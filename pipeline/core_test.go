@@ -18,8 +18,8 @@ func TestLinearMapFilterFlatMap(t *testing.T) {
 		t.Run(fmt.Sprint("batch-", batch), func(t *testing.T) {
 			p := pipeline.New(pipeline.WithBatchSize(batch))
 			src := pipeline.FromSlice(p, "src", ints(5000))
-			sq := pipeline.Map(src, "square", func(_ context.Context, v int) (int, error) { return v * v, nil }, pipeline.Workers(3))
-			even := pipeline.Filter(sq, "even", func(_ context.Context, v int) (bool, error) { return v%2 == 0, nil }, pipeline.Workers(2))
+			sq := pipeline.Map(src, "square", func(_ context.Context, v int) (int, error) { return v * v, nil }, pipeline.WithWorkers(3))
+			even := pipeline.Filter(sq, "even", func(_ context.Context, v int) (bool, error) { return v%2 == 0, nil }, pipeline.WithWorkers(2))
 			dup := pipeline.FlatMap(even, "dup", func(_ context.Context, v int, emit func(string)) error {
 				emit(fmt.Sprint(v))
 				emit(fmt.Sprint(v))
@@ -138,7 +138,7 @@ func TestBuildErrors(t *testing.T) {
 			pipeline.Collect(pipeline.Map[int, int](pipeline.FromSlice(p, "s", ints(3)), "m", nil), "c")
 		}, "nil function"},
 		{"zero-workers", func(p *pipeline.Pipeline) {
-			pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", ints(3)), "m", square, pipeline.Workers(0)), "c")
+			pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", ints(3)), "m", square, pipeline.WithWorkers(0)), "c")
 		}, "0 workers"},
 		{"duplicate-name", func(p *pipeline.Pipeline) {
 			pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", ints(3)), "s", square), "c")
@@ -156,23 +156,23 @@ func TestBuildErrors(t *testing.T) {
 		}, "consumed twice"},
 		{"weights", func(p *pipeline.Pipeline) {
 			pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", ints(3)), "m", square,
-				pipeline.Workers(2), pipeline.Route(pipeline.Weighted(1))), "c")
+				pipeline.WithWorkers(2), pipeline.WithRouter(pipeline.Weighted(1))), "c")
 		}, "weights"},
 		{"key-type", func(p *pipeline.Pipeline) {
 			pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", ints(3)), "m", square,
-				pipeline.Route(pipeline.ByKey(func(s string) string { return s }))), "c")
+				pipeline.WithRouter(pipeline.ByKey(func(s string) string { return s }))), "c")
 		}, "ByKey"},
 		{"empty", func(p *pipeline.Pipeline) {}, "empty pipeline"},
 		{"ordered-drop", func(p *pipeline.Pipeline) {
 			pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", ints(3)), "m", square,
-				pipeline.Ordered(0), pipeline.Overflow(mailbox.DropOldest)), "c")
+				pipeline.WithOrdered(0), pipeline.WithOverflow(mailbox.DropOldest)), "c")
 		}, "Overflow"},
 		{"ordered-key", func(p *pipeline.Pipeline) {
 			pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", ints(3)), "m", square,
-				pipeline.Ordered(0), pipeline.Route(pipeline.ByKey(func(v int) int { return v }))), "c")
+				pipeline.WithOrdered(0), pipeline.WithRouter(pipeline.ByKey(func(v int) int { return v }))), "c")
 		}, "key routing"},
 		{"bad-option", func(p *pipeline.Pipeline) {
-			pipeline.Collect(pipeline.FromSlice(p, "s", ints(3)), "c", pipeline.Buffer(-1))
+			pipeline.Collect(pipeline.FromSlice(p, "s", ints(3)), "c", pipeline.WithBuffer(-1))
 		}, "buffer"},
 	}
 	for _, c := range cases {
@@ -227,7 +227,7 @@ func TestBuildErrors(t *testing.T) {
 	})
 	t.Run("no-items", func(t *testing.T) {
 		p := pipeline.New()
-		c := pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", []int{}), "m", square, pipeline.Workers(3)), "c")
+		c := pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, "s", []int{}), "m", square, pipeline.WithWorkers(3)), "c")
 		d, inputs := pipeline.Dynamic[int](p, "d")
 		c2 := pipeline.Collect(d, "c2")
 		inputs.Close() // before Start, with no input: the stream ends at once

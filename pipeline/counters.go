@@ -54,7 +54,7 @@ func (st *stage) stats() StageStats {
 // deadLetter sends one item to the dead-letter store and counts it.
 // Items stopped by the pipeline stay uncommitted for checkpoints; every
 // other reason resolves the item.
-func (st *stage) deadLetter(seq uint64, item any, reason Reason, attempts int, err error, adj *adjBuf) (id uint64) {
+func (st *stage) deadLetter(seq uint64, item any, reason DeadLetterReason, attempts int, err error, adj *adjBuf) (id uint64) {
 	p := st.p
 	id = p.dlID.Add(1)
 	p.dlq.Add(DeadLetter{
@@ -62,7 +62,7 @@ func (st *stage) deadLetter(seq uint64, item any, reason Reason, attempts int, e
 		Reason: reason, Attempts: attempts, Err: err, Time: time.Now(),
 	})
 	st.dead.Add(1)
-	if reason == ReasonStopped {
+	if reason == DeadStopped {
 		st.stopped.Add(1)
 		return id
 	}

@@ -6,15 +6,15 @@ import (
 	"time"
 )
 
-// Reason says why an item was dead-lettered.
-type Reason uint8
+// DeadLetterReason says why an item was dead-lettered.
+type DeadLetterReason uint8
 
 const (
-	// ReasonPoison: the item failed on every attempt (see Retry).
-	ReasonPoison Reason = iota + 1
-	// ReasonStopped: the pipeline stopped (cancelled, failed, or a drain
+	// DeadPoison: the item failed on every attempt (see Retry).
+	DeadPoison DeadLetterReason = iota + 1
+	// DeadStopped: the pipeline stopped (cancelled, failed, or a drain
 	// timed out) while the item was inside it.
-	ReasonStopped
+	DeadStopped
 	// ReasonOverflow: a stage with a drop Overflow policy dropped it.
 	ReasonOverflow
 	// ReasonDeadline: its last attempt ran past the stage's Timeout.
@@ -22,11 +22,11 @@ const (
 )
 
 // String returns "poison", "stopped", "overflow" or "deadline".
-func (r Reason) String() string {
+func (r DeadLetterReason) String() string {
 	switch r {
-	case ReasonPoison:
+	case DeadPoison:
 		return "poison"
-	case ReasonStopped:
+	case DeadStopped:
 		return "stopped"
 	case ReasonOverflow:
 		return "overflow"
@@ -46,10 +46,10 @@ type DeadLetter struct {
 	Item  any
 	// Seq is the item's sequence number from its source.
 	Seq      uint64
-	Reason   Reason
+	Reason   DeadLetterReason
 	Attempts int
 	// Err is the last failure (a *actor.PanicError for a panic), nil for
-	// ReasonStopped and ReasonOverflow.
+	// DeadStopped and ReasonOverflow.
 	Err  error
 	Time time.Time
 }

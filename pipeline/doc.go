@@ -8,7 +8,7 @@
 //
 //	p := pipeline.New()
 //	nums := pipeline.FromSlice(p, "numbers", []int{1, 2, 3, 4})
-//	squares := pipeline.Map(nums, "square", square, pipeline.Workers(4))
+//	squares := pipeline.Map(nums, "square", square, pipeline.WithWorkers(4))
 //	even := pipeline.Filter(squares, "even", isEven)
 //	out := pipeline.Collect(even, "out")
 //	err := p.Run(ctx) // nil once every item reached the sink
@@ -98,7 +98,7 @@
 // goes to the dead-letter store as poison, with its stage, error and
 // attempt count, and the worker moves on. A stage supervisor that gives
 // up (too many restarts) fails the pipeline with a *StageError naming the
-// stage, or, with OnGiveUp(RestartStage), is restarted by the root
+// stage, or, with WithGiveUp(RestartStage), is restarted by the root
 // supervisor with fresh workers that take over the items the old ones
 // held.
 //
@@ -130,7 +130,7 @@
 // every quiescent point In = Out + Filtered + DeadLettered: nothing is
 // lost, including after panics, restarts and cancellation (Stats,
 // StageStats). Items inside the pipeline when it aborts are dead-lettered
-// with ReasonStopped and counted in DeadLettered and Stopped. An attempt
+// with DeadStopped and counted in DeadLettered and Stopped. An attempt
 // cut short by a stop (of the pipeline, or of a worker's incarnation by
 // a restart) is not counted in Errors.
 //
@@ -172,15 +172,15 @@
 // functions see their context cancelled; the actors are stopped, sink
 // first; every item still inside (queued, in hand, parked for a retry,
 // pending output, reorder or merge buffers, batch groups) is
-// dead-lettered with ReasonStopped. Keyed state is dropped (what the
+// dead-lettered with DeadStopped. Keyed state is dropped (what the
 // last state checkpoint saved of it stays saved). Wait returns
 // the cause. Stage functions that ignore their context are abandoned
-// after WithShutdownTimeout and reported as leaked by the actor system;
+// after WithShutdown and reported as leaked by the actor system;
 // the items they hold stay counted in InFlight.
 //
 // # In a service: on a System, as a child, linked to actors
 //
-// By default a pipeline runs on an actor System of its own. OnSystem
+// By default a pipeline runs on an actor System of its own. WithSystem
 // runs it on a given System instead (its root supervisor is /<name>
 // there), and Pipeline.Spec makes it a supervisor's child: each start of
 // the child is a run whose root supervisor is the child's only child, so
@@ -252,7 +252,7 @@
 // returns. A source that does not return when the pipeline stops (a
 // FromFunc or FromResumable function that ignores its context, a FromSeq
 // iterator that blocks without yielding) is waited for
-// WithShutdownTimeout, then abandoned with a warning in the log: Wait
+// WithShutdown, then abandoned with a warning in the log: Wait
 // returns while it still runs (and one more goroutine waits for it), and
 // both end whenever the function returns.
 //

@@ -42,8 +42,8 @@ var nilEdges = []edge{
 		mustRun(t, p)
 		wantItems(t, c.Items(), ints(10))
 	}},
-	{"OnSystem", "a nil System is skipped: the pipeline runs on its own", func(t *testing.T) {
-		p := pipeline.New(pipeline.OnSystem(nil))
+	{"WithSystem", "a nil System is skipped: the pipeline runs on its own", func(t *testing.T) {
+		p := pipeline.New(pipeline.WithSystem(nil))
 		c := pipeline.Collect(pipeline.FromSlice(p, "src", ints(4)), "out")
 		mustRun(t, p)
 		wantItems(t, c.Items(), ints(4))
@@ -89,7 +89,7 @@ var nilEdges = []edge{
 		}
 		p := pipeline.New()
 		pipeline.ToRef(pipeline.FromSlice(p, "src", ints(5)), "deliver", ref,
-			func(v int, ack func(error)) sinkMsg { return sinkMsg{v, ack} }, nil, pipeline.Workers(2), nil)
+			func(v int, ack func(error)) sinkMsg { return sinkMsg{v, ack} }, nil, pipeline.WithWorkers(2), nil)
 		mustRun(t, p)
 		if s := stats(t, p, "deliver"); s.Out != 5 {
 			t.Fatalf("out %d; want 5", s.Out)
@@ -97,7 +97,7 @@ var nilEdges = []edge{
 	}},
 	{"Map", "nil stage options are skipped", func(t *testing.T) {
 		p := pipeline.New()
-		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(5)), "m", func(_ context.Context, v int) (int, error) { return 2 * v, nil }, nil, pipeline.Workers(2), nil)
+		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(5)), "m", func(_ context.Context, v int) (int, error) { return 2 * v, nil }, nil, pipeline.WithWorkers(2), nil)
 		c := pipeline.Collect(m, "out")
 		mustRun(t, p)
 		wantItems(t, c.Items(), []int{0, 2, 4, 6, 8})

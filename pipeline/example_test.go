@@ -17,7 +17,7 @@ func Example() {
 	nums := pipeline.FromSlice(p, "numbers", []int{1, 2, 3, 4, 5, 6, 7, 8})
 	squares := pipeline.Map(nums, "square", func(_ context.Context, n int) (int, error) {
 		return n * n, nil
-	}, pipeline.Workers(4), pipeline.Ordered(0))
+	}, pipeline.WithWorkers(4), pipeline.WithOrdered(0))
 	even := pipeline.Filter(squares, "even", func(_ context.Context, n int) (bool, error) {
 		return n%2 == 0, nil
 	})
@@ -54,7 +54,7 @@ func ExampleKeyed() {
 			emit(count{letter, *n})
 			return false
 		},
-	}, pipeline.Workers(3))
+	}, pipeline.WithWorkers(3))
 	out := pipeline.Collect(counts, "out")
 	if err := p.Run(context.Background()); err != nil {
 		fmt.Println(err)
@@ -142,7 +142,7 @@ func ExampleToChan() {
 func ExamplePipeline_Run_invalid() {
 	p := pipeline.New()
 	nums := pipeline.FromSlice(p, "numbers", []int{1, 2, 3})
-	pipeline.Map(nums, "square", func(_ context.Context, n int) (int, error) { return n * n, nil }, pipeline.Workers(0))
+	pipeline.Map(nums, "square", func(_ context.Context, n int) (int, error) { return n * n, nil }, pipeline.WithWorkers(0))
 	err := p.Run(context.Background())
 	fmt.Println(errors.Is(err, pipeline.ErrInvalid))
 	fmt.Println(err)

@@ -27,7 +27,7 @@ func TestPoisonItemGoesToDeadLetters(t *testing.T) {
 			panic("bad item")
 		}
 		return v, nil
-	}, pipeline.Workers(4))
+	}, pipeline.WithWorkers(4))
 	c := pipeline.Collect(m, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestPoisonItemGoesToDeadLetters(t *testing.T) {
 	}
 	d := dls[0]
 	var pe *actor.PanicError
-	if d.Stage != "m" || d.Item != 42 || d.Reason != pipeline.ReasonPoison || d.Attempts != pipeline.DefaultAttempts || !errors.As(d.Err, &pe) {
+	if d.Stage != "m" || d.Item != 42 || d.Reason != pipeline.DeadPoison || d.Attempts != pipeline.DefaultMaxAttempts || !errors.As(d.Err, &pe) {
 		t.Fatalf("dead letter %+v", d)
 	}
 	s := stats(t, p, "m")
@@ -66,7 +66,7 @@ func TestReturnedErrorIsRetried(t *testing.T) {
 			}
 		}
 		return v, nil
-	}, pipeline.Workers(2))
+	}, pipeline.WithWorkers(2))
 	c := pipeline.Collect(m, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestReturnedErrorIsRetried(t *testing.T) {
 func TestRandomPanicsAllAccounted(t *testing.T) {
 	const n = 20000
 	p := pipeline.New(pipeline.WithBatchSize(64))
-	sup := pipeline.Supervise(strategy.OneForOne, 100000, time.Second, strategy.Backoff{})
+	sup := pipeline.WithSupervision(strategy.OneForOne, 100000, time.Second, strategy.Backoff{})
 	var rmu sync.Mutex
 	rng := rand.New(rand.NewPCG(1, 2))
 	flaky := func() bool { rmu.Lock(); defer rmu.Unlock(); return rng.Float64() < 0.02 }
@@ -95,7 +95,7 @@ func TestRandomPanicsAllAccounted(t *testing.T) {
 			panic("random")
 		}
 		return v, nil
-	}, pipeline.Workers(4), sup)
+	}, pipeline.WithWorkers(4), sup)
 	var mu sync.Mutex
 	seen := map[int]int{}
 	pipeline.ToFunc(m, "sink", func(_ context.Context, v int) error {
@@ -141,7 +141,7 @@ func TestGiveUpFailsPipeline(t *testing.T) {
 			panic("boom")
 		}
 		return v, nil
-	}, pipeline.Supervise(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}))
+	}, pipeline.WithSupervision(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}))
 	pipeline.Collect(m, "out")
 	err := run(t, p)
 	var se *pipeline.StageError
@@ -166,8 +166,8 @@ func TestGiveUpRestartsStage(t *testing.T) {
 			}
 		}
 		return v, nil
-	}, pipeline.Workers(3), pipeline.Supervise(strategy.OneForOne, 1, time.Minute, strategy.Backoff{}),
-		pipeline.OnGiveUp(pipeline.RestartStage))
+	}, pipeline.WithWorkers(3), pipeline.WithSupervision(strategy.OneForOne, 1, time.Minute, strategy.Backoff{}),
+		pipeline.WithGiveUp(pipeline.RestartStage))
 	c := pipeline.Collect(m, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestRetryBackoff(t *testing.T) {
 				return 0, errors.New("again")
 			}
 			return v, nil
-		}, pipeline.Retry(3, strategy.Backoff{Min: 10 * time.Millisecond, Max: time.Second}))
+		}, pipeline.WithRetry(3, strategy.Backoff{Min: 10 * time.Millisecond, Max: time.Second}))
 		c := pipeline.Collect(m, "out")
 		start := time.Now()
 		if err := p.Run(context.Background()); err != nil {
@@ -221,7 +221,7 @@ func TestTimeoutDeadLettersWithDeadline(t *testing.T) {
 				return 0, ctx.Err()
 			}
 			return v, nil
-		}, pipeline.Timeout(50*time.Millisecond))
+		}, pipeline.WithTimeout(50*time.Millisecond))
 		c := pipeline.Collect(m, "out")
 		if err := p.Run(context.Background()); err != nil {
 			t.Fatal(err)
@@ -248,7 +248,7 @@ func TestReplayDeadLetters(t *testing.T) {
 				return 0, errors.New("not now")
 			}
 			return v, nil
-		}, pipeline.Workers(2))
+		}, pipeline.WithWorkers(2))
 		c := pipeline.Collect(m, "out")
 		ctx := context.Background()
 		if err := p.Start(ctx); err != nil {
@@ -258,7 +258,7 @@ func TestReplayDeadLetters(t *testing.T) {
 			ch <- i
 		}
 		synctest.Wait() // everything sent was handled; the pipeline waits on ch
-		poison := func(d pipeline.DeadLetter) bool { return d.Stage == "m" && d.Reason == pipeline.ReasonPoison }
+		poison := func(d pipeline.DeadLetter) bool { return d.Stage == "m" && d.Reason == pipeline.DeadPoison }
 		if n := len(p.DeadLetters().List(poison)); n != 10 {
 			t.Fatalf("%d dead letters, want 10", n)
 		}
@@ -322,7 +322,7 @@ func TestOverflowDropIsCounted(t *testing.T) {
 		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(50)), "slow", func(ctx context.Context, v int) (int, error) {
 			<-gate
 			return v, nil
-		}, pipeline.Buffer(1), pipeline.Overflow(mailbox.DropNewest))
+		}, pipeline.WithBuffer(1), pipeline.WithOverflow(mailbox.DropNewest))
 		c := pipeline.Collect(m, "out")
 		if err := p.Start(context.Background()); err != nil {
 			t.Fatal(err)

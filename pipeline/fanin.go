@@ -304,7 +304,7 @@ func (o *toLane[T]) drop() {
 		st := o.l.m.st
 		st.in.Add(uint64(len(b.Items)))
 		for _, e := range b.Items {
-			st.deadLetter(e.Seq, e.Item, ReasonStopped, 0, nil, nil)
+			st.deadLetter(e.Seq, e.Item, DeadStopped, 0, nil, nil)
 		}
 		o.cur = nil
 	}
@@ -413,14 +413,14 @@ func (m *prio[T]) sweepAll() {
 	for i, l := range m.lanes {
 		if b := m.cur[i]; b != nil {
 			for _, e := range b.Remaining() {
-				st.deadLetter(e.Seq, e.Item, ReasonStopped, 0, nil, nil)
+				st.deadLetter(e.Seq, e.Item, DeadStopped, 0, nil, nil)
 			}
 			m.cur[i] = nil
 		}
 		for _, b := range l.q.Close() {
 			st.taken.Add(int64(len(b.Items)))
 			for _, e := range b.Items {
-				st.deadLetter(e.Seq, e.Item, ReasonStopped, 0, nil, nil)
+				st.deadLetter(e.Seq, e.Item, DeadStopped, 0, nil, nil)
 			}
 		}
 	}

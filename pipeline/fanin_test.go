@@ -14,7 +14,7 @@ import (
 func TestMergeTeeSplit(t *testing.T) {
 	p := pipeline.New(pipeline.WithBatchSize(16))
 	a := pipeline.FromSlice(p, "a", ints(1000))
-	b := pipeline.Map(pipeline.FromSlice(p, "b", ints(1000)), "b+1000", func(_ context.Context, v int) (int, error) { return v + 1000, nil }, pipeline.Workers(2))
+	b := pipeline.Map(pipeline.FromSlice(p, "b", ints(1000)), "b+1000", func(_ context.Context, v int) (int, error) { return v + 1000, nil }, pipeline.WithWorkers(2))
 	merged := pipeline.Merge(a, b)
 	copies := pipeline.Tee(merged, 2)
 	all := pipeline.Collect(copies[0], "all")
@@ -59,7 +59,7 @@ func TestPriorityMergeQuota(t *testing.T) {
 		merged := pipeline.PriorityMerge(p, "prio", []pipeline.Tier[tagged]{
 			{In: pipeline.FromSlice(p, "high", hi), Quota: ratio},
 			{In: pipeline.FromSlice(p, "low", lo), Quota: 1},
-		}, pipeline.Buffer(32))
+		}, pipeline.WithBuffer(32))
 		var out []tagged
 		pipeline.ToFunc(merged, "sink", func(ctx context.Context, v tagged) error {
 			// A slow sink: in the bubble everything else runs until it
@@ -68,7 +68,7 @@ func TestPriorityMergeQuota(t *testing.T) {
 			time.Sleep(time.Microsecond)
 			out = append(out, v)
 			return nil
-		}, pipeline.Buffer(16))
+		}, pipeline.WithBuffer(16))
 		if err := p.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,7 @@ func TestWithFaultInjector(t *testing.T) {
 		items[i] = i
 	}
 	src := pipeline.FromSlice(p, "src", items)
-	doubled := pipeline.Map(src, "double", func(_ context.Context, v int) (int, error) { return 2 * v, nil }, pipeline.Workers(2))
+	doubled := pipeline.Map(src, "double", func(_ context.Context, v int) (int, error) { return 2 * v, nil }, pipeline.WithWorkers(2))
 	out := pipeline.Collect(doubled, "sink")
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func TestKeyedRefusesRoute(t *testing.T) {
 		Key:    func(v int) int { return v % 2 },
 		Update: func(_ context.Context, _ int, s *int, v int, _ func(int)) error { *s += v; return nil },
 	}
-	out := pipeline.Keyed(src, "sum", spec, pipeline.Route(pipeline.RoundRobin()))
+	out := pipeline.Keyed(src, "sum", spec, pipeline.WithRouter(pipeline.RoundRobin()))
 	pipeline.Collect(out, "sink")
 	if err := p.Run(context.Background()); !errors.Is(err, pipeline.ErrInvalid) {
 		t.Fatalf("Keyed with Route: got %v; want ErrInvalid", err)

@@ -34,7 +34,7 @@ func TestBackpressureSlowSink(t *testing.T) {
 			}
 		})
 		m := pipeline.Map(src, "m", func(_ context.Context, v int) (int, error) { return v, nil },
-			pipeline.Workers(workers), pipeline.Buffer(buffer))
+			pipeline.WithWorkers(workers), pipeline.WithBuffer(buffer))
 		tokens := make(chan struct{})
 		pipeline.ToFunc(m, "sink", func(ctx context.Context, v int) error {
 			select {
@@ -44,7 +44,7 @@ func TestBackpressureSlowSink(t *testing.T) {
 			}
 			consumed.Add(1)
 			return nil
-		}, pipeline.Buffer(buffer))
+		}, pipeline.WithBuffer(buffer))
 		// What the pipeline may hold: the source's pending batch; per map
 		// worker its mailbox, the batch in hand and one output batch
 		// blocked on the sink; the sink's mailbox and batch in hand.
@@ -89,14 +89,14 @@ func TestCancelMidStream(t *testing.T) {
 			}
 		}
 	})
-	m := pipeline.Map(src, "m", func(_ context.Context, v int) (int, error) { return v * 2, nil }, pipeline.Workers(4))
+	m := pipeline.Map(src, "m", func(_ context.Context, v int) (int, error) { return v * 2, nil }, pipeline.WithWorkers(4))
 	blocked := pipeline.Map(m, "blocking", func(ctx context.Context, v int) (int, error) {
 		if v == 2*5000 {
 			<-ctx.Done() // user code that only returns when told to stop
 			return 0, ctx.Err()
 		}
 		return v, nil
-	}, pipeline.Workers(2))
+	}, pipeline.WithWorkers(2))
 	var n atomic.Int64
 	pipeline.ToFunc(blocked, "sink", func(context.Context, int) error {
 		if n.Add(1) == 20000 {
@@ -142,7 +142,7 @@ func TestGracefulDrain(t *testing.T) {
 			}
 		}
 	}()
-	m := pipeline.Map(pipeline.FromChan(p, "src", ch), "m", func(_ context.Context, v int) (int, error) { return v, nil }, pipeline.Workers(3))
+	m := pipeline.Map(pipeline.FromChan(p, "src", ch), "m", func(_ context.Context, v int) (int, error) { return v, nil }, pipeline.WithWorkers(3))
 	var got atomic.Int64
 	reached := make(chan struct{})
 	pipeline.ToFunc(m, "sink", func(context.Context, int) error {
@@ -240,8 +240,8 @@ func TestCancelEveryNodeKind(t *testing.T) {
 	}
 	merged := pipeline.PriorityMerge(p, "prio", []pipeline.Tier[int]{{In: src, Quota: 3}, {In: dyn, Quota: 1}})
 	ordered := pipeline.Map(merged, "ordered", func(_ context.Context, v int) (int, error) { return v, nil },
-		pipeline.Workers(3), pipeline.Ordered(0))
-	batches := pipeline.Batch(ordered, "batch", 10, time.Millisecond, pipeline.Workers(2))
+		pipeline.WithWorkers(3), pipeline.WithOrdered(0))
+	batches := pipeline.Batch(ordered, "batch", 10, time.Millisecond, pipeline.WithWorkers(2))
 	flat := pipeline.FlatMap(batches, "flat", func(_ context.Context, b []int, emit func(int)) error {
 		for _, v := range b {
 			emit(v)
@@ -252,7 +252,7 @@ func TestCancelEveryNodeKind(t *testing.T) {
 		Key:        func(v int) int { return (v%5 + 5) % 5 },
 		Update:     func(_ context.Context, _ int, s *int, v int, emit func(int)) error { *s += v; emit(v); return nil },
 		FlushEvery: time.Millisecond,
-	}, pipeline.Workers(2))
+	}, pipeline.WithWorkers(2))
 	copies := pipeline.Tee(sums, 2)
 	out := make(chan int)
 	pipeline.ToChan(copies[0], "chan", out)

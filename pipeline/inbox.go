@@ -55,7 +55,7 @@ func (in *inbox[T]) load(i int) int {
 // outlet implements target.
 func (in *inbox[T]) outlet(adj *adjBuf) outlet[T] {
 	o := &toStage[T]{in: in, size: in.st.p.cfg.batch, adj: adj, pk: newPicker(in.router, in.st.p.cfg.batch)}
-	if in.router.Kind() == routeKey {
+	if in.router.Rule() == routeKey {
 		o.key = keyHash[T](in.router)
 		o.per = make([]*batch[T], len(in.slots))
 	}

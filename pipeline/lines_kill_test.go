@@ -174,7 +174,7 @@ func killChild(env string) {
 	p := pipeline.New(pipeline.WithBatchSize(killBatch), pipeline.WithCheckpointEvery(time.Millisecond))
 	src := pipeline.FromLines(p, "lines", in, cp)
 	work := pipeline.Map(src, "work", func(_ context.Context, l string) (string, error) { return l, nil },
-		pipeline.Workers(workers), pipeline.Buffer(4*killBatch))
+		pipeline.WithWorkers(workers), pipeline.WithBuffer(4*killBatch))
 	n := 0
 	pipeline.ToFunc(work, "sink", func(_ context.Context, l string) error {
 		if n == blockAt {
@@ -184,6 +184,6 @@ func killChild(env string) {
 		n++
 		_, err := out.WriteString(l + "\n") // one write(2) per line
 		return err
-	}, pipeline.Buffer(4*killBatch))
+	}, pipeline.WithBuffer(4*killBatch))
 	fail(fmt.Errorf("run ended: %v", p.Run(context.Background())))
 }

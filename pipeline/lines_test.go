@@ -245,7 +245,7 @@ func cancelLines(t *testing.T, path string, cp pipeline.Checkpointer, batch, wor
 	p := pipeline.New(pipeline.WithBatchSize(batch), pipeline.WithCheckpointEvery(time.Millisecond))
 	src := pipeline.FromLines(p, "lines", path, cp)
 	work := pipeline.Map(src, "work", func(_ context.Context, l string) (string, error) { return l, nil },
-		pipeline.Workers(workers), pipeline.Buffer(4*batch))
+		pipeline.WithWorkers(workers), pipeline.WithBuffer(4*batch))
 	var mu sync.Mutex
 	var done []string
 	pipeline.ToFunc(work, "sink", func(ctx context.Context, l string) error {
@@ -258,7 +258,7 @@ func cancelLines(t *testing.T, path string, cp pipeline.Checkpointer, batch, wor
 		}
 		done = append(done, l)
 		return nil
-	}, pipeline.Buffer(4*batch))
+	}, pipeline.WithBuffer(4*batch))
 	if err := p.Start(ctx); err != nil {
 		return nil, err
 	}

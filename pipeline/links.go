@@ -39,7 +39,7 @@ type Inlet[T any] struct {
 // an error matching actor.ErrFull. Close ends the stream after the items
 // the Ref accepted before it. Items that arrive after the stream ended
 // (after Close, or once Stop or an abort stopped the sources) are
-// dead-lettered with ReasonStopped and counted in In and DeadLettered;
+// dead-lettered with DeadStopped and counted in In and DeadLettered;
 // items still in the mailbox when the pipeline's actors stop go to the
 // System's dead letters, as for any actor. A capacity below 1 makes the
 // pipeline invalid.
@@ -187,7 +187,7 @@ func (in *Inlet[T]) receive(v T) {
 	in.handled++
 	if in.ended || s.p.stopping.Load() {
 		s.st.in.Add(1)
-		s.st.deadLetter(0, v, ReasonStopped, 0, nil, nil)
+		s.st.deadLetter(0, v, DeadStopped, 0, nil, nil)
 		return
 	}
 	if err := s.put(v, 0); err == nil && in.runRef().Len() == 0 {

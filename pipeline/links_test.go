@@ -28,7 +28,7 @@ func TestFromRefBackpressure(t *testing.T) {
 			case <-ctx.Done():
 			}
 			return v, nil
-		}, pipeline.Buffer(2)), "out")
+		}, pipeline.WithBuffer(2)), "out")
 		if err := inlet.Close(context.Background()); !errors.Is(err, pipeline.ErrNotRunning) {
 			t.Fatalf("Close before Start: got %v; want ErrNotRunning", err)
 		}
@@ -125,7 +125,7 @@ func TestToRefAcks(t *testing.T) {
 			return nil
 		})
 		pipeline.ToRef(src, "deliver", ref, func(v int, ack func(error)) sinkMsg { return sinkMsg{v, ack} },
-			pipeline.Workers(workers), pipeline.Retry(3, strategy.Backoff{}))
+			pipeline.WithWorkers(workers), pipeline.WithRetry(3, strategy.Backoff{}))
 		if err := p.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +164,7 @@ func TestToRefAcks(t *testing.T) {
 			t.Errorf("deliver: in %d out %d dead %d, acked %d; want %d, %d, 1, %d", s.In, s.Out, s.DeadLettered, acked, n, n-1, n-1)
 		}
 		dls := p.DeadLetters().List(nil)
-		if len(dls) != 1 || dls[0].Item != 7 || dls[0].Attempts != 3 || dls[0].Reason != pipeline.ReasonPoison {
+		if len(dls) != 1 || dls[0].Item != 7 || dls[0].Attempts != 3 || dls[0].Reason != pipeline.DeadPoison {
 			t.Errorf("dead letters: %+v; want item 7, poison after 3 attempts", dls)
 		}
 		checkAccounting(t, p)

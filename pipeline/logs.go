@@ -26,7 +26,7 @@ type deadLog struct {
 }
 
 // errorType classifies an item's last error for the error.type field.
-func errorType(reason Reason, err error) string {
+func errorType(reason DeadLetterReason, err error) string {
 	if reason == ReasonDeadline {
 		return observe.ErrorTimeout
 	}
@@ -35,7 +35,7 @@ func errorType(reason Reason, err error) string {
 
 // logPoison logs an item dead-lettered after its last attempt, rate
 // limited. fid is the worker's failure when the last attempt panicked.
-func (p *Pipeline) logPoison(st *stage, id uint64, reason Reason, attempts int, err error, fid observe.FailureID) {
+func (p *Pipeline) logPoison(st *stage, id uint64, reason DeadLetterReason, attempts int, err error, fid observe.FailureID) {
 	l := &p.deadLog
 	l.total.Add(1)
 	l.since.Add(1)

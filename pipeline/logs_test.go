@@ -46,7 +46,7 @@ func TestLogsPoisonRateLimited(t *testing.T) {
 		p := pipeline.New(pipeline.WithName("lines"), pipeline.WithLogger(zap.New(core)))
 		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(n)), "parse", func(_ context.Context, v int) (int, error) {
 			return 0, errors.New("bad line")
-		}, pipeline.Retry(2, strategy.Backoff{}))
+		}, pipeline.WithRetry(2, strategy.Backoff{}))
 		pipeline.Collect(m, "out")
 		if err := p.Run(context.Background()); err != nil { // synctest reports a deadlock
 			t.Fatal(err)
@@ -103,7 +103,7 @@ func TestLogsWorkerRestartAndFailureID(t *testing.T) {
 			panic("boom")
 		}
 		return v, nil
-	}, pipeline.Retry(2, strategy.Backoff{}))
+	}, pipeline.WithRetry(2, strategy.Backoff{}))
 	pipeline.Collect(m, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)

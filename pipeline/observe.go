@@ -12,7 +12,7 @@ import (
 // prom and otel adapters) holds the pipeline's supervision tree and, in
 // Snapshot.Pipelines, the pipeline as Observe returns it. A system of
 // the pipeline's own shuts down when the pipeline stops (a Snapshot of it
-// then shows the final counters); on a given System (OnSystem, Spec) the
+// then shows the final counters); on a given System (WithSystem, Spec) the
 // pipeline is in Snapshot.Pipelines while a run is in progress.
 func (p *Pipeline) System() *actor.System {
 	p.mu.Lock()

@@ -41,7 +41,7 @@ func TestSnapshotShowsFanOutSkew(t *testing.T) {
 		hold := make(chan struct{})
 		m := pipeline.Map(pipeline.FromSlice(p, "src", ints(n)), "m", func(_ context.Context, v int) (int, error) {
 			return v, nil
-		}, pipeline.Workers(4), pipeline.Route(pipeline.ByKey(func(v int) int { return 0 }))) // one hot key
+		}, pipeline.WithWorkers(4), pipeline.WithRouter(pipeline.ByKey(func(v int) int { return 0 }))) // one hot key
 		pipeline.ToFunc(m, "sink", func(ctx context.Context, v int) error {
 			if v == n-1 {
 				<-hold // keep the pipeline running once m is done
@@ -110,7 +110,7 @@ func TestSnapshotShowsHeadOfLineBlocking(t *testing.T) {
 				<-gate
 			}
 			return v, nil
-		}, pipeline.Workers(4), pipeline.Route(pipeline.RoundRobin()), pipeline.Buffer(n))
+		}, pipeline.WithWorkers(4), pipeline.WithRouter(pipeline.RoundRobin()), pipeline.WithBuffer(n))
 		pipeline.Collect(m, "out")
 		start := time.Now()
 		if err := p.Start(context.Background()); err != nil {

@@ -15,12 +15,12 @@ import (
 const (
 	DefaultBatchSize       = 128
 	DefaultBuffer          = 1024 // items per worker
-	DefaultAttempts        = 3
+	DefaultMaxAttempts        = 3
 	DefaultIntensity       = 20
 	DefaultPeriod          = time.Second
 	DefaultStageRestarts   = 3
 	DefaultStagePeriod     = time.Minute
-	DefaultShutdownTimeout = 5 * time.Second
+	DefaultShutdown = 5 * time.Second
 	DefaultLinger          = 200 * time.Microsecond
 	DefaultCheckpointEvery = time.Second
 	DefaultDeadLetters     = 10000
@@ -40,7 +40,7 @@ type config struct {
 	faults        actor.FaultInjector
 	seed          uint64         // of the workers' jitter generators
 	sysOpts       []actor.Option // WithActorOptions, for an own System
-	sys           *actor.System  // OnSystem: run there instead of on an own System
+	sys           *actor.System  // WithSystem: run there instead of on an own System
 }
 
 func defaultConfig() config {
@@ -50,7 +50,7 @@ func defaultConfig() config {
 		log:           zap.NewNop(),
 		stageRestarts: DefaultStageRestarts,
 		stagePeriod:   DefaultStagePeriod,
-		shutdown:      DefaultShutdownTimeout,
+		shutdown:      DefaultShutdown,
 		linger:        DefaultLinger,
 		checkpoint:    DefaultCheckpointEvery,
 		seed:          rand.Uint64(),
@@ -146,7 +146,7 @@ func WithEvents(f func(actor.Event)) Option {
 
 // WithStageRestarts sets how often the pipeline's root supervisor
 // restarts stages whose own supervisor gave up (for stages with
-// OnGiveUp(RestartStage)): more than n restarts within period fail the
+// WithGiveUp(RestartStage)): more than n restarts within period fail the
 // pipeline. Default DefaultStageRestarts in DefaultStagePeriod.
 func WithStageRestarts(n int, period time.Duration) Option {
 	return optionFunc(func(c *config) error {
@@ -158,10 +158,10 @@ func WithStageRestarts(n int, period time.Duration) Option {
 	})
 }
 
-// WithShutdownTimeout sets how long a stopping worker (or source) may
+// WithShutdown sets how long a stopping worker (or source) may
 // take to return from user code before it is abandoned and reported as
-// leaked. Default DefaultShutdownTimeout.
-func WithShutdownTimeout(d time.Duration) Option {
+// leaked. Default DefaultShutdown.
+func WithShutdown(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if d <= 0 {
 			return invalidf("shutdown timeout %v", d)
@@ -243,7 +243,7 @@ type stageConfig struct {
 	router     Router
 	attempts   int
 	retry      strategy.Backoff
-	kind       strategy.Kind
+	kind       strategy.Strategy
 	intensity  int
 	period     time.Duration
 	backoff    strategy.Backoff
@@ -260,7 +260,7 @@ func defaultStageConfig() stageConfig {
 	return stageConfig{
 		workers:   1,
 		buffer:    DefaultBuffer,
-		attempts:  DefaultAttempts,
+		attempts:  DefaultMaxAttempts,
 		intensity: DefaultIntensity,
 		period:    DefaultPeriod,
 	}
@@ -273,9 +273,9 @@ type stageFunc func(*stageConfig) error
 
 func (f stageFunc) applyStage(c *stageConfig) error { return f(c) }
 
-// Workers sets the number of worker actors of the stage (fan-out). It
+// WithWorkers sets the number of worker actors of the stage (fan-out). It
 // must be at least 1. Default 1.
-func Workers(n int) StageOption {
+func WithWorkers(n int) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if n < 1 {
 			return invalidf("%d workers", n)
@@ -285,10 +285,10 @@ func Workers(n int) StageOption {
 	})
 }
 
-// Buffer bounds the items queued in each worker's mailbox: the mailbox
+// WithBuffer bounds the items queued in each worker's mailbox: the mailbox
 // holds ceil(n/batch size) batches. A full mailbox blocks the producer
 // (backpressure). Default DefaultBuffer.
-func Buffer(n int) StageOption {
+func WithBuffer(n int) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if n < 1 {
 			return invalidf("buffer %d < 1", n)
@@ -298,9 +298,9 @@ func Buffer(n int) StageOption {
 	})
 }
 
-// Route sets how producers spread items over the stage's workers.
+// WithRouter sets how producers spread items over the stage's workers.
 // Default LeastLoaded().
-func Route(r Router) StageOption {
+func WithRouter(r Router) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if r.IsZero() {
 			return invalidf("zero Router")
@@ -310,10 +310,10 @@ func Route(r Router) StageOption {
 	})
 }
 
-// Retry sets how many times an item is attempted (returned errors and
+// WithRetry sets how many times an item is attempted (returned errors and
 // panics alike) before it is dead-lettered as poison, and the delay
 // between attempts after a returned error (a panic restarts the worker,
-// whose delay is the stage's Supervise backoff). Default DefaultAttempts
+// whose delay is the stage's Supervise backoff). Default DefaultMaxAttempts
 // attempts, no delay.
 //
 // The delay after an item's n-th failed attempt is min(Min×Factor^(n−1),
@@ -329,9 +329,9 @@ func Route(r Router) StageOption {
 // it, in order; the other keys go on). A worker parks at most Buffer
 // items; with that many parked it takes no further item until the
 // earliest one is retried (backpressure). The end of stream waits for the
-// parked items; an abort dead-letters them with ReasonStopped. With a
+// parked items; an abort dead-letters them with DeadStopped. With a
 // zero backoff an item is retried at once, in place.
-func Retry(attempts int, backoff strategy.Backoff) StageOption {
+func WithRetry(attempts int, backoff strategy.Backoff) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if attempts < 1 {
 			return invalidf("%d attempts", attempts)
@@ -344,11 +344,11 @@ func Retry(attempts int, backoff strategy.Backoff) StageOption {
 	})
 }
 
-// Supervise sets the stage supervisor: its strategy over the workers,
+// WithSupervision sets the stage supervisor: its strategy over the workers,
 // restart intensity (more than maxRestarts in period make it give up) and
 // restart backoff. Default one-for-one, DefaultIntensity in
 // DefaultPeriod, no backoff.
-func Supervise(kind strategy.Kind, maxRestarts int, period time.Duration, backoff strategy.Backoff) StageOption {
+func WithSupervision(kind strategy.Strategy, maxRestarts int, period time.Duration, backoff strategy.Backoff) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if kind < strategy.OneForOne || kind > strategy.RestForOne || maxRestarts < 0 || period <= 0 {
 			return invalidf("supervision %v %d in %v", kind, maxRestarts, period)
@@ -361,9 +361,9 @@ func Supervise(kind strategy.Kind, maxRestarts int, period time.Duration, backof
 	})
 }
 
-// OnGiveUp sets what happens when the stage's supervisor gives up.
+// WithGiveUp sets what happens when the stage's supervisor gives up.
 // Default FailPipeline.
-func OnGiveUp(p GiveUpPolicy) StageOption {
+func WithGiveUp(p GiveUpPolicy) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if p > RestartStage {
 			return invalidf("give-up policy %d", p)
@@ -373,13 +373,13 @@ func OnGiveUp(p GiveUpPolicy) StageOption {
 	})
 }
 
-// Ordered makes the stage emit its outputs in the order its input
+// WithOrdered makes the stage emit its outputs in the order its input
 // arrived, whatever order its workers finish in. window bounds the items
 // between the stage's input and its reorder buffer; when it is reached,
 // producers wait (backpressure); it is at least one batch. 0 means 2 ×
 // workers × (mailbox capacity + 1) batches. Key routing already keeps
-// per-key order and cannot be combined with Ordered.
-func Ordered(window int) StageOption {
+// per-key order and cannot be combined with WithOrdered.
+func WithOrdered(window int) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if window < 0 {
 			return invalidf("reorder window %d", window)
@@ -389,11 +389,11 @@ func Ordered(window int) StageOption {
 	})
 }
 
-// Overflow sets what a full worker mailbox does: mailbox.Block (the
+// WithOverflow sets what a full worker mailbox does: mailbox.Block (the
 // default) makes producers wait; mailbox.DropNewest and
 // mailbox.DropOldest drop a whole batch, whose items are dead-lettered
 // with ReasonOverflow. Reject is not allowed.
-func Overflow(policy mailbox.Policy) StageOption {
+func WithOverflow(policy mailbox.Policy) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if policy != mailbox.Block && policy != mailbox.DropNewest && policy != mailbox.DropOldest {
 			return invalidf("overflow policy %v", policy)
@@ -403,11 +403,11 @@ func Overflow(policy mailbox.Policy) StageOption {
 	})
 }
 
-// Timeout gives each attempt of the stage's function a context with this
+// WithTimeout gives each attempt of the stage's function a context with this
 // deadline. An attempt that fails after its deadline counts as a failed
 // attempt; an item whose last attempt timed out is dead-lettered with
 // ReasonDeadline. Go cannot preempt a function that ignores its context.
-func Timeout(d time.Duration) StageOption {
+func WithTimeout(d time.Duration) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if d <= 0 {
 			return invalidf("timeout %v", d)
@@ -417,11 +417,11 @@ func Timeout(d time.Duration) StageOption {
 	})
 }
 
-// Autoscale makes the number of active workers follow the stage's queue
+// WithAutoscale makes the number of active workers follow the stage's queue
 // depth between s.Min and s.Max (see [Scale]). It replaces Workers.
-func Autoscale(s Scale) StageOption {
+func WithAutoscale(s Scale) StageOption {
 	return stageFunc(func(c *stageConfig) error {
-		s, err := s.WithDefaults()
+		s, err := s.Normalize()
 		if err != nil {
 			return wrapInvalid(err)
 		}
@@ -450,10 +450,10 @@ func buildStageConfig(opts []StageOption) (stageConfig, error) {
 	if c.ordered && c.overflow != mailbox.Block {
 		return c, invalidf("a drop Overflow policy cannot be combined with Ordered (a dropped batch would never be reordered)")
 	}
-	if c.router.Kind() == routeKey && (c.ordered || c.scale != nil) {
+	if c.router.Rule() == routeKey && (c.ordered || c.scale != nil) {
 		return c, invalidf("key routing cannot be combined with Ordered or Autoscale")
 	}
-	if w := c.router.Weights(); c.router.Kind() == routeWeighted && len(w) != c.workers {
+	if w := c.router.Weights(); c.router.Rule() == routeWeighted && len(w) != c.workers {
 		return c, invalidf("%d weights for %d workers", len(w), c.workers)
 	}
 	return c, nil

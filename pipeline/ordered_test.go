@@ -29,14 +29,14 @@ func TestOrderedRandomWork(t *testing.T) {
 	m := pipeline.Map(pipeline.FromSlice(p, "src", ints(n)), "m", func(_ context.Context, v int) (int, error) {
 		work(v)
 		return v, nil
-	}, pipeline.Workers(4), pipeline.Ordered(0))
+	}, pipeline.WithWorkers(4), pipeline.WithOrdered(0))
 	f := pipeline.FlatMap(m, "f", func(_ context.Context, v int, emit func(int)) error {
 		work(v)
 		for i := range v % 3 { // 0, 1 or 2 outputs
 			emit(v*10 + i)
 		}
 		return nil
-	}, pipeline.Workers(3), pipeline.Ordered(64))
+	}, pipeline.WithWorkers(3), pipeline.WithOrdered(64))
 	c := pipeline.Collect(f, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestOrderedWindowPushesBack(t *testing.T) {
 				<-gate
 			}
 			return v, nil
-		}, pipeline.Workers(4), pipeline.Ordered(window))
+		}, pipeline.WithWorkers(4), pipeline.WithOrdered(window))
 		c := pipeline.Collect(m, "out")
 		if err := p.Start(context.Background()); err != nil {
 			t.Fatal(err)

@@ -24,7 +24,7 @@ type outlet[T any] interface {
 	add(seq uint64, v T) bool
 	// send sends the full batches, and the partial ones too if all.
 	send(ctx context.Context, all bool) error
-	// drop dead-letters every pending item (ReasonStopped) into the
+	// drop dead-letters every pending item (DeadStopped) into the
 	// stage it was meant for.
 	drop()
 }
@@ -126,7 +126,7 @@ func (o *toStage[T]) drop() {
 			st.in.Add(uint64(len(b.Items)))
 		}
 		for _, e := range b.Items {
-			st.deadLetter(e.Seq, e.Item, ReasonStopped, 0, nil, nil)
+			st.deadLetter(e.Seq, e.Item, DeadStopped, 0, nil, nil)
 		}
 		o.in.pool.Put(b)
 	}

@@ -232,7 +232,7 @@ func (p *Pipeline) Start(ctx context.Context) error { return p.start(ctx, nil, f
 // while a run is in progress, and an error wrapping ErrInvalid for a
 // pipeline that cannot run again: one with a ToChan sink (its channel was
 // closed) or a Dynamic merge, or whose previous run left a source running
-// past WithShutdownTimeout. Otherwise it is Start.
+// past WithShutdown. Otherwise it is Start.
 func (p *Pipeline) Rerun(ctx context.Context) error {
 	p.mu.Lock()
 	st := p.state
@@ -244,7 +244,7 @@ func (p *Pipeline) Rerun(ctx context.Context) error {
 }
 
 // start starts a run: on the pipeline's own System (env nil and no
-// OnSystem), or under env.parent. again allows a run after one ended.
+// WithSystem), or under env.parent. again allows a run after one ended.
 func (p *Pipeline) start(ctx context.Context, env *runEnv, again bool) error {
 	ctx = orBackground(ctx)
 	if env == nil && p.cfg.sys != nil {
@@ -283,7 +283,7 @@ func (p *Pipeline) start(ctx context.Context, env *runEnv, again bool) error {
 	}
 	if env != nil && (p.cfg.faults != nil || p.cfg.events != nil || len(p.cfg.sysOpts) > 0) {
 		errs = append(errs, invalidf("WithFaultInjector, WithEvents and WithActorOptions configure the pipeline's own System; "+
-			"on a given System (OnSystem, Spec) configure that System instead"))
+			"on a given System (WithSystem, Spec) configure that System instead"))
 	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)

@@ -42,13 +42,13 @@ func runTiers(t *testing.T, quotas, sizes []int) []tierItem {
 	for i, n := range sizes {
 		tiers[i] = pipeline.Tier[tierItem]{In: pipeline.FromSlice(p, fmt.Sprint("tier", i), tierSlice(i, n)), Quota: quotas[i]}
 	}
-	merged := pipeline.PriorityMerge(p, "prio", tiers, pipeline.Buffer(1))
+	merged := pipeline.PriorityMerge(p, "prio", tiers, pipeline.WithBuffer(1))
 	var served []tierItem // the sink's only goroutine appends; read after Run
 	pipeline.ToFunc(merged, "sink", func(_ context.Context, v tierItem) error {
 		time.Sleep(time.Millisecond) // the sink's work, in virtual time
 		served = append(served, v)
 		return nil
-	}, pipeline.Buffer(1))
+	}, pipeline.WithBuffer(1))
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -160,7 +160,7 @@ func TestPriorityMergeTiersNoStarvation(t *testing.T) {
 			{In: flood, Quota: quotas[0]},
 			{In: pipeline.FromSlice(p, "mid", tierSlice(1, lower)), Quota: quotas[1]},
 			{In: pipeline.FromSlice(p, "low", tierSlice(2, lower)), Quota: quotas[2]},
-		}, pipeline.Buffer(1))
+		}, pipeline.WithBuffer(1))
 		var served []tierItem
 		var lowerDone atomic.Int32
 		pipeline.ToFunc(merged, "sink", func(_ context.Context, v tierItem) error {
@@ -173,7 +173,7 @@ func TestPriorityMergeTiersNoStarvation(t *testing.T) {
 				cancel()
 			}
 			return nil
-		}, pipeline.Buffer(1))
+		}, pipeline.WithBuffer(1))
 		if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Run: %v; want context.Canceled once the lower tiers were served", err)
 		}

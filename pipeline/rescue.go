@@ -61,7 +61,7 @@ func (s *slot[T]) rescue(b *batch[T]) {
 	}
 }
 
-// stopBatch dead-letters the unhandled items of b with ReasonStopped.
+// stopBatch dead-letters the unhandled items of b with DeadStopped.
 func (s *slot[T]) stopBatch(b *batch[T]) {
 	if b.Kind == kData && s.in.stopped != nil {
 		s.in.stopped(b)
@@ -75,7 +75,7 @@ func (s *slot[T]) stopBatch(b *batch[T]) {
 			s.stats.taken.Add(int64(len(b.Items)))
 		}
 		for _, e := range b.Remaining() {
-			st.deadLetter(e.Seq, e.Item, ReasonStopped, b.Attempts, nil, nil)
+			st.deadLetter(e.Seq, e.Item, DeadStopped, b.Attempts, nil, nil)
 		}
 		b.Next = len(b.Items)
 	}
@@ -177,10 +177,10 @@ func (in *inbox[T]) replay(ctx context.Context, dls []DeadLetter) ([]DeadLetter,
 		if err := in.deliver(ctx, in.slots[i], b); err != nil {
 			track(t, b.Items, -1)
 			for _, e := range b.Items {
-				rest = append(rest, DeadLetter{Stage: in.st.name, Item: e.Item, Seq: e.Seq, Reason: ReasonStopped})
+				rest = append(rest, DeadLetter{Stage: in.st.name, Item: e.Item, Seq: e.Seq, Reason: DeadStopped})
 			}
 			for _, e := range items[n:] {
-				rest = append(rest, DeadLetter{Stage: in.st.name, Item: e.Item, Seq: e.Seq, Reason: ReasonStopped})
+				rest = append(rest, DeadLetter{Stage: in.st.name, Item: e.Item, Seq: e.Seq, Reason: DeadStopped})
 			}
 			return rest, err
 		}

@@ -25,7 +25,7 @@ func TestRetrySeedReproducible(t *testing.T) {
 					return 0, errors.New("again")
 				}
 				return v, nil
-			}, pipeline.Retry(4, strategy.Backoff{Min: 10 * time.Millisecond, Max: time.Second, Jitter: 0.5}))
+			}, pipeline.WithRetry(4, strategy.Backoff{Min: 10 * time.Millisecond, Max: time.Second, Jitter: 0.5}))
 			pipeline.Collect(m, "out")
 			if err := p.Run(context.Background()); err != nil {
 				t.Fatal(err)

@@ -54,7 +54,7 @@ func TestRetryExactScheduleWithoutJitter(t *testing.T) {
 				return 0, errors.New("again")
 			}
 			return v, nil
-		}, pipeline.Retry(5, strategy.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 2}))
+		}, pipeline.WithRetry(5, strategy.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond, Factor: 2}))
 		c := pipeline.Collect(m, "out")
 		if err := p.Run(context.Background()); err != nil {
 			t.Fatal(err)
@@ -101,8 +101,8 @@ func TestRetryJitter(t *testing.T) {
 						return 0, errors.New("again")
 					}
 					return v, nil
-				}, pipeline.Workers(tc.workers), pipeline.Buffer(tc.buffer),
-					pipeline.Retry(attempts, strategy.Backoff{Min: minD, Max: maxD, Factor: 2, Jitter: jitter}))
+				}, pipeline.WithWorkers(tc.workers), pipeline.WithBuffer(tc.buffer),
+					pipeline.WithRetry(attempts, strategy.Backoff{Min: minD, Max: maxD, Factor: 2, Jitter: jitter}))
 				c := pipeline.Collect(m, "out")
 				if err := p.Run(context.Background()); err != nil {
 					t.Fatal(err)
@@ -160,7 +160,7 @@ func TestRetryBackoffDoesNotBlockWorker(t *testing.T) {
 					return 0, errors.New("not yet")
 				}
 				return v, nil
-			}, pipeline.Retry(2, strategy.Backoff{Min: backoff, Max: backoff}))
+			}, pipeline.WithRetry(2, strategy.Backoff{Min: backoff, Max: backoff}))
 			start := time.Now()
 			type arrival struct {
 				v  int
@@ -234,8 +234,8 @@ func TestRetryKeyOrderHolds(t *testing.T) {
 					return x, errors.New("not yet")
 				}
 				return x, nil
-			}, pipeline.Route(pipeline.ByKey(key)), pipeline.Workers(1),
-				pipeline.Retry(2, strategy.Backoff{Min: backoff, Max: backoff}))
+			}, pipeline.WithRouter(pipeline.ByKey(key)), pipeline.WithWorkers(1),
+				pipeline.WithRetry(2, strategy.Backoff{Min: backoff, Max: backoff}))
 			start := time.Now()
 			var got []kv
 			at := map[kv]time.Duration{}
@@ -269,7 +269,7 @@ func TestRetryKeyOrderHolds(t *testing.T) {
 					emit(x)
 					return nil
 				},
-			}, pipeline.Workers(2), pipeline.Retry(2, strategy.Backoff{Min: backoff, Max: backoff}))
+			}, pipeline.WithWorkers(2), pipeline.WithRetry(2, strategy.Backoff{Min: backoff, Max: backoff}))
 			start := time.Now()
 			var mu sync.Mutex
 			var got []kv
@@ -308,7 +308,7 @@ func TestRetryOrderedWindow(t *testing.T) {
 					return 0, errors.New("not yet")
 				}
 				return v, nil
-			}, pipeline.Ordered(window), pipeline.Retry(2, strategy.Backoff{Min: time.Hour, Max: time.Hour}))
+			}, pipeline.WithOrdered(window), pipeline.WithRetry(2, strategy.Backoff{Min: time.Hour, Max: time.Hour}))
 			c := pipeline.Collect(m, "out")
 			if err := p.Start(context.Background()); err != nil {
 				t.Fatal(err)
@@ -344,8 +344,8 @@ func TestRetryOrderedWindow(t *testing.T) {
 					emit(v)
 				}
 				return nil
-			}, pipeline.Workers(3), pipeline.Ordered(2),
-				pipeline.Retry(3, strategy.Backoff{Min: time.Millisecond, Max: 50 * time.Millisecond, Jitter: 1}))
+			}, pipeline.WithWorkers(3), pipeline.WithOrdered(2),
+				pipeline.WithRetry(3, strategy.Backoff{Min: time.Millisecond, Max: 50 * time.Millisecond, Jitter: 1}))
 			c := pipeline.Collect(m, "out")
 			if err := p.Run(context.Background()); err != nil {
 				t.Fatal(err)
@@ -404,7 +404,7 @@ func TestRetryCheckpointHoldsWatermark(t *testing.T) {
 				return 0, errors.New("not yet")
 			}
 			return v, nil
-		}, pipeline.Retry(2, strategy.Backoff{Min: 2 * time.Second, Max: 2 * time.Second}))
+		}, pipeline.WithRetry(2, strategy.Backoff{Min: 2 * time.Second, Max: 2 * time.Second}))
 		c := pipeline.Collect(m, "out")
 		if err := p.Start(context.Background()); err != nil {
 			t.Fatal(err)
@@ -440,7 +440,7 @@ func TestRetryBackingOffAtStop(t *testing.T) {
 				return 0, errors.New("not yet")
 			}
 			return v, nil
-		}, pipeline.Retry(3, strategy.Backoff{Min: time.Hour, Max: time.Hour}))
+		}, pipeline.WithRetry(3, strategy.Backoff{Min: time.Hour, Max: time.Hour}))
 		return p, ch, &tries, pipeline.Collect(m, "out")
 	}
 	t.Run("cancel", func(t *testing.T) {
@@ -467,7 +467,7 @@ func TestRetryBackingOffAtStop(t *testing.T) {
 				t.Errorf("item 0 attempted %d times, want 1", n)
 			}
 			dls := p.DeadLetters().List(nil)
-			if len(dls) != 1 || dls[0].Item != 0 || dls[0].Reason != pipeline.ReasonStopped || dls[0].Attempts != 1 {
+			if len(dls) != 1 || dls[0].Item != 0 || dls[0].Reason != pipeline.DeadStopped || dls[0].Attempts != 1 {
 				t.Errorf("dead letters %+v", dls)
 			}
 			if c.Len() != 4 {
@@ -525,7 +525,7 @@ func TestRetryParkingIsBounded(t *testing.T) {
 				return 0, errors.New("first attempt fails")
 			}
 			return v, nil
-		}, pipeline.Buffer(buffer), pipeline.Retry(2, strategy.Backoff{Min: time.Second, Max: time.Second}))
+		}, pipeline.WithBuffer(buffer), pipeline.WithRetry(2, strategy.Backoff{Min: time.Second, Max: time.Second}))
 		c := pipeline.Collect(m, "out")
 		if err := p.Start(context.Background()); err != nil {
 			t.Fatal(err)
@@ -560,11 +560,11 @@ func TestRetryRandomFailuresAccounted(t *testing.T) {
 			var rmu sync.Mutex
 			rng := rand.New(rand.NewPCG(3, 4))
 			roll := func() float64 { rmu.Lock(); defer rmu.Unlock(); return rng.Float64() }
-			opts := []pipeline.StageOption{pipeline.Workers(3),
-				pipeline.Supervise(strategy.OneForOne, 100000, time.Second, strategy.Backoff{}),
-				pipeline.Retry(4, strategy.Backoff{Min: time.Millisecond, Max: 20 * time.Millisecond, Jitter: 0.5})}
+			opts := []pipeline.StageOption{pipeline.WithWorkers(3),
+				pipeline.WithSupervision(strategy.OneForOne, 100000, time.Second, strategy.Backoff{}),
+				pipeline.WithRetry(4, strategy.Backoff{Min: time.Millisecond, Max: 20 * time.Millisecond, Jitter: 0.5})}
 			if ordered {
-				opts = append(opts, pipeline.Ordered(64))
+				opts = append(opts, pipeline.WithOrdered(64))
 			}
 			m := pipeline.Map(pipeline.FromSlice(p, "src", ints(n)), "m", func(_ context.Context, v int) (int, error) {
 				switch r := roll(); {
@@ -585,7 +585,7 @@ func TestRetryRandomFailuresAccounted(t *testing.T) {
 			}
 			dead := map[int]bool{}
 			for _, d := range p.DeadLetters().List(nil) {
-				if d.Reason != pipeline.ReasonPoison {
+				if d.Reason != pipeline.DeadPoison {
 					t.Fatalf("dead letter %+v", d)
 				}
 				dead[d.Item.(int)] = true
@@ -620,9 +620,9 @@ func TestRetryParkedSurvivesRestarts(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := pipeline.New()
 				log := newAttemptLog()
-				opts := []pipeline.StageOption{pipeline.Retry(3, strategy.Backoff{Min: time.Second, Max: time.Second})}
+				opts := []pipeline.StageOption{pipeline.WithRetry(3, strategy.Backoff{Min: time.Second, Max: time.Second})}
 				if ordered {
-					opts = append(opts, pipeline.Ordered(0))
+					opts = append(opts, pipeline.WithOrdered(0))
 				}
 				m := pipeline.Map(pipeline.FromSlice(p, "src", ints(5)), "m", func(_ context.Context, v int) (int, error) {
 					if v == 2 {
@@ -671,8 +671,8 @@ func TestRetryParkedSurvivesRestarts(t *testing.T) {
 					panic("the stage gives up")
 				}
 				return v, nil
-			}, pipeline.Workers(2), pipeline.Supervise(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}),
-				pipeline.OnGiveUp(pipeline.RestartStage), pipeline.Retry(2, strategy.Backoff{Min: time.Second, Max: time.Second}))
+			}, pipeline.WithWorkers(2), pipeline.WithSupervision(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}),
+				pipeline.WithGiveUp(pipeline.RestartStage), pipeline.WithRetry(2, strategy.Backoff{Min: time.Second, Max: time.Second}))
 			c := pipeline.Collect(m, "out")
 			if err := p.Start(context.Background()); err != nil {
 				t.Fatal(err)
@@ -726,9 +726,9 @@ func TestRetryParkedStoppedMidRetry(t *testing.T) {
 				panic("restart the group")
 			}
 			return v, nil
-		}, pipeline.Workers(2), pipeline.Route(pipeline.RoundRobin()),
-			pipeline.Supervise(strategy.OneForAll, 10, time.Minute, strategy.Backoff{}),
-			pipeline.Retry(3, strategy.Backoff{Min: time.Second, Max: time.Second}))
+		}, pipeline.WithWorkers(2), pipeline.WithRouter(pipeline.RoundRobin()),
+			pipeline.WithSupervision(strategy.OneForAll, 10, time.Minute, strategy.Backoff{}),
+			pipeline.WithRetry(3, strategy.Backoff{Min: time.Second, Max: time.Second}))
 		c := pipeline.Collect(m, "out")
 		if err := p.Run(context.Background()); err != nil {
 			t.Fatal(err)
@@ -767,7 +767,7 @@ func TestRetryOrderedRetryBetweenPanicAndRedelivery(t *testing.T) {
 				panic("crash after the retry is due")
 			}
 			return v, nil
-		}, pipeline.Ordered(0), pipeline.Retry(2, strategy.Backoff{Min: time.Second, Max: time.Second}))
+		}, pipeline.WithOrdered(0), pipeline.WithRetry(2, strategy.Backoff{Min: time.Second, Max: time.Second}))
 		c := pipeline.Collect(m, "out")
 		if err := p.Start(context.Background()); err != nil {
 			t.Fatal(err)

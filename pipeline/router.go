@@ -8,9 +8,9 @@ import (
 
 // Router kinds, as the stage code names them.
 const (
-	routeLeast    = route.KindLeastLoaded
-	routeWeighted = route.KindWeighted
-	routeKey      = route.KindByKey
+	routeLeast    = route.RuleLeastLoaded
+	routeWeighted = route.RuleWeighted
+	routeKey      = route.RuleByKey
 )
 
 // A Router says how the producers feeding a stage spread batches over its
@@ -69,11 +69,11 @@ func keyHash[T any](r Router) func(T) uint64 {
 // goroutine).
 type picker struct {
 	*route.Picker
-	kind route.Kind
+	kind route.Rule
 }
 
 func newPicker(r Router, batchSize int) *picker {
-	return &picker{Picker: route.NewPicker(r, batchSize), kind: r.Kind()}
+	return &picker{Picker: route.NewPicker(r, batchSize), kind: r.Rule()}
 }
 
 // pick chooses a worker among the first active ones for a batch of n

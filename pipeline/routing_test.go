@@ -25,7 +25,7 @@ func perWorker(t *testing.T, r pipeline.Router, n, batch int) map[string]int {
 		counts[workerOf(ctx)]++
 		mu.Unlock()
 		return v, nil
-	}, pipeline.Workers(4), pipeline.Route(r))
+	}, pipeline.WithWorkers(4), pipeline.WithRouter(r))
 	c := pipeline.Collect(m, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestKeyRoutingSticks(t *testing.T) {
 	p := pipeline.New(pipeline.WithBatchSize(32))
 	key := func(v int) int { return v % keys }
 	up := pipeline.Map(pipeline.FromSlice(p, "src", ints(n)), "up", func(_ context.Context, v int) (int, error) { return v, nil },
-		pipeline.Workers(3), pipeline.Route(pipeline.ByKey(key)))
+		pipeline.WithWorkers(3), pipeline.WithRouter(pipeline.ByKey(key)))
 	var mu sync.Mutex
 	where := map[int]map[string]bool{}
 	last := map[int]int{}
@@ -84,7 +84,7 @@ func TestKeyRoutingSticks(t *testing.T) {
 		}
 		last[k] = v
 		return v, nil
-	}, pipeline.Workers(4), pipeline.Route(pipeline.ByKey(key)))
+	}, pipeline.WithWorkers(4), pipeline.WithRouter(pipeline.ByKey(key)))
 	c := pipeline.Collect(m, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestLeastLoadedAvoidsStuckWorker(t *testing.T) {
 			<-release
 		}
 		return v, nil
-	}, pipeline.Workers(3), pipeline.Buffer(8))
+	}, pipeline.WithWorkers(3), pipeline.WithBuffer(8))
 	var n int
 	done := make(chan struct{})
 	pipeline.ToFunc(m, "sink", func(context.Context, int) error {

@@ -97,8 +97,8 @@ func stateKillPipeline(p *pipeline.Pipeline, in string, cp pipeline.Checkpointer
 			_, _ = io.Copy(io.Discard, os.Stdin) // until the parent kills us
 		}
 		return i, err
-	}, pipeline.Workers(2))
-	return pipeline.Keyed(parsed, "sum", sumSpec(41, nil), pipeline.Workers(3))
+	}, pipeline.WithWorkers(2))
+	return pipeline.Keyed(parsed, "sum", sumSpec(41, nil), pipeline.WithWorkers(3))
 }
 
 // stateReportCP reports each checkpoint it saved on w, after the save.

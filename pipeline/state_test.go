@@ -157,7 +157,7 @@ func TestKeyedWatermarkAdvancesWithoutFlush(t *testing.T) {
 			}
 			return nil
 		})
-		sums := pipeline.Keyed(src, "sum", sumSpec(keys, nil), pipeline.Workers(3))
+		sums := pipeline.Keyed(src, "sum", sumSpec(keys, nil), pipeline.WithWorkers(3))
 		out := pipeline.Collect(sums, "out")
 		if err := p.Run(context.Background()); err != nil {
 			t.Fatal(err)
@@ -249,9 +249,9 @@ func TestKeyedStateResumeUnderChaos(t *testing.T) {
 				ctx, cancel := context.WithCancel(testCtx(t))
 				defer cancel()
 				opts := []pipeline.StageOption{
-					pipeline.Workers(3),
-					pipeline.Supervise(strategy.OneForOne, 100000, time.Second, strategy.Backoff{}),
-					pipeline.Retry(3, strategy.Backoff{}),
+					pipeline.WithWorkers(3),
+					pipeline.WithSupervision(strategy.OneForOne, 100000, time.Second, strategy.Backoff{}),
+					pipeline.WithRetry(3, strategy.Backoff{}),
 				}
 				p := pipeline.New(pipeline.WithName("agg"), pipeline.WithFaultInjector(m),
 					pipeline.WithBatchSize(16), pipeline.WithCheckpointEvery(time.Millisecond))

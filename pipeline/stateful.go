@@ -12,7 +12,7 @@ import (
 // Each worker fills its own group and passes it on when it is full, when
 // maxWait has passed since its first item (0: no time limit), or at the
 // end of stream. Items waiting in a group count in InFlight; an abort
-// dead-letters them (ReasonStopped). With Ordered, the groups that fill
+// dead-letters them (DeadStopped). With Ordered, the groups that fill
 // up come out in the input order of the items that filled them; a group
 // passed on by maxWait comes out at once, and the partial groups held at
 // the end of stream come out after all the others.
@@ -51,7 +51,7 @@ func Batch[T any](in *Stream[T], name string, size int, maxWait time.Duration, o
 		w.onSweep = func(w *worker[T, []T]) {
 			g.stop()
 			for i, v := range g.items {
-				st.deadLetter(g.seqs[i], v, ReasonStopped, 0, nil, nil)
+				st.deadLetter(g.seqs[i], v, DeadStopped, 0, nil, nil)
 			}
 			g.items, g.seqs = nil, nil
 		}
@@ -174,7 +174,7 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 	// it is refused rather than silently ignored.
 	probe := defaultStageConfig()
 	for _, o := range opts {
-		if o != nil && o.applyStage(&probe) == nil && probe.router.Kind() != 0 && bad == nil {
+		if o != nil && o.applyStage(&probe) == nil && probe.router.Rule() != 0 && bad == nil {
 			bad = invalidf("keyed stage %q routes by its Key: Route is not allowed", name)
 		}
 	}
@@ -185,7 +185,7 @@ func Keyed[T any, K comparable, S any, U any](in *Stream[T], name string, spec K
 	if spec.Key != nil {
 		var r Router
 		r, ck.hash = keyRouter(spec.Key)
-		opts = append(append([]StageOption(nil), opts...), Route(r))
+		opts = append(append([]StageOption(nil), opts...), WithRouter(r))
 	}
 	if usable(in) {
 		in.p.mu.Lock()

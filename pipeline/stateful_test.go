@@ -141,7 +141,7 @@ func TestKeyedStateAndFlush(t *testing.T) {
 				return false // tumbling windows: start from zero
 			},
 			FlushEvery: 500 * time.Millisecond,
-		}, pipeline.Workers(3))
+		}, pipeline.WithWorkers(3))
 		var windows []map[string]int
 		pipeline.ToFunc(counts, "sink", func(_ context.Context, c count) error {
 			// Each round's counts are flushed together.

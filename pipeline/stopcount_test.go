@@ -84,10 +84,10 @@ func TestRescuedBatchInterruptedIsNoFailure(t *testing.T) {
 			}
 		}
 		return v, nil
-	}, pipeline.Workers(2), pipeline.Route(pipeline.RoundRobin()),
+	}, pipeline.WithWorkers(2), pipeline.WithRouter(pipeline.RoundRobin()),
 		// Each panic makes the stage supervisor give up and the stage
 		// restart: the new workers get the old ones' batches rescued.
-		pipeline.Supervise(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}), pipeline.OnGiveUp(pipeline.RestartStage))
+		pipeline.WithSupervision(strategy.OneForOne, 0, time.Minute, strategy.Backoff{}), pipeline.WithGiveUp(pipeline.RestartStage))
 	c := pipeline.Collect(m, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)

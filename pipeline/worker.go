@@ -283,7 +283,7 @@ func (w *worker[T, U]) failed(f *actor.Failure) {
 
 // poison dead-letters Items[b.Next] after its last attempt and moves on.
 func (w *worker[T, U]) poison(e *envelope[T], b *batch[T]) {
-	reason := ReasonPoison
+	reason := DeadPoison
 	var de *deadlineError
 	if errors.As(b.LastErr, &de) {
 		reason = ReasonDeadline
@@ -510,7 +510,7 @@ func (w *worker[T, U]) stopNow(s *slot[T], b *batch[T]) {
 	}
 	w.st.commitSlot(&w.c, w.ss)
 	for _, e := range b.Remaining() {
-		w.st.deadLetter(e.Seq, e.Item, ReasonStopped, b.Attempts, nil, nil)
+		w.st.deadLetter(e.Seq, e.Item, DeadStopped, b.Attempts, nil, nil)
 	}
 	b.Next = len(b.Items)
 	if w.out != nil {
@@ -588,7 +588,7 @@ func (w *worker[T, U]) sweep(s *slot[T]) {
 			if i == 0 {
 				attempts = b.Attempts
 			}
-			w.st.deadLetter(e.Seq, e.Item, ReasonStopped, attempts, nil, nil)
+			w.st.deadLetter(e.Seq, e.Item, DeadStopped, attempts, nil, nil)
 		}
 		s.in.pool.Put(b)
 	}
@@ -687,7 +687,7 @@ func workerStage[T, U any](in *Stream[T], name, kind string, opts []StageOption,
 		specs := inb.workerSpecs(func(i int) handler[T] {
 			w := &worker[T, U]{st: st, adj: p.newAdj(), sc: sc, rnd: p.workerRand(st.name, i), ss: &inb.slots[i].stats}
 			p.slotsByPath[p.rootPath+"/"+st.name+"/"+inb.slots[i].name] = w.ss
-			if st.cfg.router.Kind() == routeKey {
+			if st.cfg.router.Rule() == routeKey {
 				w.keyOf = keyHash[T](st.cfg.router)
 			}
 			switch {

@@ -24,7 +24,7 @@ func TestAutoscaleGrowsAndShrinks(t *testing.T) {
 				done <- struct{}{}
 				return nil
 			})
-		}, pool.Autoscale(route.Scale{Min: 1, Max: 4, Every: 10 * time.Millisecond}), pool.Mailbox(64))
+		}, pool.WithAutoscale(route.Scale{Min: 1, Max: 4, Every: 10 * time.Millisecond}), pool.WithMailbox(64))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,13 +6,13 @@
 // (route.Scale, the pipeline's autoscaler).
 //
 // The workers are ordinary actors under a supervisor of their own (one
-// for one; see [Supervise]): a worker that fails is restarted by it, and
+// for one; see [WithSupervisor]): a worker that fails is restarted by it, and
 // the runtime redelivers the failed message up to the worker's attempt
 // limit, then dead-letters it as poison, as for every actor. What is
 // queued for a worker is in its mailbox, which survives the worker's
 // restarts and backoff: nothing accepted by the pool is dead-lettered
 // because a worker restarted. Each worker's mailbox is bounded
-// ([Mailbox]), so Tell blocks (until its ctx ends) when the chosen worker
+// ([WithMailbox]), so Tell blocks (until its ctx ends) when the chosen worker
 // is full, and TryTell returns actor.ErrFull.
 //
 // Start a pool with [New] under an actor.System or an actor, or make it

@@ -35,13 +35,13 @@ func start(t *testing.T, sys *actor.System, out chan done, opts ...pool.Option) 
 // the list against the package's API.
 var nilEdges = []edge{
 	{"New", "nil options are skipped", func(t *testing.T, sys *actor.System, out chan done) {
-		p := start(t, sys, out, nil, pool.Workers(2), nil)
+		p := start(t, sys, out, nil, pool.WithWorkers(2), nil)
 		if p.Size() != 2 {
 			t.Errorf("Size %d; want 2", p.Size())
 		}
 	}},
 	{"Spec", "nil options are skipped", func(t *testing.T, sys *actor.System, out chan done) {
-		p, spec, err := pool.Spec("s", reporter(out), nil, pool.Workers(3))
+		p, spec, err := pool.Spec("s", reporter(out), nil, pool.WithWorkers(3))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,21 +52,21 @@ var nilEdges = []edge{
 			t.Errorf("Size %d; want 3", p.Size())
 		}
 	}},
-	{"WorkerOptions", "nil spawn options are skipped", func(t *testing.T, sys *actor.System, out chan done) {
-		p := start(t, sys, out, pool.WorkerOptions(nil, actor.WithMaxAttempts(1), nil), pool.Workers(1))
+	{"WithWorkerOptions", "nil spawn options are skipped", func(t *testing.T, sys *actor.System, out chan done) {
+		p := start(t, sys, out, pool.WithWorkerOptions(nil, actor.WithMaxAttempts(1), nil), pool.WithWorkers(1))
 		if err := p.Tell(nil, job{id: 1}); err != nil {
 			t.Fatal(err)
 		}
 		<-out
 	}},
 	{"Supervise", "nil supervisor options are skipped", func(t *testing.T, sys *actor.System, out chan done) {
-		p := start(t, sys, out, pool.Supervise(nil, supervisor.WithIntensity(5, 1e9), nil), pool.Workers(1))
+		p := start(t, sys, out, pool.WithSupervisor(nil, supervisor.WithIntensity(5, 1e9), nil), pool.WithWorkers(1))
 		if err := p.Stop(nil); err != nil {
 			t.Fatal(err)
 		}
 	}},
 	{"Pool.Tell", "a nil ctx is Background", func(t *testing.T, sys *actor.System, out chan done) {
-		p := start(t, sys, out, pool.Workers(1))
+		p := start(t, sys, out, pool.WithWorkers(1))
 		if err := p.Tell(nil, job{id: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ var nilEdges = []edge{
 		}
 	}},
 	{"Pool.Broadcast", "a nil ctx is Background", func(t *testing.T, sys *actor.System, out chan done) {
-		p := start(t, sys, out, pool.Workers(2))
+		p := start(t, sys, out, pool.WithWorkers(2))
 		if err := p.Broadcast(nil, job{id: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ var nilEdges = []edge{
 	{"Ask", "a nil ctx is Background", func(t *testing.T, sys *actor.System, out chan done) {
 		p, err := pool.New(sys, "ask", func() actor.Actor[question] {
 			return actor.Func[question](func(c actor.Context, q question) error { return q.reply.Send(c, "ok") })
-		}, pool.Workers(1))
+		}, pool.WithWorkers(1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,20 +95,20 @@ var nilEdges = []edge{
 		}
 	}},
 	{"Pool.Stop", "a nil ctx waits as long as it takes", func(t *testing.T, sys *actor.System, out chan done) {
-		p := start(t, sys, out, pool.Workers(1))
+		p := start(t, sys, out, pool.WithWorkers(1))
 		if err := p.Stop(nil); err != nil {
 			t.Fatal(err)
 		}
 	}},
 	{"Pool.Wait", "a nil ctx waits until the pool stopped", func(t *testing.T, sys *actor.System, out chan done) {
-		p := start(t, sys, out, pool.Workers(1))
+		p := start(t, sys, out, pool.WithWorkers(1))
 		go func() { _ = p.Stop(nil) }() // Owner: this edge; it ends when the pool stopped.
 		if err := p.Wait(nil); err != nil {
 			t.Fatal(err)
 		}
 	}},
 	{"Pool.Run", "a nil ctx runs until the pool stops by itself", func(t *testing.T, sys *actor.System, out chan done) {
-		p := start(t, sys, out, pool.Workers(1))
+		p := start(t, sys, out, pool.WithWorkers(1))
 		res := make(chan error, 1)
 		go func() { res <- p.Run(nil) }() // Owner: this edge; it ends when the pool stopped.
 		if err := p.Supervisor().Stop(nil); err != nil {

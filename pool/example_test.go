@@ -24,7 +24,7 @@ func Example() {
 		return actor.Func[Square](func(ctx actor.Context, s Square) error {
 			return s.Reply.Send(ctx, s.N*s.N)
 		})
-	}, pool.Workers(3), pool.Route(route.RoundRobin()))
+	}, pool.WithWorkers(3), pool.WithRouter(route.RoundRobin()))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -38,9 +38,9 @@ type config struct {
 	sup        []supervisor.Option
 }
 
-// Workers sets how many workers are active at start (at least 1).
+// WithWorkers sets how many workers are active at start (at least 1).
 // Default runtime.GOMAXPROCS(0).
-func Workers(n int) Option {
+func WithWorkers(n int) Option {
 	return optionFunc(func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("%w: %d workers", ErrInvalid, n)
@@ -50,10 +50,10 @@ func Workers(n int) Option {
 	})
 }
 
-// MaxWorkers sets how many workers the pool has, active or not: the
+// WithMaxWorkers sets how many workers the pool has, active or not: the
 // bound of Resize. Default: the Workers count. (An inactive worker holds
 // no goroutine.)
-func MaxWorkers(n int) Option {
+func WithMaxWorkers(n int) Option {
 	return optionFunc(func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("%w: %d max workers", ErrInvalid, n)
@@ -63,13 +63,13 @@ func MaxWorkers(n int) Option {
 	})
 }
 
-// Route sets how the pool spreads messages over its active workers.
+// WithRouter sets how the pool spreads messages over its active workers.
 // Default route.LeastLoaded(): the worker with the fewest messages queued
 // or being handled. A ByKey router must be built for the pool's message
-// type, and cannot be combined with Resize, MaxWorkers or Autoscale (a
+// type, and cannot be combined with Resize, WithMaxWorkers or Autoscale (a
 // key must keep its worker); a Weighted one needs one weight per worker
-// (MaxWorkers of them).
-func Route(r route.Router) Option {
+// (WithMaxWorkers of them).
+func WithRouter(r route.Router) Option {
 	return optionFunc(func(c *config) error {
 		if r.IsZero() {
 			return fmt.Errorf("%w: zero Router", ErrInvalid)
@@ -79,14 +79,14 @@ func Route(r route.Router) Option {
 	})
 }
 
-// Autoscale makes the number of active workers follow the pool's queue
+// WithAutoscale makes the number of active workers follow the pool's queue
 // depth between s.Min and s.Max (see route.Scale; the capacity it
 // measures the depth against is the Mailbox capacity). The pool has
 // s.Max workers and starts with s.Min active. It replaces Workers and
-// MaxWorkers.
-func Autoscale(s route.Scale) Option {
+// WithMaxWorkers.
+func WithAutoscale(s route.Scale) Option {
 	return optionFunc(func(c *config) error {
-		s, err := s.WithDefaults()
+		s, err := s.Normalize()
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
@@ -95,10 +95,10 @@ func Autoscale(s route.Scale) Option {
 	})
 }
 
-// Mailbox bounds each worker's mailbox to capacity messages (at least 1)
+// WithMailbox bounds each worker's mailbox to capacity messages (at least 1)
 // with the Block policy: a Tell to a full worker waits. Default
 // DefaultMailbox.
-func Mailbox(capacity int) Option {
+func WithMailbox(capacity int) Option {
 	return optionFunc(func(c *config) error {
 		if capacity < 1 {
 			return fmt.Errorf("%w: mailbox capacity %d", ErrInvalid, capacity)
@@ -108,11 +108,11 @@ func Mailbox(capacity int) Option {
 	})
 }
 
-// WorkerOptions adds spawn options for every worker, such as
+// WithWorkerOptions adds spawn options for every worker, such as
 // actor.WithMaxAttempts or actor.WithDeadline. They apply after the
 // pool's own (the Mailbox and the kind "pool:NAME"). Nil options are
 // skipped.
-func WorkerOptions(opts ...actor.SpawnOption) Option {
+func WithWorkerOptions(opts ...actor.SpawnOption) Option {
 	return optionFunc(func(c *config) error {
 		for _, o := range opts {
 			if o != nil {
@@ -123,10 +123,10 @@ func WorkerOptions(opts ...actor.SpawnOption) Option {
 	})
 }
 
-// Supervise adds options of the workers' supervisor (strategy, restart
+// WithSupervisor adds options of the workers' supervisor (strategy, restart
 // intensity, backoff...). They apply after the pool's default intensity,
 // DefaultIntensity restarts in DefaultPeriod. Nil options are skipped.
-func Supervise(opts ...supervisor.Option) Option {
+func WithSupervisor(opts ...supervisor.Option) Option {
 	return optionFunc(func(c *config) error {
 		for _, o := range opts {
 			if o != nil {
@@ -149,7 +149,7 @@ func buildConfig(opts []Option) (config, error) {
 	}
 	if c.scale != nil {
 		if c.workersSet || c.max != 0 {
-			return c, fmt.Errorf("%w: Autoscale with Workers or MaxWorkers", ErrInvalid)
+			return c, fmt.Errorf("%w: Autoscale with Workers or WithMaxWorkers", ErrInvalid)
 		}
 		c.workers, c.max = c.scale.Min, c.scale.Max
 	}
@@ -163,13 +163,13 @@ func buildConfig(opts []Option) (config, error) {
 		c.max = c.workers
 	}
 	if c.workers > c.max {
-		return c, fmt.Errorf("%w: %d workers above MaxWorkers %d", ErrInvalid, c.workers, c.max)
+		return c, fmt.Errorf("%w: %d workers above WithMaxWorkers %d", ErrInvalid, c.workers, c.max)
 	}
 	if err := c.router.Validate(c.max); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if c.router.Kind() == route.KindByKey && (c.scale != nil || c.workers != c.max) {
-		return c, fmt.Errorf("%w: a ByKey pool has a fixed size: no Autoscale or MaxWorkers", ErrInvalid)
+	if c.router.Rule() == route.RuleByKey && (c.scale != nil || c.workers != c.max) {
+		return c, fmt.Errorf("%w: a ByKey pool has a fixed size: no Autoscale or WithMaxWorkers", ErrInvalid)
 	}
 	return c, nil
 }

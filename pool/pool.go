@@ -118,7 +118,7 @@ func build[M any](name string, newWorker func() actor.Actor[M], opts []Option) (
 		return nil, fmt.Errorf("pool %q: %w: %w", name, ErrInvalid, err)
 	}
 	p := &Pool[M]{name: name, cfg: cfg, slots: make([]slot[M], cfg.max), pk: route.NewPicker(cfg.router, 1), hash: hash}
-	p.track = cfg.router.Kind() == route.KindLeastLoaded || cfg.scale != nil
+	p.track = cfg.router.Rule() == route.RuleLeastLoaded || cfg.scale != nil
 	p.active.Store(int32(cfg.workers))
 	return p, nil
 }
@@ -259,7 +259,7 @@ func (p *Pool[M]) Broadcast(ctx context.Context, m M) error {
 }
 
 // Resize sets the number of active workers to n, between 1 and the
-// pool's MaxWorkers. Workers made inactive finish what is queued for them
+// pool's WithMaxWorkers. Workers made inactive finish what is queued for them
 // and get no new messages; workers made active get them at once. It
 // returns an error wrapping ErrInvalid for n out of range, for an
 // autoscaled pool (the autoscaler sets its size) and for a ByKey pool.
@@ -429,7 +429,7 @@ func (w *member[M]) Receive(ctx actor.Context, m M) error {
 }
 
 // Stop runs the user's Stop hook.
-func (w *member[M]) Stop(ctx actor.Context, r actor.Reason) {
+func (w *member[M]) Stop(ctx actor.Context, r actor.ExitReason) {
 	if st, ok := w.a.(actor.Stopper); ok {
 		st.Stop(ctx, r)
 	}

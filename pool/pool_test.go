@@ -18,7 +18,7 @@ func TestRoundRobinExact(t *testing.T) {
 	sys, dead := newSys(t)
 	ctx := callCtx(t)
 	out := make(chan done, 30)
-	p, err := pool.New(sys, "rr", reporter(out), pool.Workers(3), pool.Route(route.RoundRobin()))
+	p, err := pool.New(sys, "rr", reporter(out), pool.WithWorkers(3), pool.WithRouter(route.RoundRobin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +55,8 @@ func TestByKeySameWorker(t *testing.T) {
 	sys, _ := newSys(t)
 	ctx := callCtx(t)
 	out := make(chan done, 200)
-	p, err := pool.New(sys, "keyed", reporter(out), pool.Workers(4),
-		pool.Route(route.ByKey(func(j job) string { return j.key })))
+	p, err := pool.New(sys, "keyed", reporter(out), pool.WithWorkers(4),
+		pool.WithRouter(route.ByKey(func(j job) string { return j.key })))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestLeastLoadedPrefersIdle(t *testing.T) {
 			out <- done{worker: ctx.Self().Name(), job: j}
 			return nil
 		})
-	}, pool.Workers(4))
+	}, pool.WithWorkers(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestRestartKeepsQueuedWork(t *testing.T) {
 			out <- done{worker: c.Self().Name(), job: j}
 			return nil
 		})
-	}, pool.Workers(2), pool.Route(route.RoundRobin()))
+	}, pool.WithWorkers(2), pool.WithRouter(route.RoundRobin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestAskThroughPool(t *testing.T) {
 		return actor.Func[question](func(c actor.Context, q question) error {
 			return q.reply.Send(c, fmt.Sprintf("%s:%d", c.Self().Name(), q.n*2))
 		})
-	}, pool.Workers(2), pool.Route(route.RoundRobin()))
+	}, pool.WithWorkers(2), pool.WithRouter(route.RoundRobin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestBroadcast(t *testing.T) {
 	sys, _ := newSys(t)
 	ctx := callCtx(t)
 	out := make(chan done, 8)
-	p, err := pool.New(sys, "bc", reporter(out), pool.Workers(2), pool.MaxWorkers(3))
+	p, err := pool.New(sys, "bc", reporter(out), pool.WithWorkers(2), pool.WithMaxWorkers(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestResizeWithoutLoss(t *testing.T) {
 	sys, dead := newSys(t)
 	ctx := callCtx(t)
 	out := make(chan done, 64)
-	p, err := pool.New(sys, "resize", reporter(out), pool.Workers(1), pool.MaxWorkers(4), pool.Route(route.RoundRobin()))
+	p, err := pool.New(sys, "resize", reporter(out), pool.WithWorkers(1), pool.WithMaxWorkers(4), pool.WithRouter(route.RoundRobin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestBackpressure(t *testing.T) {
 			<-gate
 			return nil
 		})
-	}, pool.Workers(1), pool.Mailbox(2))
+	}, pool.WithWorkers(1), pool.WithMailbox(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,17 +334,17 @@ func TestErrors(t *testing.T) {
 		{"nil parent", func() error { _, err := pool.New[job](nil, "p", f); return err }, nil},
 		{"empty name", func() error { _, err := pool.New(sys, "", f); return err }, nil},
 		{"nil factory", func() error { _, err := pool.New[job](sys, "p", nil); return err }, actor.ErrNilFactory},
-		{"zero workers", func() error { _, err := pool.New(sys, "p", f, pool.Workers(0)); return err }, nil},
+		{"zero workers", func() error { _, err := pool.New(sys, "p", f, pool.WithWorkers(0)); return err }, nil},
 		{"weights", func() error {
-			_, err := pool.New(sys, "p", f, pool.Workers(3), pool.Route(route.Weighted(1, 2)))
+			_, err := pool.New(sys, "p", f, pool.WithWorkers(3), pool.WithRouter(route.Weighted(1, 2)))
 			return err
 		}, route.ErrInvalid},
 		{"key type", func() error {
-			_, err := pool.New(sys, "p", f, pool.Route(route.ByKey(func(s string) string { return s })))
+			_, err := pool.New(sys, "p", f, pool.WithRouter(route.ByKey(func(s string) string { return s })))
 			return err
 		}, route.ErrInvalid},
-		{"zero router", func() error { _, err := pool.New(sys, "p", f, pool.Route(route.Router{})); return err }, nil},
-		{"scale", func() error { _, err := pool.New(sys, "p", f, pool.Autoscale(route.Scale{Min: 3, Max: 2})); return err }, route.ErrInvalid},
+		{"zero router", func() error { _, err := pool.New(sys, "p", f, pool.WithRouter(route.Router{})); return err }, nil},
+		{"scale", func() error { _, err := pool.New(sys, "p", f, pool.WithAutoscale(route.Scale{Min: 3, Max: 2})); return err }, route.ErrInvalid},
 		{"spec id", func() error { _, _, err := pool.Spec("", f); return err }, nil},
 	}
 	for _, c := range cases {
@@ -369,7 +369,7 @@ func TestSpecUnderSupervisor(t *testing.T) {
 	sys, _ := newSys(t)
 	ctx := callCtx(t)
 	out := make(chan done, 4)
-	p, spec, err := pool.Spec("jobs", reporter(out), pool.Workers(2))
+	p, spec, err := pool.Spec("jobs", reporter(out), pool.WithWorkers(2))
 	if err != nil {
 		t.Fatal(err)
 	}

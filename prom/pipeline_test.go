@@ -23,7 +23,7 @@ func TestPipelineStages(t *testing.T) {
 	p := pipeline.New(pipeline.WithName("orders"), pipeline.WithBatchSize(1))
 	parse := pipeline.Map(pipeline.FromSlice(p, "src", make([]int, n)), "parse", func(_ context.Context, v int) (int, error) {
 		return v, nil
-	}, pipeline.Workers(2))
+	}, pipeline.WithWorkers(2))
 	seen := 0 // one worker
 	check := pipeline.Filter(parse, "check", func(_ context.Context, v int) (bool, error) {
 		seen++
@@ -31,7 +31,7 @@ func TestPipelineStages(t *testing.T) {
 			return false, errors.New("bad")
 		}
 		return true, nil
-	}, pipeline.Retry(1, strategy.Backoff{}))
+	}, pipeline.WithRetry(1, strategy.Backoff{}))
 	hold, atEnd := make(chan struct{}), make(chan struct{})
 	stored := 0 // one worker
 	pipeline.ToFunc(check, "store", func(ctx context.Context, v int) error {

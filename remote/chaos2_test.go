@@ -201,9 +201,9 @@ func TestChaosTwoNodes(t *testing.T) {
 			}
 		}))
 	stage := []pipeline.StageOption{
-		pipeline.Workers(workers),
-		pipeline.Supervise(strategy.OneForOne, 100000, time.Second, strategy.Backoff{}),
-		pipeline.Retry(attempts, strategy.Backoff{}),
+		pipeline.WithWorkers(workers),
+		pipeline.WithSupervision(strategy.OneForOne, 100000, time.Second, strategy.Backoff{}),
+		pipeline.WithRetry(attempts, strategy.Backoff{}),
 	}
 	src := pipeline.FromSeq(p, "source", func(yield func(c2raw) bool) {
 		for id := uint64(1); id <= uint64(items); id++ {

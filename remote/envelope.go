@@ -25,7 +25,7 @@ import (
 //	  string node     = 7;  // the sending node's address
 //	  uint64 seq      = 8;  // a message's sequence number; an ack's cumulative one
 //	  int64  deadline = 9;  // an ask's deadline, Unix nanoseconds (0: none)
-//	  uint32 reason   = 10; // an exit's actor.Reason; a failed reply's error code
+//	  uint32 reason   = 10; // an exit's actor.ExitReason; a failed reply's error code
 //	  string err      = 11; // an exit's or a failed reply's error text
 //	}
 //

@@ -89,7 +89,7 @@ func wireError(e *envelope) error {
 	}
 	code := e.Reason
 	if e.Kind == kindExit {
-		code = uint32(e.Corr) // an exit's Reason is its actor.Reason
+		code = uint32(e.Corr) // an exit's Reason is its actor.ExitReason
 	}
 	return &RemoteError{Node: e.Node, Text: e.Err, code: code}
 }

@@ -351,7 +351,7 @@ func (g *gateway) flushAcks(min int) {
 
 // finish sends the exit to every watcher, after every ack (same sender,
 // same stream: in order), and stops the gateway.
-func (g *gateway) finish(reason actor.Reason, text string, code uint32) {
+func (g *gateway) finish(reason actor.ExitReason, text string, code uint32) {
 	g.flushAcks(0)
 	g.mu.Lock()
 	ws := make([]*pactor.PID, 0, len(g.watchers))

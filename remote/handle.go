@@ -151,10 +151,10 @@ func (h *handle) receive(c pactor.Context) {
 			}
 		case kindExit:
 			err := wireError(m)
-			if actor.Reason(m.Reason) == NoConnection {
+			if actor.ExitReason(m.Reason) == NoConnection {
 				err = fmt.Errorf("remote: node %s: %w", h.addr, err) // matches ErrNoConnection
 			}
-			h.down(actor.Reason(m.Reason), err, true)
+			h.down(actor.ExitReason(m.Reason), err, true)
 		}
 	case *pactor.Terminated:
 		c.Send(c.Self(), flush{why: m.Why})
@@ -268,7 +268,7 @@ func (h *handle) send(ctx context.Context, m any, try, keep bool) error {
 
 // down ends the handle once: watchers get reason and err; with lost, the
 // unacknowledged messages are counted lost in transit and dead-lettered.
-func (h *handle) down(reason actor.Reason, err error, lost bool) {
+func (h *handle) down(reason actor.ExitReason, err error, lost bool) {
 	h.mu.Lock()
 	if h.final != nil {
 		h.mu.Unlock()

@@ -53,7 +53,7 @@ func TestTwoNodesTellAskWatch(t *testing.T) {
 	cases := []struct {
 		name string
 		do   func(h *Handle[command]) error
-		want actor.Reason
+		want actor.ExitReason
 		text string
 	}{
 		{"normal", func(h *Handle[command]) error { return h.Tell(ctx, command{Do: "normal"}) }, actor.Normal, ""},

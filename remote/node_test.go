@@ -217,7 +217,7 @@ func TestLoopbackExitReasons(t *testing.T) {
 	n, _, _ := shared(t)
 	cases := []struct {
 		do   string
-		want actor.Reason
+		want actor.ExitReason
 		text string
 	}{
 		{"normal", actor.Normal, ""},

@@ -180,7 +180,7 @@ type hosted struct {
 	done     chan struct{}
 }
 
-func (h *hosted) finish(reason actor.Reason, err error) {
+func (h *hosted) finish(reason actor.ExitReason, err error) {
 	h.mu.Lock()
 	if h.final != nil {
 		h.mu.Unlock()

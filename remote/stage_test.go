@@ -110,7 +110,7 @@ func TestStageSurvivesNodeKill(t *testing.T) {
 	lost0 := a.LostInTransit()
 	sink := newStageSink()
 	p := pipeline.New(pipeline.WithName("rstage"))
-	out := Stage(pipeline.FromSlice(p, "src", ids(n)), "double", svc, double, pipeline.Workers(workers))
+	out := Stage(pipeline.FromSlice(p, "src", ids(n)), "double", svc, double, pipeline.WithWorkers(workers))
 	pipeline.ToFunc(out, "sink", sink.put)
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestStageFailsOver(t *testing.T) {
 	defer svc.Close()
 	sink := newStageSink()
 	p := pipeline.New(pipeline.WithName("rstage-failover"))
-	out := Stage(pipeline.FromSlice(p, "src", ids(n)), "double", svc, double, pipeline.Workers(workers))
+	out := Stage(pipeline.FromSlice(p, "src", ids(n)), "double", svc, double, pipeline.WithWorkers(workers))
 	pipeline.ToFunc(out, "sink", sink.put)
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -65,7 +65,7 @@ func WithProxyOptions(opts ...actor.SpawnOption) ChildOption {
 type ChildExitError struct {
 	Node   string // the node the actor ran on
 	Name   string // its exposed name there
-	Reason actor.Reason
+	Reason actor.ExitReason
 	Err    error
 }
 
@@ -275,7 +275,7 @@ func (p *proxy[M]) Receive(ctx actor.Context, m M) error {
 }
 
 // Stop stops the remote actor, unless it ended.
-func (p *proxy[M]) Stop(ctx actor.Context, _ actor.Reason) {
+func (p *proxy[M]) Stop(ctx actor.Context, _ actor.ExitReason) {
 	p.mu.Lock()
 	p.ended = true
 	exited := p.exit != nil

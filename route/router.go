@@ -17,27 +17,27 @@ func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
-// Kind says which rule a Router follows.
-type Kind uint8
+// Rule says which rule a Router follows.
+type Rule uint8
 
 // Router kinds. The zero Kind is the zero Router's.
 const (
-	KindLeastLoaded Kind = iota + 1
-	KindRoundRobin
-	KindWeighted
-	KindByKey
+	RuleLeastLoaded Rule = iota + 1
+	RuleRoundRobin
+	RuleWeighted
+	RuleByKey
 )
 
 // String returns "least-loaded", "round-robin", "weighted" or "by-key".
-func (k Kind) String() string {
+func (k Rule) String() string {
 	switch k {
-	case KindLeastLoaded:
+	case RuleLeastLoaded:
 		return "least-loaded"
-	case KindRoundRobin:
+	case RuleRoundRobin:
 		return "round-robin"
-	case KindWeighted:
+	case RuleWeighted:
 		return "weighted"
-	case KindByKey:
+	case RuleByKey:
 		return "by-key"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
@@ -47,7 +47,7 @@ func (k Kind) String() string {
 // with LeastLoaded, RoundRobin, Weighted or ByKey; the zero Router is
 // invalid. A Router is a small value, safe to copy and to share.
 type Router struct {
-	kind    Kind
+	kind    Rule
 	weights []int
 	key     any // func(T) uint64, built by ByKey
 	keyType reflect.Type
@@ -56,23 +56,23 @@ type Router struct {
 // LeastLoaded sends each message (or batch) to the worker with the fewest
 // queued, ties broken in turn. It behaves like one queue shared by the
 // workers, without the shared lock.
-func LeastLoaded() Router { return Router{kind: KindLeastLoaded} }
+func LeastLoaded() Router { return Router{kind: RuleLeastLoaded} }
 
 // RoundRobin sends messages (or batches) to the workers in turn.
-func RoundRobin() Router { return Router{kind: KindRoundRobin} }
+func RoundRobin() Router { return Router{kind: RuleRoundRobin} }
 
 // Weighted spreads work over the workers in proportion to weights (one
 // positive weight per worker), by deficit round-robin: over time worker i
 // gets weights[i]/sum(weights) of the items.
 func Weighted(weights ...int) Router {
-	return Router{kind: KindWeighted, weights: append([]int(nil), weights...)}
+	return Router{kind: RuleWeighted, weights: append([]int(nil), weights...)}
 }
 
 // ByKey sends every item to the worker chosen by the hash of key(item):
 // items with equal keys always reach the same worker, in the order their
 // sender sent them. A nil key makes the Router invalid (Validate says so).
 func ByKey[T any, K comparable](key func(T) K) Router {
-	r := Router{kind: KindByKey, keyType: reflect.TypeFor[T]()}
+	r := Router{kind: RuleByKey, keyType: reflect.TypeFor[T]()}
 	if key == nil {
 		return r
 	}
@@ -87,15 +87,15 @@ func ByKey[T any, K comparable](key func(T) K) Router {
 // saved per-key state back where its key's items will go. A nil hash
 // makes the Router invalid (Validate says so).
 func ByHash[T any](hash func(T) uint64) Router {
-	r := Router{kind: KindByKey, keyType: reflect.TypeFor[T]()}
+	r := Router{kind: RuleByKey, keyType: reflect.TypeFor[T]()}
 	if hash != nil {
 		r.key = hash
 	}
 	return r
 }
 
-// Kind returns the router's kind (0 for the zero Router).
-func (r Router) Kind() Kind { return r.kind }
+// Rule returns the router's kind (0 for the zero Router).
+func (r Router) Rule() Rule { return r.kind }
 
 // IsZero reports whether r is the zero Router.
 func (r Router) IsZero() bool { return r.kind == 0 }
@@ -107,7 +107,7 @@ func (r Router) Weights() []int { return append([]int(nil), r.weights...) }
 // String returns the kind, with the weights of a Weighted router, like
 // "weighted(3,1)".
 func (r Router) String() string {
-	if r.kind != KindWeighted {
+	if r.kind != RuleWeighted {
 		return r.kind.String()
 	}
 	s := "weighted("
@@ -132,7 +132,7 @@ func (r Router) Validate(workers int) error {
 		return invalidf("%d workers", workers)
 	}
 	switch r.kind {
-	case KindWeighted:
+	case RuleWeighted:
 		if len(r.weights) != workers {
 			return invalidf("%d weights for %d workers", len(r.weights), workers)
 		}
@@ -141,7 +141,7 @@ func (r Router) Validate(workers int) error {
 				return invalidf("weight %d < 1", w)
 			}
 		}
-	case KindByKey:
+	case RuleByKey:
 		if r.key == nil {
 			return invalidf("ByKey with a nil key function")
 		}
@@ -154,7 +154,7 @@ func (r Router) Validate(workers int) error {
 // for the other kinds, and an error wrapping ErrInvalid for a ByKey router
 // built for another item type or with a nil key function.
 func Hasher[T any](r Router) (func(T) uint64, error) {
-	if r.kind != KindByKey {
+	if r.kind != RuleByKey {
 		return nil, nil
 	}
 	if t := reflect.TypeFor[T](); r.keyType != t {
@@ -172,7 +172,7 @@ func Hasher[T any](r Router) (func(T) uint64, error) {
 // takes a lock. ByKey routing does not go through a Picker (see Hasher);
 // a Picker of a ByKey router picks like LeastLoaded.
 type Picker struct {
-	kind    Kind
+	kind    Rule
 	next    atomic.Uint32
 	mu      sync.Mutex // Weighted only
 	wnext   int
@@ -185,7 +185,7 @@ type Picker struct {
 // Weighted router: the usual batch size (1 for single messages).
 func NewPicker(r Router, quantum int) *Picker {
 	pk := &Picker{kind: r.kind, weights: r.weights}
-	if r.kind == KindWeighted {
+	if r.kind == RuleWeighted {
 		pk.deficit = make([]int, len(r.weights))
 		pk.quantum = max(quantum, 1)
 		pk.wnext = len(r.weights) - 1
@@ -201,9 +201,9 @@ func (pk *Picker) Pick(active, n int, load func(int) int) int {
 		return 0
 	}
 	switch pk.kind {
-	case KindRoundRobin:
+	case RuleRoundRobin:
 		return int(pk.next.Add(1) % uint32(active))
-	case KindWeighted:
+	case RuleWeighted:
 		return pk.weighted(active, n)
 	}
 	// Least loaded, ties broken in turn from the last choice.

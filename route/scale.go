@@ -31,10 +31,10 @@ type Scale struct {
 	UpAfter, DownAfter int
 }
 
-// WithDefaults returns s with its zero fields set to their defaults, or
+// Normalize returns s with its zero fields set to their defaults, or
 // an error wrapping ErrInvalid: Min below 1, Max below Min, thresholds
 // outside 0 ≤ Low < High ≤ 1, or a negative interval or count.
-func (s Scale) WithDefaults() (Scale, error) {
+func (s Scale) Normalize() (Scale, error) {
 	if s.Min < 1 || s.Max < s.Min {
 		return s, invalidf("autoscale between %d and %d workers", s.Min, s.Max)
 	}
@@ -75,7 +75,7 @@ type Scaler struct {
 // each hold up to capacity queued units (messages, or batches), starting
 // its first interval at now.
 func NewScaler(s Scale, capacity int, now time.Time) (*Scaler, error) {
-	s, err := s.WithDefaults()
+	s, err := s.Normalize()
 	if err != nil {
 		return nil, err
 	}

@@ -23,10 +23,10 @@
 //
 //  1. [OnExit] maps the child's [Restart] type and [ExitReason] to an
 //     [ExitAction].
-//  2. For [KeepDown] the child is marked [Down], for [RemoveSpec] its spec is
+//  2. For [ActionKeepDown] the child is marked [Down], for [ActionRemoveSpec] its spec is
 //     removed. Then [ShouldAutoShutdown] says whether the supervisor
 //     terminates (OTP auto_shutdown).
-//  3. For [RestartChild], [Intensity.Allow] is asked first. If it reports
+//  3. For [ActionRestart], [Intensity.Allow] is asked first. If it reports
 //     false the supervisor gives up: it stops all running children in
 //     reverse start order and exits with reason shutdown. Otherwise
 //     [Group] returns a [Plan]: stop Plan.Stop in the given order, remove
@@ -50,9 +50,9 @@
 //
 // # Names
 //
-// The String methods of [Kind], [Restart], [AutoShutdown] and [ExitReason]
+// The String methods of [Strategy], [Restart], [AutoShutdown] and [ExitReason]
 // return the OTP atoms (one_for_all, transient, any_significant, shutdown,
-// ...), and [ParseKind], [ParseRestart] and [ParseAutoShutdown] accept them.
+// ...), and [ParseStrategy], [ParseRestart] and [ParseAutoShutdown] accept them.
 //
 // # Nil contexts and options
 //

@@ -12,7 +12,7 @@ import (
 // order, the temporary child t is dropped, and the transient child tr,
 // which had exited normally before, is started again.
 func ExampleGroup() {
-	children := []strategy.Child{
+	children := []strategy.ChildState{
 		{ID: "a", Restart: strategy.Permanent},
 		{ID: "b", Restart: strategy.Permanent, Status: strategy.Down}, // just crashed
 		{ID: "t", Restart: strategy.Temporary},

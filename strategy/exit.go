@@ -5,15 +5,15 @@ package strategy
 type ExitAction int
 
 const (
-	// RestartChild means run the restart procedure for the child: the
+	// ActionRestart means run the restart procedure for the child: the
 	// [Intensity] check, then the [Group] plan.
-	RestartChild ExitAction = iota
-	// KeepDown means keep the spec and mark the child [Down], then check
+	ActionRestart ExitAction = iota
+	// ActionKeepDown means keep the spec and mark the child [Down], then check
 	// for an automatic shutdown ([ShouldAutoShutdown]).
-	KeepDown
-	// RemoveSpec means remove the child's spec from the supervisor, then
+	ActionKeepDown
+	// ActionRemoveSpec means remove the child's spec from the supervisor, then
 	// check for an automatic shutdown ([ShouldAutoShutdown]).
-	RemoveSpec
+	ActionRemoveSpec
 )
 
 var actionNames = []string{"restart", "keep_down", "remove_spec"}
@@ -25,15 +25,15 @@ func (a ExitAction) String() string { return name(actionNames, int(a), "ExitActi
 // ChecksAutoShutdown reports whether the supervisor must call
 // [ShouldAutoShutdown] after applying a. It is true exactly when the child
 // is not restarted: a restart never triggers an automatic shutdown.
-func (a ExitAction) ChecksAutoShutdown() bool { return a != RestartChild }
+func (a ExitAction) ChecksAutoShutdown() bool { return a != ActionRestart }
 
 // OnExit decides what happens when a running child with restart type r
 // exits by itself with the given reason (FORMAT §4.4, OTP do_restart):
 //
 //	restart type   Normal / Shutdown   Failed / Killed
 //	Permanent      RestartChild        RestartChild
-//	Transient      KeepDown            RestartChild
-//	Temporary      RemoveSpec          RemoveSpec
+//	Transient      ActionKeepDown            RestartChild
+//	Temporary      ActionRemoveSpec          ActionRemoveSpec
 //
 // A value of r outside the constants is treated as [Permanent]. OnExit is
 // not for children that the supervisor stopped itself (terminate_child, a
@@ -42,13 +42,13 @@ func (a ExitAction) ChecksAutoShutdown() bool { return a != RestartChild }
 func OnExit(r Restart, reason ExitReason) ExitAction {
 	switch r {
 	case Temporary:
-		return RemoveSpec
+		return ActionRemoveSpec
 	case Transient:
 		if reason.IsNormal() {
-			return KeepDown
+			return ActionKeepDown
 		}
 	}
-	return RestartChild
+	return ActionRestart
 }
 
 // ShouldAutoShutdown reports whether a supervisor in the given mode must
@@ -65,7 +65,7 @@ func OnExit(r Restart, reason ExitReason) ExitAction {
 //
 // children is the supervisor's child list. Entries with exited's ID are
 // ignored, so the list may be taken before or after the exit was applied.
-func ShouldAutoShutdown(mode AutoShutdown, exited Child, children []Child) bool {
+func ShouldAutoShutdown(mode AutoShutdown, exited ChildState, children []ChildState) bool {
 	if !exited.Significant {
 		return false
 	}

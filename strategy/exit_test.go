@@ -9,9 +9,9 @@ import (
 // TestOnExit covers every row of FORMAT §4.4.
 func TestOnExit(t *testing.T) {
 	const (
-		restart = strategy.RestartChild
-		keep    = strategy.KeepDown
-		remove  = strategy.RemoveSpec
+		restart = strategy.ActionRestart
+		keep    = strategy.ActionKeepDown
+		remove  = strategy.ActionRemoveSpec
 	)
 	cases := []struct {
 		r      strategy.Restart
@@ -49,11 +49,11 @@ func TestOnExit(t *testing.T) {
 
 // TestShouldAutoShutdown covers FORMAT §4.7.
 func TestShouldAutoShutdown(t *testing.T) {
-	sig := func(id string, r strategy.Restart, st strategy.Status) strategy.Child {
-		return strategy.Child{ID: id, Restart: r, Significant: true, Status: st}
+	sig := func(id string, r strategy.Restart, st strategy.Status) strategy.ChildState {
+		return strategy.ChildState{ID: id, Restart: r, Significant: true, Status: st}
 	}
-	plain := func(id string, st strategy.Status) strategy.Child {
-		return strategy.Child{ID: id, Status: st}
+	plain := func(id string, st strategy.Status) strategy.ChildState {
+		return strategy.ChildState{ID: id, Status: st}
 	}
 	const (
 		up   = strategy.Running
@@ -64,31 +64,31 @@ func TestShouldAutoShutdown(t *testing.T) {
 	cases := []struct {
 		name     string
 		mode     strategy.AutoShutdown
-		exited   strategy.Child
-		children []strategy.Child
+		exited   strategy.ChildState
+		children []strategy.ChildState
 		want     bool
 	}{
 		{"never", strategy.Never, sig("s", tr, down),
-			[]strategy.Child{plain("a", up), sig("s", tr, down)}, false},
-		{"any, exited not significant", strategy.AnySignificant, strategy.Child{ID: "b", Restart: tr, Status: down},
-			[]strategy.Child{sig("s", tr, up), {ID: "b", Restart: tr, Status: down}}, false},
+			[]strategy.ChildState{plain("a", up), sig("s", tr, down)}, false},
+		{"any, exited not significant", strategy.AnySignificant, strategy.ChildState{ID: "b", Restart: tr, Status: down},
+			[]strategy.ChildState{sig("s", tr, up), {ID: "b", Restart: tr, Status: down}}, false},
 		{"any, significant transient (27)", strategy.AnySignificant, sig("s", tr, down),
-			[]strategy.Child{plain("a", up), sig("s", tr, down), plain("b", up)}, true},
+			[]strategy.ChildState{plain("a", up), sig("s", tr, down), plain("b", up)}, true},
 		{"any, significant temporary removed", strategy.AnySignificant, sig("t", tmp, down),
-			[]strategy.Child{plain("a", up), sig("u", tmp, up)}, true},
+			[]strategy.ChildState{plain("a", up), sig("u", tmp, up)}, true},
 		{"all, first of two (28)", strategy.AllSignificant, sig("s1", tr, down),
-			[]strategy.Child{plain("a", up), sig("s1", tr, down), sig("s2", tr, up), plain("b", up)}, false},
+			[]strategy.ChildState{plain("a", up), sig("s1", tr, down), sig("s2", tr, up), plain("b", up)}, false},
 		{"all, last of two (28)", strategy.AllSignificant, sig("s2", tr, down),
-			[]strategy.Child{plain("a", up), sig("s1", tr, down), sig("s2", tr, down), plain("b", up)}, true},
+			[]strategy.ChildState{plain("a", up), sig("s1", tr, down), sig("s2", tr, down), plain("b", up)}, true},
 		{"all, other one restarting still counts", strategy.AllSignificant, sig("s1", tr, down),
-			[]strategy.Child{sig("s1", tr, down), sig("s2", tr, rst)}, false},
+			[]strategy.ChildState{sig("s1", tr, down), sig("s2", tr, rst)}, false},
 		{"all, other one terminated earlier is down", strategy.AllSignificant, sig("s1", tr, down),
-			[]strategy.Child{sig("s1", tr, down), sig("s2", tr, down)}, true},
+			[]strategy.ChildState{sig("s1", tr, down), sig("s2", tr, down)}, true},
 		{"all, temporary removed, none left", strategy.AllSignificant, sig("t", tmp, down),
-			[]strategy.Child{plain("a", up)}, true},
+			[]strategy.ChildState{plain("a", up)}, true},
 		{"all, exited still listed as running is ignored", strategy.AllSignificant, sig("s1", tr, up),
-			[]strategy.Child{sig("s1", tr, up), plain("a", up)}, true},
-		{"all, exited not significant", strategy.AllSignificant, strategy.Child{ID: "b", Restart: tr, Status: down},
+			[]strategy.ChildState{sig("s1", tr, up), plain("a", up)}, true},
+		{"all, exited not significant", strategy.AllSignificant, strategy.ChildState{ID: "b", Restart: tr, Status: down},
 			nil, false},
 		{"unknown mode", strategy.AutoShutdown(9), sig("s", tr, down), nil, false},
 	}

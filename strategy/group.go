@@ -1,6 +1,6 @@
 package strategy
 
-// Plan is the work of one restart under a [Kind], as returned by [Group].
+// Plan is the work of one restart under a [Strategy], as returned by [Group].
 // Every index refers to the children slice given to Group, as it was
 // before any of the plan was applied. Apply the phases in this order:
 //
@@ -44,7 +44,7 @@ type Plan struct {
 //
 // Call Group only after [Intensity.Allow] granted the restart. Group panics
 // if failed is not a valid index of children.
-func Group(kind Kind, children []Child, failed int) Plan {
+func Group(kind Strategy, children []ChildState, failed int) Plan {
 	if failed < 0 || failed >= len(children) {
 		panic("strategy: Group: failed child index out of range")
 	}

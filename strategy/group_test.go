@@ -9,11 +9,11 @@ import (
 
 // kids builds a child list from words "id/restart/status", where restart
 // is p, tr or tmp and status is up, down or rst; "/p/up" may be left out.
-func kids(spec string) []strategy.Child {
-	var out []strategy.Child
+func kids(spec string) []strategy.ChildState {
+	var out []strategy.ChildState
 	for _, w := range strings.Fields(spec) {
 		f := strings.Split(w, "/")
-		c := strategy.Child{ID: f[0]}
+		c := strategy.ChildState{ID: f[0]}
 		if len(f) > 1 {
 			c.Restart = map[string]strategy.Restart{"p": strategy.Permanent, "tr": strategy.Transient, "tmp": strategy.Temporary}[f[1]]
 		}
@@ -26,7 +26,7 @@ func kids(spec string) []strategy.Child {
 }
 
 // ids turns plan indexes back into space-separated child ids.
-func ids(children []strategy.Child, idx []int) string {
+func ids(children []strategy.ChildState, idx []int) string {
 	var s []string
 	for _, i := range idx {
 		s = append(s, children[i].ID)
@@ -44,7 +44,7 @@ func TestGroup(t *testing.T) {
 	)
 	cases := []struct {
 		name     string
-		kind     strategy.Kind
+		kind     strategy.Strategy
 		children string
 		failed   string
 		stop     string // reverse start order
@@ -78,7 +78,7 @@ func TestGroup(t *testing.T) {
 		{"rest_for_one dynamic children appended (26)", r4o, "a b e f/tmp", "b", "f e", "f", "b e"},
 		{"rest_for_one last dynamic child (26)", r4o, "a b e", "e", "", "", "e"},
 
-		{"unknown kind is one_for_one", strategy.Kind(9), "a b c", "b", "", "", "b"},
+		{"unknown kind is one_for_one", strategy.Strategy(9), "a b c", "b", "", "", "b"},
 	}
 	for _, c := range cases {
 		children := kids(c.children)
@@ -103,7 +103,7 @@ func TestGroup(t *testing.T) {
 
 func TestGroupDoesNotModifyChildren(t *testing.T) {
 	children := kids("a b t/tmp tr/tr/down c")
-	before := append([]strategy.Child(nil), children...)
+	before := append([]strategy.ChildState(nil), children...)
 	strategy.Group(strategy.OneForAll, children, 1)
 	for i := range children {
 		if children[i] != before[i] {
@@ -127,7 +127,7 @@ func TestGroupPanicsOnBadIndex(t *testing.T) {
 					t.Errorf("Group with %d children, failed %d: got no panic; want a panic", c.n, c.failed)
 				}
 			}()
-			strategy.Group(strategy.OneForAll, make([]strategy.Child, c.n), c.failed)
+			strategy.Group(strategy.OneForAll, make([]strategy.ChildState, c.n), c.failed)
 		}()
 	}
 }

@@ -59,7 +59,7 @@ func TestOTPScenariosModel(t *testing.T) {
 
 // supDef is the static definition of a supervisor.
 type supDef struct {
-	kind      strategy.Kind
+	kind      strategy.Strategy
 	intensity int
 	period    time.Duration
 	auto      strategy.AutoShutdown
@@ -101,10 +101,10 @@ type model struct {
 
 func (m *model) emit(format string, args ...any) { fmt.Fprintf(&m.out, format+"\n", args...) }
 
-func specs(s *mSup) []strategy.Child {
-	out := make([]strategy.Child, len(s.children))
+func specs(s *mSup) []strategy.ChildState {
+	out := make([]strategy.ChildState, len(s.children))
 	for i, c := range s.children {
-		out[i] = strategy.Child{ID: c.def.id, Restart: c.def.restart, Significant: c.def.significant, Status: c.status}
+		out[i] = strategy.ChildState{ID: c.def.id, Restart: c.def.restart, Significant: c.def.significant, Status: c.status}
 	}
 	return out
 }
@@ -194,15 +194,15 @@ func (m *model) childExited(s *mSup, k *mChild, reason strategy.ExitReason) bool
 	k.inst = nil
 	action := strategy.OnExit(k.def.restart, reason)
 	switch action {
-	case strategy.RestartChild:
+	case strategy.ActionRestart:
 		return m.restart(s, k)
-	case strategy.RemoveSpec:
+	case strategy.ActionRemoveSpec:
 		m.remove(s, k)
 	}
 	if !action.ChecksAutoShutdown() {
 		panic("unreachable")
 	}
-	exited := strategy.Child{ID: k.def.id, Restart: k.def.restart, Significant: k.def.significant, Status: strategy.Down}
+	exited := strategy.ChildState{ID: k.def.id, Restart: k.def.restart, Significant: k.def.significant, Status: strategy.Down}
 	return strategy.ShouldAutoShutdown(s.def.auto, exited, specs(s))
 }
 
@@ -320,7 +320,7 @@ func parseChildDef(f []string, defs map[string]*childDef) (*childDef, error) {
 			if d.sup == nil {
 				d.sup = &supDef{}
 			}
-			if d.sup.kind, err = strategy.ParseKind(f[i+1]); err != nil {
+			if d.sup.kind, err = strategy.ParseStrategy(f[i+1]); err != nil {
 				return nil, err
 			}
 			d.sup.intensity, _ = strconv.Atoi(f[i+2])
@@ -358,7 +358,7 @@ func runModel(src string) (string, error) {
 		var err error
 		switch f[0] {
 		case "strategy":
-			top.kind, err = strategy.ParseKind(f[1])
+			top.kind, err = strategy.ParseStrategy(f[1])
 		case "intensity":
 			top.intensity, err = strconv.Atoi(f[1])
 		case "period":
@@ -459,10 +459,10 @@ func runModel(src string) (string, error) {
 				return "", err
 			}
 			s, k, _ := m.locate(d.path)
-			spec := strategy.Child{ID: d.id, Restart: d.restart, Significant: d.significant}
+			spec := strategy.ChildState{ID: d.id, Restart: d.restart, Significant: d.significant}
 			var res string
 			switch {
-			case strategy.ValidateSpecs(s.def.auto, []strategy.Child{spec}) != nil:
+			case strategy.ValidateSpecs(s.def.auto, []strategy.ChildState{spec}) != nil:
 				res = "{error,bad_combination}"
 			case k != nil && k.status == strategy.Running:
 				res = "{error,already_started}"

@@ -5,13 +5,13 @@ import (
 	"strconv"
 )
 
-// Kind is a supervisor's restart strategy: it picks the children affected
-// when one of them is restarted. The zero Kind is [OneForOne].
-type Kind int
+// Strategy is a supervisor's restart strategy: it picks the children affected
+// when one of them is restarted. The zero Strategy is [OneForOne].
+type Strategy int
 
 const (
 	// OneForOne restarts only the child that exited (OTP one_for_one).
-	OneForOne Kind = iota
+	OneForOne Strategy = iota
 	// OneForAll stops every other running child and then starts all of
 	// them again (OTP one_for_all).
 	OneForAll
@@ -24,10 +24,10 @@ var kindNames = []string{"one_for_one", "one_for_all", "rest_for_one"}
 
 // String returns the OTP name of k ("one_for_one", "one_for_all" or
 // "rest_for_one"), or "Kind(N)" for a value outside the constants.
-func (k Kind) String() string { return name(kindNames, int(k), "Kind") }
+func (k Strategy) String() string { return name(kindNames, int(k), "Kind") }
 
-// ParseKind returns the Kind whose OTP name is s.
-func ParseKind(s string) (Kind, error) { return parse[Kind](kindNames, s, "strategy") }
+// ParseStrategy returns the Kind whose OTP name is s.
+func ParseStrategy(s string) (Strategy, error) { return parse[Strategy](kindNames, s, "strategy") }
 
 // Restart is a child's restart type: whether it is restarted when it exits
 // by itself. The zero Restart is [Permanent], the OTP default.
@@ -134,11 +134,11 @@ func (r ExitReason) String() string { return name(reasonNames, int(r), "ExitReas
 // including one outside the constants, is abnormal.
 func (r ExitReason) IsNormal() bool { return r == Normal || r == Shutdown }
 
-// Child is what the decisions of this package need to know about one child
+// ChildState is what the decisions of this package need to know about one child
 // of a supervisor: its spec's id, restart type and significant flag, and its
-// current status. A supervisor passes its children as a []Child in start
+// current status. A supervisor passes its children as a []ChildState in start
 // order; the indexes in a [Plan] refer to that slice.
-type Child struct {
+type ChildState struct {
 	// ID identifies the child within its supervisor.
 	ID string
 	// Restart is the child's restart type.

@@ -15,7 +15,7 @@ func TestNames(t *testing.T) {
 		{strategy.OneForOne, "one_for_one"},
 		{strategy.OneForAll, "one_for_all"},
 		{strategy.RestForOne, "rest_for_one"},
-		{strategy.Kind(7), "Kind(7)"},
+		{strategy.Strategy(7), "Kind(7)"},
 		{strategy.Permanent, "permanent"},
 		{strategy.Transient, "transient"},
 		{strategy.Temporary, "temporary"},
@@ -33,9 +33,9 @@ func TestNames(t *testing.T) {
 		{strategy.Failed, "error"},
 		{strategy.Killed, "killed"},
 		{strategy.ExitReason(4), "ExitReason(4)"},
-		{strategy.RestartChild, "restart"},
-		{strategy.KeepDown, "keep_down"},
-		{strategy.RemoveSpec, "remove_spec"},
+		{strategy.ActionRestart, "restart"},
+		{strategy.ActionKeepDown, "keep_down"},
+		{strategy.ActionRemoveSpec, "remove_spec"},
 		{strategy.ExitAction(3), "ExitAction(3)"},
 	}
 	for _, c := range cases {
@@ -77,13 +77,13 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func parseKind(s string) (fmt.Stringer, error)    { return strategy.ParseKind(s) }
+func parseKind(s string) (fmt.Stringer, error)    { return strategy.ParseStrategy(s) }
 func parseRestart(s string) (fmt.Stringer, error) { return strategy.ParseRestart(s) }
 func parseAuto(s string) (fmt.Stringer, error)    { return strategy.ParseAutoShutdown(s) }
 
 func TestZeroValuesAreOTPDefaults(t *testing.T) {
-	var c strategy.Child
-	var k strategy.Kind
+	var c strategy.ChildState
+	var k strategy.Strategy
 	var a strategy.AutoShutdown
 	if k != strategy.OneForOne || c.Restart != strategy.Permanent || a != strategy.Never || c.Status != strategy.Running {
 		t.Errorf("zero values: got %v %v %v %v; want one_for_one permanent never running", k, c.Restart, a, c.Status)

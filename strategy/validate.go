@@ -28,7 +28,7 @@ var (
 // For start_child, validate the new spec alone first
 // (ValidateSpecs(mode, []Child{spec})): OTP reports bad_combination before
 // it looks for an existing child with the same id.
-func ValidateSpecs(mode AutoShutdown, children []Child) error {
+func ValidateSpecs(mode AutoShutdown, children []ChildState) error {
 	seen := make(map[string]struct{}, len(children))
 	for _, c := range children {
 		autoOff := mode != AnySignificant && mode != AllSignificant

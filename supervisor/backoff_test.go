@@ -397,7 +397,7 @@ func TestBackoffKeepsMessages(t *testing.T) {
 func TestBackoffGroup(t *testing.T) {
 	cases := []struct {
 		name    string
-		kind    strategy.Kind
+		kind    strategy.Strategy
 		stopped []string // log at the failure
 		waiting []string // WhichChildren during the backoff
 		started []string // log when the delay ends

@@ -156,7 +156,7 @@ func (r *runner) onEvent(e actor.Event) {
 	}
 }
 
-func reasonWord(r actor.Reason) string {
+func reasonWord(r actor.ExitReason) string {
 	switch r {
 	case actor.Normal:
 		return "normal"
@@ -211,7 +211,7 @@ func (w *worker) Receive(_ actor.Context, m crashMsg) error {
 	return errors.New(m.reason)
 }
 
-func (w *worker) Stop(_ actor.Context, reason actor.Reason) {
+func (w *worker) Stop(_ actor.Context, reason actor.ExitReason) {
 	if w.c.Stubborn && !w.crashing {
 		// Ignore the shutdown request: block until the test ends. The
 		// supervisor kills (abandons) it after its shutdown time.
@@ -256,7 +256,7 @@ func (r *runner) spec(c *scn.Child) supervisor.ChildSpec {
 }
 
 func (r *runner) supOpts(s *scn.SupSpec, init func(actor.Context) error) []supervisor.Option {
-	k, err := strategy.ParseKind(s.Strategy)
+	k, err := strategy.ParseStrategy(s.Strategy)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func (r *runner) allSups(ctx context.Context) []*supervisor.Supervisor {
 			continue
 		}
 		for _, k := range kids {
-			if k.Kind == supervisor.KindSupervisor && k.Status == strategy.Running {
+			if k.Type == supervisor.TypeSupervisor && k.Status == strategy.Running {
 				if s, ok := supervisor.LookupSupervisor(out[i], k.ID); ok {
 					out = append(out, s)
 				}

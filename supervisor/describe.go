@@ -13,7 +13,7 @@ import (
 type childView struct {
 	id      string
 	restart strategy.Restart
-	kind    Kind
+	kind    ChildType
 	status  strategy.Status
 	backoff bool      // a restart is delayed
 	next    time.Time // when it is due
@@ -78,7 +78,7 @@ func (s *sup) fill(n *observe.Node, info *observe.Supervisor, views []childView,
 		if v.status == strategy.Running {
 			info.Counts.Active++
 		}
-		if v.kind == KindSupervisor {
+		if v.kind == TypeSupervisor {
 			info.Counts.Supervisors++
 		} else {
 			info.Counts.Workers++
@@ -89,7 +89,7 @@ func (s *sup) fill(n *observe.Node, info *observe.Supervisor, views []childView,
 				continue
 			}
 			c.Restart = v.restart.String()
-			if v.kind == KindSupervisor {
+			if v.kind == TypeSupervisor {
 				c.Type = observe.TypeSupervisor
 			}
 			switch {

@@ -107,12 +107,12 @@ func TestDynamicChildren(t *testing.T) {
 			t.Fatalf("WhichChildren ids: got %q; want %q", got, want)
 		}
 		for _, k := range kids {
-			wantKind := supervisor.KindWorker
+			wantKind := supervisor.TypeWorker
 			if k.ID == "sub" {
-				wantKind = supervisor.KindSupervisor
+				wantKind = supervisor.TypeSupervisor
 			}
-			if k.Kind != wantKind || k.Status != strategy.Running {
-				t.Errorf("child %s: got kind %v status %v; want %v %v", k.ID, k.Kind, k.Status, wantKind, strategy.Running)
+			if k.Type != wantKind || k.Status != strategy.Running {
+				t.Errorf("child %s: got kind %v status %v; want %v %v", k.ID, k.Type, k.Status, wantKind, strategy.Running)
 			}
 			if k.PID == nil || k.PID.Path() != "/top/"+k.ID {
 				t.Errorf("child %s: got PID %v; want one with path /top/%s", k.ID, k.PID, k.ID)
@@ -232,7 +232,7 @@ func TestCallDuringStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t)
 		gate, release := r.gate()
-		slow := r.spec("slow", hooks{stop: func(actor.Context, int, actor.Reason) { <-gate }})
+		slow := r.spec("slow", hooks{stop: func(actor.Context, int, actor.ExitReason) { <-gate }})
 		slow.Shutdown = actor.Infinity
 		sup, err := supervisor.Start(r.sys, "top", []supervisor.ChildSpec{slow})
 		if err != nil {

@@ -64,7 +64,7 @@ func ExampleStart() {
 		return
 	}
 	for _, k := range kids {
-		fmt.Println(k.ID, k.Kind, k.Status, k.PID.Path())
+		fmt.Println(k.ID, k.Type, k.Status, k.PID.Path())
 	}
 	fmt.Println("stop:", sup.Stop(ctx))
 	// Output:

@@ -41,7 +41,7 @@ type delivery struct {
 type hooks struct {
 	start   func(ctx actor.Context, inst int) error
 	receive func(ctx actor.Context, inst int, m msg) error
-	stop    func(ctx actor.Context, inst int, reason actor.Reason)
+	stop    func(ctx actor.Context, inst int, reason actor.ExitReason)
 }
 
 // rig is one test's actor system, plus a log written in causal order by
@@ -220,7 +220,7 @@ func (k *kid) Receive(ctx actor.Context, m msg) error {
 	return nil
 }
 
-func (k *kid) Stop(ctx actor.Context, reason actor.Reason) {
+func (k *kid) Stop(ctx actor.Context, reason actor.ExitReason) {
 	k.r.logf("stop %s %s", k.id, reason)
 	if k.hk.stop != nil {
 		k.hk.stop(ctx, k.inst, reason)

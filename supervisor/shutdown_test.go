@@ -27,13 +27,13 @@ func (r *rig) leakedPaths() []string {
 // and counted as leaked while its goroutine runs on; BrutalKill kills at
 // once without the Stop hook; Infinity waits as long as it takes.
 func TestShutdownTimes(t *testing.T) {
-	stuck := func(gate <-chan struct{}) func(actor.Context, int, actor.Reason) {
-		return func(actor.Context, int, actor.Reason) { <-gate } // ignores ctx
+	stuck := func(gate <-chan struct{}) func(actor.Context, int, actor.ExitReason) {
+		return func(actor.Context, int, actor.ExitReason) { <-gate } // ignores ctx
 	}
 	cases := []struct {
 		name     string
 		shutdown time.Duration
-		stop     func(gate <-chan struct{}) func(actor.Context, int, actor.Reason)
+		stop     func(gate <-chan struct{}) func(actor.Context, int, actor.ExitReason)
 		took     time.Duration
 		log      []string
 		leaked   bool
@@ -52,22 +52,22 @@ func TestShutdownTimes(t *testing.T) {
 		},
 		{
 			name: "infinity", shutdown: actor.Infinity, took: time.Hour,
-			stop: func(<-chan struct{}) func(actor.Context, int, actor.Reason) {
-				return func(actor.Context, int, actor.Reason) { time.Sleep(time.Hour) }
+			stop: func(<-chan struct{}) func(actor.Context, int, actor.ExitReason) {
+				return func(actor.Context, int, actor.ExitReason) { time.Sleep(time.Hour) }
 			},
 			log: []string{"stop x shutdown"},
 		},
 		{
 			name: "in time", shutdown: time.Second, took: 500 * ms,
-			stop: func(<-chan struct{}) func(actor.Context, int, actor.Reason) {
-				return func(actor.Context, int, actor.Reason) { time.Sleep(500 * ms) }
+			stop: func(<-chan struct{}) func(actor.Context, int, actor.ExitReason) {
+				return func(actor.Context, int, actor.ExitReason) { time.Sleep(500 * ms) }
 			},
 			log: []string{"stop x shutdown"},
 		},
 		{
 			name: "hook that watches its context", shutdown: time.Minute, took: 0,
-			stop: func(<-chan struct{}) func(actor.Context, int, actor.Reason) {
-				return func(ctx actor.Context, _ int, _ actor.Reason) { <-ctx.Done() }
+			stop: func(<-chan struct{}) func(actor.Context, int, actor.ExitReason) {
+				return func(ctx actor.Context, _ int, _ actor.ExitReason) { <-ctx.Done() }
 			},
 			log: []string{"stop x shutdown"},
 		},
@@ -78,7 +78,7 @@ func TestShutdownTimes(t *testing.T) {
 				r := newRig(t)
 				ctx := callCtx(t)
 				gate, release := r.gate()
-				x := r.spec("x", hooks{stop: func(ctx actor.Context, inst int, reason actor.Reason) {
+				x := r.spec("x", hooks{stop: func(ctx actor.Context, inst int, reason actor.ExitReason) {
 					if inst == 1 {
 						tc.stop(gate)(ctx, inst, reason)
 					}
@@ -146,7 +146,7 @@ func TestShutdownStuckChild(t *testing.T) {
 		gates := []<-chan struct{}{gate1, gate2}
 		fenced := make(chan error, 2)
 		var a actor.Ref[msg] // set before x can stop
-		x := r.spec("x", hooks{stop: func(ctx actor.Context, inst int, _ actor.Reason) {
+		x := r.spec("x", hooks{stop: func(ctx actor.Context, inst int, _ actor.ExitReason) {
 			<-gates[inst-1]
 			self, _ := actor.Self[msg](ctx)
 			fenced <- self.Tell(ctx, msg{n: 1})
@@ -274,7 +274,7 @@ func TestNestedSupervisorShutdownTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t)
 		gate, release := r.gate()
-		x := r.spec("x", hooks{stop: func(actor.Context, int, actor.Reason) { <-gate }})
+		x := r.spec("x", hooks{stop: func(actor.Context, int, actor.ExitReason) { <-gate }})
 		x.Shutdown = time.Hour
 		sub := supervisor.NewSupervisor("sub", []supervisor.ChildSpec{x})
 		sub.Shutdown = 50 * ms
@@ -298,7 +298,7 @@ func TestNestedSupervisorShutdownTime(t *testing.T) {
 func TestStopContextBoundsWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t)
-		x := r.spec("x", hooks{stop: func(actor.Context, int, actor.Reason) { time.Sleep(time.Hour) }})
+		x := r.spec("x", hooks{stop: func(actor.Context, int, actor.ExitReason) { time.Sleep(time.Hour) }})
 		x.Shutdown = actor.Infinity
 		sup, err := supervisor.Start(r.sys, "top", []supervisor.ChildSpec{r.spec("a", hooks{}), x})
 		if err != nil {

@@ -125,19 +125,19 @@ const (
 	AllSignificant = strategy.AllSignificant
 )
 
-// Kind tells workers from supervisors.
-type Kind uint8
+// ChildType tells workers from supervisors.
+type ChildType uint8
 
 const (
-	// KindWorker is a child actor.
-	KindWorker Kind = iota + 1
-	// KindSupervisor is a nested supervisor.
-	KindSupervisor
+	// TypeWorker is a child actor.
+	TypeWorker ChildType = iota + 1
+	// TypeSupervisor is a nested supervisor.
+	TypeSupervisor
 )
 
 // String returns "worker" or "supervisor".
-func (k Kind) String() string {
-	if k == KindSupervisor {
+func (k ChildType) String() string {
+	if k == TypeSupervisor {
 		return "supervisor"
 	}
 	return "worker"
@@ -160,7 +160,7 @@ type ChildSpec struct {
 	// Significant children trigger auto shutdown (see AutoShutdown).
 	Significant bool
 
-	kind Kind
+	kind ChildType
 	// spawn makes the child's actor (with keep it is one of the
 	// supervisor's initial children, which outlive its restarts); for a
 	// nested supervisor it also returns that supervisor's meters.
@@ -185,7 +185,7 @@ func NewWorker[M any](id string, factory func() actor.Actor[M], opts ...actor.Sp
 	}
 	return ChildSpec{
 		ID:   id,
-		kind: KindWorker,
+		kind: TypeWorker,
 		err:  bad,
 		spawn: func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, *meters, error) {
 			if factory == nil {
@@ -213,7 +213,7 @@ func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
 	children = append([]ChildSpec(nil), children...)
 	return ChildSpec{
 		ID:   id,
-		kind: KindSupervisor,
+		kind: TypeSupervisor,
 		spawn: func(ctx actor.Context, id string, shutdown time.Duration, keep bool) (actor.Child, *meters, error) {
 			cfg, err := buildConfig(opts)
 			if err != nil {
@@ -236,14 +236,14 @@ func NewSupervisor(id string, children []ChildSpec, opts ...Option) ChildSpec {
 	}
 }
 
-// Kind returns KindWorker or KindSupervisor.
-func (c ChildSpec) Kind() Kind { return c.kind }
+// Type returns TypeWorker or TypeSupervisor.
+func (c ChildSpec) Type() ChildType { return c.kind }
 
 func (c ChildSpec) shutdown() time.Duration {
 	if c.Shutdown != 0 {
 		return c.Shutdown
 	}
-	if c.kind == KindSupervisor {
+	if c.kind == TypeSupervisor {
 		return actor.Infinity
 	}
 	return DefaultShutdown
@@ -275,7 +275,7 @@ func (c ChildSpec) Validate() error {
 // validateSpecs checks each spec and then the list (significant children
 // against auto shutdown, duplicate ids).
 func validateSpecs(auto strategy.AutoShutdown, specs []ChildSpec) error {
-	ids := make([]strategy.Child, len(specs))
+	ids := make([]strategy.ChildState, len(specs))
 	for i, sp := range specs {
 		if err := sp.Validate(); err != nil {
 			return err
@@ -285,13 +285,13 @@ func validateSpecs(auto strategy.AutoShutdown, specs []ChildSpec) error {
 	return strategy.ValidateSpecs(auto, ids)
 }
 
-func (c ChildSpec) strategyChild(st strategy.Status) strategy.Child {
-	return strategy.Child{ID: c.ID, Restart: c.Restart, Significant: c.Significant, Status: st}
+func (c ChildSpec) strategyChild(st strategy.Status) strategy.ChildState {
+	return strategy.ChildState{ID: c.ID, Restart: c.Restart, Significant: c.Significant, Status: st}
 }
 
 // config holds a supervisor's flags.
 type config struct {
-	kind        strategy.Kind
+	kind        strategy.Strategy
 	intensity   int
 	period      time.Duration
 	auto        strategy.AutoShutdown
@@ -318,7 +318,7 @@ const (
 )
 
 // WithStrategy sets the restart strategy. Default OneForOne.
-func WithStrategy(k strategy.Kind) Option {
+func WithStrategy(k strategy.Strategy) Option {
 	return optionFunc(func(c *config) error {
 		if k < strategy.OneForOne || k > strategy.RestForOne {
 			return fmt.Errorf("%w: strategy %d", ErrInvalidSpec, k)

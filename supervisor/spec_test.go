@@ -109,7 +109,7 @@ func TestStartInvalid(t *testing.T) {
 		{
 			name:  "unknown strategy",
 			specs: func(r *rig) []supervisor.ChildSpec { return r.specs("a") },
-			opts:  []supervisor.Option{supervisor.WithStrategy(strategy.Kind(9))},
+			opts:  []supervisor.Option{supervisor.WithStrategy(strategy.Strategy(9))},
 			want:  []error{supervisor.ErrInvalidSpec},
 		},
 		{
@@ -212,10 +212,10 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%s: got %v; want an error matching ErrInvalidSpec", tc.name, err)
 		}
 	}
-	if got, want := good.Kind(), supervisor.KindWorker; got != want {
+	if got, want := good.Type(), supervisor.TypeWorker; got != want {
 		t.Errorf("NewWorker Kind: got %v; want %v", got, want)
 	}
-	if got, want := supervisor.NewSupervisor("s", nil).Kind(), supervisor.KindSupervisor; got != want {
+	if got, want := supervisor.NewSupervisor("s", nil).Type(), supervisor.TypeSupervisor; got != want {
 		t.Errorf("NewSupervisor Kind: got %v; want %v", got, want)
 	}
 }

@@ -125,7 +125,7 @@ func TestStatsWindowSlides(t *testing.T) {
 // every child it restarted.
 func TestStatsGroupRestart(t *testing.T) {
 	for _, tc := range []struct {
-		kind strategy.Kind
+		kind strategy.Strategy
 		want map[string]uint64
 	}{
 		{supervisor.OneForAll, map[string]uint64{"a": 1, "b": 1, "c": 1}},
@@ -341,7 +341,7 @@ func TestStatsDoNotWait(t *testing.T) {
 			return sup, lookup(r.t, sup, "w"), nil
 		}},
 		{"in HandleExit", func(r *rig, gate <-chan struct{}) (*supervisor.Supervisor, actor.Ref[msg], error) {
-			a := r.spec("a", hooks{stop: func(_ actor.Context, inst int, _ actor.Reason) {
+			a := r.spec("a", hooks{stop: func(_ actor.Context, inst int, _ actor.ExitReason) {
 				if inst == 1 {
 					<-gate
 				}

@@ -56,7 +56,7 @@ func (timerCmd) isCommand()      {}
 // ChildInfo describes one child (OTP which_children).
 type ChildInfo struct {
 	ID     string
-	Kind   Kind
+	Type   ChildType
 	Status strategy.Status // Running, Down, or Restarting (restart pending)
 	PID    actor.PID       // nil if the child never started
 	// Restarts counts the child's restarts, as its Ref's
@@ -164,7 +164,7 @@ func (s *sup) Start(ctx actor.Context) error {
 // Stop runs when the supervisor's incarnation ends. Its children's
 // incarnations were already ended by the runtime, last started first
 // (its initial children keep their Refs for the next incarnation).
-func (s *sup) Stop(actor.Context, actor.Reason) {
+func (s *sup) Stop(actor.Context, actor.ExitReason) {
 	for _, c := range s.children {
 		s.stopTimer(c)
 	}
@@ -261,7 +261,7 @@ func (s *sup) byHandle(h actor.Child) *child {
 	return nil
 }
 
-func toStrategy(r actor.Reason) strategy.ExitReason {
+func toStrategy(r actor.ExitReason) strategy.ExitReason {
 	switch r {
 	case actor.Normal:
 		return strategy.Normal
@@ -308,18 +308,18 @@ func (s *sup) HandleExit(ctx actor.Context, e actor.Exit) error {
 		return s.autoCheck(c)
 	}
 	switch strategy.OnExit(c.spec.Restart, toStrategy(e.Reason)) {
-	case strategy.RestartChild:
+	case strategy.ActionRestart:
 		return s.restart(c)
-	case strategy.KeepDown:
+	case strategy.ActionKeepDown:
 		c.h.Park()
-	case strategy.RemoveSpec:
+	case strategy.ActionRemoveSpec:
 		s.remove(c)
 	}
 	return s.autoCheck(c)
 }
 
 func (s *sup) autoCheck(c *child) error {
-	list := make([]strategy.Child, len(s.children))
+	list := make([]strategy.ChildState, len(s.children))
 	for i, k := range s.children {
 		list[i] = k.spec.strategyChild(k.status)
 	}
@@ -428,7 +428,7 @@ func (s *sup) restartNow(c *child) error {
 // stopGroup runs the terminate phase of a group restart of c and returns
 // the children to start, in start order.
 func (s *sup) stopGroup(c *child) []*child {
-	list := make([]strategy.Child, len(s.children))
+	list := make([]strategy.ChildState, len(s.children))
 	idx := -1
 	for i, k := range s.children {
 		st := k.status
@@ -519,7 +519,7 @@ func (s *sup) Receive(ctx actor.Context, m command) error {
 	case whichCmd:
 		out := make([]ChildInfo, len(s.children))
 		for i, c := range s.children {
-			out[i] = ChildInfo{ID: c.spec.ID, Kind: c.spec.kind, Status: c.status}
+			out[i] = ChildInfo{ID: c.spec.ID, Type: c.spec.kind, Status: c.status}
 			if c.h != nil {
 				out[i].PID = c.h
 				out[i].Restarts = c.h.Stats().Restarts
@@ -533,7 +533,7 @@ func (s *sup) Receive(ctx actor.Context, m command) error {
 			if c.status == strategy.Running {
 				n.Active++
 			}
-			if c.spec.kind == KindSupervisor {
+			if c.spec.kind == TypeSupervisor {
 				n.Supervisors++
 			} else {
 				n.Workers++
@@ -548,7 +548,7 @@ func (s *sup) startChild(spec ChildSpec) error {
 	if err := spec.Validate(); err != nil {
 		return err
 	}
-	if err := strategy.ValidateSpecs(s.cfg.auto, []strategy.Child{spec.strategyChild(strategy.Down)}); err != nil {
+	if err := strategy.ValidateSpecs(s.cfg.auto, []strategy.ChildState{spec.strategyChild(strategy.Down)}); err != nil {
 		return err
 	}
 	if c := s.find(spec.ID); c != nil {

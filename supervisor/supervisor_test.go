@@ -73,7 +73,7 @@ func TestRefStableAcrossRestarts(t *testing.T) {
 func TestGroupRestartOrder(t *testing.T) {
 	cases := []struct {
 		name      string
-		kind      strategy.Kind
+		kind      strategy.Strategy
 		temporary string // id of a temporary child, if any
 		fail      string
 		want      []string

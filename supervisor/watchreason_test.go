@@ -20,7 +20,7 @@ func TestWatchersSeeRealReason(t *testing.T) {
 		name    string
 		restart strategy.Restart
 		end     func(t *testing.T, sup *supervisor.Supervisor, ref actor.Ref[msg])
-		reason  actor.Reason
+		reason  actor.ExitReason
 		err     error // matched with errors.Is; nil means Err must be nil
 	}{
 		{"temporary fails", strategy.Temporary, func(t *testing.T, _ *supervisor.Supervisor, ref actor.Ref[msg]) {

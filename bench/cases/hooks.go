@@ -56,7 +56,7 @@ type troupeHooked struct{ started, stopped *sync.WaitGroup }
 
 func (a troupeHooked) Receive(actor.Context, int) error { return nil }
 func (a troupeHooked) Start(actor.Context) error        { a.started.Done(); return nil }
-func (a troupeHooked) Stop(actor.Context, actor.Reason) { a.stopped.Done() }
+func (a troupeHooked) Stop(actor.Context, actor.ExitReason) { a.stopped.Done() }
 
 // troupeHooks spawns n hooked actors; Spawn returns after the Start hook ran.
 // How troupeHooks stops its actors.

@@ -11,7 +11,7 @@ package cases
 //
 //   - source: pipeline.FromSlice over the shared input slice.
 //   - map: pipeline.Map with the default single worker.
-//   - work: pipeline.Map with pipeline.Workers(4) and the default router,
+//   - work: pipeline.Map with pipeline.WithWorkers(4) and the default router,
 //     LeastLoaded, which behaves like the plain side's shared channel.
 //   - sink: pipeline.ToFunc with its single worker adding up the items.
 //
@@ -38,7 +38,7 @@ func troupePipeline(b *testing.B, n int, opts ...pipeline.Option) {
 		p := pipeline.New(opts...)
 		src := pipeline.FromSlice(p, "source", items)
 		mapped := pipeline.Map(src, "map", double)
-		worked := pipeline.Map(mapped, "work", inc, pipeline.Workers(4))
+		worked := pipeline.Map(mapped, "work", inc, pipeline.WithWorkers(4))
 		sum := 0 // touched only by the sink's single worker, read after Run
 		pipeline.ToFunc(worked, "sink", func(_ context.Context, v int) error {
 			sum += v

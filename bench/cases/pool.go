@@ -7,7 +7,7 @@ package cases
 // last message handled, per message. The same counter runs on every side,
 // so its cost (one contended atomic add per message) is in every column.
 //
-//   - troupe: pool.New with pool.Workers(4) and route.RoundRobin() (the
+//   - troupe: pool.New with pool.WithWorkers(4) and route.RoundRobin() (the
 //     router protoactor's pool has), each worker's mailbox bounded to
 //     pool.DefaultMailbox (1024) with the Block policy; Pool.Tell with
 //     context.Background(), which blocks while the picked worker's
@@ -58,7 +58,7 @@ func troupePool(b *testing.B) {
 	c := newPoolCounter(b.N)
 	p, err := pool.New(sys, "pool", func() actor.Actor[int] {
 		return actor.Func[int](func(actor.Context, int) error { c.add(); return nil })
-	}, pool.Workers(poolWorkers), pool.Route(route.RoundRobin()))
+	}, pool.WithWorkers(poolWorkers), pool.WithRouter(route.RoundRobin()))
 	if err != nil {
 		b.Fatalf("troupe pool: %v", err)
 	}

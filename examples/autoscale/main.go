@@ -103,7 +103,7 @@ func run(ctx context.Context) (Result, error) {
 			return 0, ctx.Err()
 		}
 		return job, nil
-	}, pipeline.Autoscale(scale), pipeline.Buffer(8))
+	}, pipeline.WithAutoscale(scale), pipeline.WithBuffer(8))
 	var res Result
 	pipeline.ToFunc(done, "sink", func(_ context.Context, job int) error {
 		res.Sum += job // one sink worker: no lock needed; read after Run

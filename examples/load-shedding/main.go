@@ -86,7 +86,7 @@ func run(ctx context.Context) (Result, error) {
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
-	}, pipeline.Buffer(mailboxCap), pipeline.Overflow(mailbox.DropNewest))
+	}, pipeline.WithBuffer(mailboxCap), pipeline.WithOverflow(mailbox.DropNewest))
 	var res Result
 	pipeline.ToFunc(scored, "respond", func(_ context.Context, req int) error {
 		res.Scored = append(res.Scored, req) // one sink worker; read after Run

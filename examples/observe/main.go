@@ -366,7 +366,7 @@ func ordersPipeline(cfg config, log *zap.Logger) (*pipeline.Pipeline, supervisor
 		}
 		o.cents = int64(o.id%50+1) * 100
 		return o, nil
-	}, pipeline.Workers(2))
+	}, pipeline.WithWorkers(2))
 	var total atomic.Int64
 	pipeline.ToFunc(priced, "ledger", func(_ context.Context, o order) error {
 		total.Add(o.cents)

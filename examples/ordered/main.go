@@ -80,7 +80,7 @@ func run(ctx context.Context) (unordered, ordered []string, err error) {
 		// Batches of 2 pages, so that all 4 workers get some.
 		p := pipeline.New(pipeline.WithBatchSize(2))
 		src := pipeline.FromSlice(p, "pages", in)
-		rendered := pipeline.Map(src, "render", render, append([]pipeline.StageOption{pipeline.Workers(workers), pipeline.Buffer(2)}, opts...)...)
+		rendered := pipeline.Map(src, "render", render, append([]pipeline.StageOption{pipeline.WithWorkers(workers), pipeline.WithBuffer(2)}, opts...)...)
 		out := pipeline.Collect(rendered, "out")
 		if err := p.Run(ctx); err != nil {
 			return nil, err
@@ -90,6 +90,6 @@ func run(ctx context.Context) (unordered, ordered []string, err error) {
 	if unordered, err = renderAll(); err != nil {
 		return nil, nil, err
 	}
-	ordered, err = renderAll(pipeline.Ordered(window))
+	ordered, err = renderAll(pipeline.WithOrdered(window))
 	return unordered, ordered, err
 }

@@ -79,13 +79,13 @@ func run(w io.Writer) error {
 		{In: critical, Quota: criticalQuota},
 		{In: normal, Quota: normalQuota},
 		{In: low, Quota: lowQuota},
-	}, pipeline.Buffer(1))
+	}, pipeline.WithBuffer(1))
 	var served []byte // the consumer's only goroutine appends; read after Run
 	pipeline.ToFunc(all, "consumer", func(_ context.Context, j Job) error {
 		time.Sleep(200 * time.Microsecond) // the consumer's work
 		served = append(served, j.Class)
 		return nil
-	}, pipeline.Buffer(1))
+	}, pipeline.WithBuffer(1))
 	if err := p.Run(ctx); err != nil {
 		return err
 	}

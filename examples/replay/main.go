@@ -93,7 +93,7 @@ func run(w io.Writer) error {
 	feed := make(chan string)
 	cents := pipeline.Map(pipeline.FromChan(p, "feed", feed), "parse",
 		func(_ context.Context, s string) (int, error) { return parseCents(s) },
-		pipeline.Retry(2, strategy.Backoff{}))
+		pipeline.WithRetry(2, strategy.Backoff{}))
 	booked := make(chan int, len(payments))
 	pipeline.ToFunc(cents, "book", func(_ context.Context, c int) error {
 		booked <- c // room for every payment: never blocks
@@ -122,7 +122,7 @@ func run(w io.Writer) error {
 			return ctx.Err()
 		}
 	}
-	poison := func(d pipeline.DeadLetter) bool { return d.Stage == "parse" && d.Reason == pipeline.ReasonPoison }
+	poison := func(d pipeline.DeadLetter) bool { return d.Stage == "parse" && d.Reason == pipeline.DeadPoison }
 	dead := p.DeadLetters().List(poison)
 	fmt.Fprintf(w, "booked %d of %d; %d dead letters:\n", n, len(payments), len(dead))
 	for _, d := range dead {

@@ -113,7 +113,7 @@ func aggregate(in string, cp *crashable) (map[string]Total, error) {
 			time.Sleep(time.Millisecond) // a slow lookup now and then
 		}
 		return Total{User: user, Events: 1, Cents: cents}, err
-	}, pipeline.Workers(2))
+	}, pipeline.WithWorkers(2))
 	totals := pipeline.Keyed(parsed, "sum", pipeline.KeyedSpec[Total, string, Total, Total]{
 		Key: func(t Total) string { return t.User },
 		Update: func(_ context.Context, user string, s *Total, t Total, _ func(Total)) error {
@@ -121,7 +121,7 @@ func aggregate(in string, cp *crashable) (map[string]Total, error) {
 			return nil
 		},
 		Flush: func(_ string, s *Total, emit func(Total)) bool { emit(*s); return false },
-	}, pipeline.Workers(3))
+	}, pipeline.WithWorkers(3))
 	out := pipeline.Collect(totals, "out")
 	if err := p.Run(ctx); err != nil {
 		return nil, err

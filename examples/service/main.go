@@ -212,7 +212,7 @@ type service struct {
 // build starts the tree under the root supervisor /app.
 func build(sys *actor.System, cfg config) (*service, error) {
 	s := &service{cfg: cfg}
-	render, renderSpec, err := pool.Spec("render", newRenderer, pool.Workers(3), pool.Mailbox(16))
+	render, renderSpec, err := pool.Spec("render", newRenderer, pool.WithWorkers(3), pool.WithMailbox(16))
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +234,7 @@ func build(sys *actor.System, cfg config) (*service, error) {
 	// that Ref exists and added to the running tree with StartChild.
 	p := pipeline.New(pipeline.WithName("events"))
 	lines, inlet := pipeline.FromRef[line](p, "in", 64)
-	events := pipeline.Map(lines, "parse", parse(cfg.parsed), pipeline.Workers(2))
+	events := pipeline.Map(lines, "parse", parse(cfg.parsed), pipeline.WithWorkers(2))
 	pipeline.ToRef(events, "store", s.stats, func(e event, ack func(error)) statsMsg {
 		return statsMsg{event: e, ack: ack}
 	})
@@ -430,7 +430,7 @@ type event struct {
 
 // parse returns the function of the parse stage. A line "crash" makes the
 // worker panic the first time it sees it: the stage supervisor restarts
-// the worker, which retries the item (attempt 2 of pipeline.DefaultAttempts).
+// the worker, which retries the item (attempt 2 of pipeline.DefaultMaxAttempts).
 func parse(hook func(context.Context, string) error) func(context.Context, line) (event, error) {
 	var mu sync.Mutex
 	crashed := map[uint64]bool{}

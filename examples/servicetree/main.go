@@ -40,7 +40,7 @@ func (s *service) Start(ctx actor.Context) error {
 	return nil
 }
 
-func (s *service) Stop(ctx actor.Context, r actor.Reason) {
+func (s *service) Stop(ctx actor.Context, r actor.ExitReason) {
 	s.log.printf("stop  %s (%s)", ctx.Path(), r)
 }
 

@@ -101,7 +101,7 @@ func run(w io.Writer) error {
 		}
 		return nil
 	})
-	decoded := pipeline.Map(src, "decode", decode, pipeline.Workers(4), pipeline.Retry(1, strategy.Backoff{}))
+	decoded := pipeline.Map(src, "decode", decode, pipeline.WithWorkers(4), pipeline.WithRetry(1, strategy.Backoff{}))
 	partials := pipeline.Keyed(decoded, "aggregate", pipeline.KeyedSpec[Event, string, Total, Total]{
 		Key: func(e Event) string { return e.User },
 		Update: func(ctx context.Context, user string, t *Total, e Event, _ func(Total)) error {
@@ -116,7 +116,7 @@ func run(w io.Writer) error {
 			return false // drop the state: the next event starts a new partial total
 		},
 		FlushEvery: 10 * time.Millisecond,
-	}, pipeline.Workers(3))
+	}, pipeline.WithWorkers(3))
 
 	// The store; the writer is its only user (a sink has one worker).
 	// Every 4th new write fails once, and its retry succeeds. The retry
@@ -138,7 +138,7 @@ func run(w io.Writer) error {
 		}
 		store[t.User] = s
 		return nil
-	}, pipeline.Retry(3, strategy.Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond}))
+	}, pipeline.WithRetry(3, strategy.Backoff{Min: time.Millisecond, Max: 10 * time.Millisecond}))
 
 	if err := p.Run(ctx); err != nil {
 		return err

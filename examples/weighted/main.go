@@ -96,7 +96,7 @@ func spread(r pipeline.Router) ([]int, error) {
 		}
 		counts[i].Add(1) // a real worker would call backends[i] here
 		return nil
-	}, pipeline.Workers(len(backends)), pipeline.Route(r))
+	}, pipeline.WithWorkers(len(backends)), pipeline.WithRouter(r))
 	if err := p.Run(ctx); err != nil {
 		return nil, err
 	}

@@ -96,9 +96,9 @@ func run(w io.Writer, rnd strategy.Rand) error {
 	defer sys.Shutdown(context.Background())
 
 	p, err := pool.New(sys, "pool", newWorker(results),
-		pool.Workers(workers), pool.Route(route.RoundRobin()), pool.Mailbox(4),
-		pool.WorkerOptions(actor.WithMaxAttempts(attempts)),
-		pool.Supervise(supervisor.WithBackoff(backoff), supervisor.WithRand(rnd),
+		pool.WithWorkers(workers), pool.WithRouter(route.RoundRobin()), pool.WithMailbox(4),
+		pool.WithWorkerOptions(actor.WithMaxAttempts(attempts)),
+		pool.WithSupervisor(supervisor.WithBackoff(backoff), supervisor.WithRand(rnd),
 			supervisor.WithIntensity(attempts, time.Second))) // room for the poison job's restarts
 	if err != nil {
 		return err

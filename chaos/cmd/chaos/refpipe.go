@@ -162,9 +162,9 @@ func build(cfg config, m *chaos.Monkey, c *chaos.Checker[uint64], w *watcher) *r
 	// allow far more restarts than the default 20 per second, or they
 	// would give up and fail the pipeline (which the checker reports).
 	stage := []pipeline.StageOption{
-		pipeline.Workers(cfg.Workers),
-		pipeline.Supervise(strategy.OneForOne, 100000, time.Second, strategy.Backoff{}),
-		pipeline.Retry(attempts, strategy.Backoff{}),
+		pipeline.WithWorkers(cfg.Workers),
+		pipeline.WithSupervision(strategy.OneForOne, 100000, time.Second, strategy.Backoff{}),
+		pipeline.WithRetry(attempts, strategy.Backoff{}),
 	}
 	n, seed, users, poison := uint64(cfg.Items), cfg.Seed, cfg.Users, cfg.Poison
 
