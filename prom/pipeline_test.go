@@ -94,7 +94,9 @@ func TestPipelineStages(t *testing.T) {
 			t.Errorf("%s{stage=%s} = %v (present %v); want %v", c.name, c.stage, got, ok, c.want)
 		}
 	}
-	if got, ok := value(mfs, "troupe_stage_blocked_time_seconds_total", st("src")); !ok || got <= 0 {
-		t.Errorf("troupe_stage_blocked_time_seconds_total{src} = %v (present %v); want > 0", got, ok)
+	// Blocked time counts only waits for room (a send that finds room is
+	// not timed), and this run need not wait: the series must be there.
+	if got, ok := value(mfs, "troupe_stage_blocked_time_seconds_total", st("src")); !ok || got < 0 {
+		t.Errorf("troupe_stage_blocked_time_seconds_total{src} = %v (present %v); want a series >= 0", got, ok)
 	}
 }
