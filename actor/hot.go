@@ -133,7 +133,7 @@ func (s *System) AddTimingSink(sink observe.TimingSink) (remove func()) {
 	}
 }
 
-// sinkReg is one AddClockSink (a pointer, so that the same sink added
+// sinkReg is one AddTimingSink (a pointer, so that the same sink added
 // twice is removed once per remove).
 type sinkReg struct{ sink observe.TimingSink }
 

@@ -488,10 +488,10 @@ func (c clockLog) ObserveMessage(kind, errorType string, wait, process time.Dura
 	}
 }
 
-// TestClockSink checks that clock sinks hear every Receive, with its
+// TestTimingSink checks that timing sinks hear every Receive, with its
 // error type and whether it is a redelivery, until removed; and none
 // without clocks.
-func TestClockSink(t *testing.T) {
+func TestTimingSink(t *testing.T) {
 	for _, on := range []bool{true, false} {
 		var opts []actor.Option
 		if on {

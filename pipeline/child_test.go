@@ -63,7 +63,7 @@ func nodePaths(ns []observe.Node, out []string) []string {
 
 // A pipeline on a given System shows in that System's Snapshot in place,
 // under its root supervisor /<name>, and the System outlives it.
-func TestOnSystemSnapshot(t *testing.T) {
+func TestWithSystemSnapshot(t *testing.T) {
 	sys := actor.NewSystem()
 	defer func() { _ = sys.Shutdown(context.Background()) }()
 	p := pipeline.New(pipeline.WithName("etl"), pipeline.WithSystem(sys))
@@ -179,7 +179,7 @@ func TestOnPlainSystemLosesNothing(t *testing.T) {
 }
 
 // Options of the pipeline's own System are refused on a given one.
-func TestOnSystemRefusesOwnSystemOptions(t *testing.T) {
+func TestWithSystemRefusesOwnSystemOptions(t *testing.T) {
 	sys2 := actor.NewSystem()
 	defer func() { _ = sys2.Shutdown(context.Background()) }()
 	p2 := pipeline.New(pipeline.WithSystem(sys2), pipeline.WithEvents(func(actor.Event) {}))

@@ -59,7 +59,7 @@ var nilEdges = []edge{
 		}
 		<-out
 	}},
-	{"Supervise", "nil supervisor options are skipped", func(t *testing.T, sys *actor.System, out chan done) {
+	{"WithSupervisor", "nil supervisor options are skipped", func(t *testing.T, sys *actor.System, out chan done) {
 		p := start(t, sys, out, pool.WithSupervisor(nil, supervisor.WithIntensity(5, 1e9), nil), pool.WithWorkers(1))
 		if err := p.Stop(nil); err != nil {
 			t.Fatal(err)
