@@ -196,9 +196,11 @@ func (p *proc[M]) Generation() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return
 
 // Schedule implements mailbox.Scheduler: a System worker goroutine will
 // run p.run (see System.schedule for who owns it).
-func (p *proc[M]) Schedule()                           { p.sys.schedule(p) }
-func (p *proc[M]) Kill()                               { p.killCurrent(false) }
-func (p *proc[M]) Shutdown(ctx context.Context) ExitReason { return p.shutdownCurrent(orBackground(ctx)) }
+func (p *proc[M]) Schedule() { p.sys.schedule(p) }
+func (p *proc[M]) Kill()     { p.killCurrent(false) }
+func (p *proc[M]) Shutdown(ctx context.Context) ExitReason {
+	return p.shutdownCurrent(orBackground(ctx))
+}
 
 // adoptable reports whether a kept child can be taken over by a new
 // incarnation of its parent: it has no incarnation and has not stopped.

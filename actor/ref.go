@@ -101,9 +101,9 @@ const (
 
 // Defaults of the spawn options.
 const (
-	DefaultThroughput      = 64
-	DefaultMaxAttempts     = 3
-	DefaultShutdown = 5 * time.Second
+	DefaultThroughput  = 64
+	DefaultMaxAttempts = 3
+	DefaultShutdown    = 5 * time.Second
 )
 
 type config struct {

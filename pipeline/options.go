@@ -15,12 +15,12 @@ import (
 const (
 	DefaultBatchSize       = 128
 	DefaultBuffer          = 1024 // items per worker
-	DefaultMaxAttempts        = 3
+	DefaultMaxAttempts     = 3
 	DefaultIntensity       = 20
 	DefaultPeriod          = time.Second
 	DefaultStageRestarts   = 3
 	DefaultStagePeriod     = time.Minute
-	DefaultShutdown = 5 * time.Second
+	DefaultShutdown        = 5 * time.Second
 	DefaultLinger          = 200 * time.Microsecond
 	DefaultCheckpointEvery = time.Second
 	DefaultDeadLetters     = 10000

@@ -344,7 +344,10 @@ func TestErrors(t *testing.T) {
 			return err
 		}, route.ErrInvalid},
 		{"zero router", func() error { _, err := pool.New(sys, "p", f, pool.WithRouter(route.Router{})); return err }, nil},
-		{"scale", func() error { _, err := pool.New(sys, "p", f, pool.WithAutoscale(route.Scale{Min: 3, Max: 2})); return err }, route.ErrInvalid},
+		{"scale", func() error {
+			_, err := pool.New(sys, "p", f, pool.WithAutoscale(route.Scale{Min: 3, Max: 2}))
+			return err
+		}, route.ErrInvalid},
 		{"spec id", func() error { _, _, err := pool.Spec("", f); return err }, nil},
 	}
 	for _, c := range cases {

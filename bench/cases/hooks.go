@@ -54,8 +54,8 @@ func measureSpawnStop(b *testing.B, n int, spawn idleSpawner) {
 // troupeHooked is a troupe actor with a Start and a Stop hook.
 type troupeHooked struct{ started, stopped *sync.WaitGroup }
 
-func (a troupeHooked) Receive(actor.Context, int) error { return nil }
-func (a troupeHooked) Start(actor.Context) error        { a.started.Done(); return nil }
+func (a troupeHooked) Receive(actor.Context, int) error     { return nil }
+func (a troupeHooked) Start(actor.Context) error            { a.started.Done(); return nil }
 func (a troupeHooked) Stop(actor.Context, actor.ExitReason) { a.stopped.Done() }
 
 // troupeHooks spawns n hooked actors; Spawn returns after the Start hook ran.
