@@ -5,7 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/troupe-go/troupe/mailbox"
+	"github.com/troupe-go/troupe/internal/sched"
 	"github.com/troupe-go/troupe/observe"
 )
 
@@ -61,7 +61,7 @@ import (
 // code through Done/Err, which must not take proc.mu (a fenced goroutine
 // may call them while its successor holds mu).
 //
-// 4. The mailbox's scheduling state (mailbox.Mailbox.state, atomic).
+// 4. The mailbox's scheduling state (sched.Mailbox.state, atomic).
 //
 //	idle→running           kick (a poster, then sys.schedule starts run) or TryAcquire (kill or endIdle, ending the incarnation on the caller's goroutine: acquireFor)
 //	running→idle           Release (run's goroutine); it re-checks for work and may CAS back to running (the post's enqueue happens before its load of the state)
@@ -134,7 +134,7 @@ type proc[M any] struct {
 	notifyOnClose bool        // guarded by mu: the final stop was not asked by the parent, so a managing parent gets an Exit with Final set
 	hasCur        bool        // owned like cur
 
-	mb mailbox.Mailbox[envelope[M], sysMsg]
+	mb sched.Mailbox[envelope[M], sysMsg]
 
 	mu   sync.Mutex // guards state, gen, done, notifyOnClose, rare.watchers/final, and incarnation fields so marked
 	gen  uint64
@@ -194,7 +194,7 @@ func (p *proc[M]) String() string     { return "actor " + p.path }
 func (p *proc[M]) Running() bool      { return p.inc.Load() != nil }
 func (p *proc[M]) Generation() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
 
-// Schedule implements mailbox.Scheduler: a System worker goroutine will
+// Schedule implements sched.Scheduler: a System worker goroutine will
 // run p.run (see System.schedule for who owns it).
 func (p *proc[M]) Schedule() { p.sys.schedule(p) }
 func (p *proc[M]) Kill()     { p.killCurrent(false) }

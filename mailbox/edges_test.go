@@ -44,29 +44,6 @@ var nilEdges = []edge{
 			t.Errorf("Push(nil, 2) after a pop: got %v; want nil", err)
 		}
 	}},
-	{"Mailbox.Post", "Background: a post to a full mailbox waits for space as long as it takes", func(t *testing.T) {
-		mb, err := mailbox.NewMailbox[int, int](&mailbox.Config{Capacity: 1}, mailbox.SchedulerFunc(func() {}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := mb.Post(nil, 1); err != nil {
-			t.Fatalf("Post(nil, 1): got %v; want nil", err)
-		}
-		done := make(chan error, 1)
-		go func() { _, _, err := mb.Post(nil, 2); done <- err }()
-		synctest.Wait()
-		select {
-		case err := <-done:
-			t.Fatalf("Post(nil, 2) to a full mailbox: returned %v; want it to wait", err)
-		default:
-		}
-		if got, _ := mb.PopOne(); got != 1 {
-			t.Fatalf("PopOne: got %d; want 1", got)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("Post(nil, 2) after a pop: got %v; want nil", err)
-		}
-	}},
 }
 
 // TestNilEdges calls every entry point of nilEdges with nil and checks

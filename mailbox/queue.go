@@ -1,12 +1,11 @@
 // Package mailbox provides the queues behind troupe's actors: a bounded or
 // unbounded multi-producer queue with explicit, counted overflow policies
-// and watermarks ([Queue]), and a [Mailbox] that pairs such a queue with a
-// system lane and the scheduling state an actor runtime needs to run an
-// actor only while it has work.
+// and watermarks ([Queue]), configured by a [Config]. An actor's mailbox
+// is such a queue (actor.WithMailbox sets its capacity and policy).
 //
-// The package knows nothing of actors: it starts no goroutines and calls
-// back into the runtime only through the Scheduler given to
-// [NewMailbox].
+// The package knows nothing of actors and starts no goroutines. The
+// scheduling state that runs an actor only while it has work lives in the
+// runtime (internal/sched), not here: nothing in it is a user's to set.
 //
 // # Ordering
 //

@@ -100,13 +100,6 @@ func TestConfigValidate(t *testing.T) {
 			if c.wantErr && q != nil {
 				t.Fatalf("NewQueue: got queue %p with error; want nil", q)
 			}
-			mb, err := mailbox.NewMailbox[int, int](&c.cfg, mailbox.SchedulerFunc(func() {}))
-			if got := err != nil; got != c.wantErr {
-				t.Fatalf("NewMailbox: got %v; want error=%v", err, c.wantErr)
-			}
-			if c.wantErr && mb != nil {
-				t.Fatalf("NewMailbox: got mailbox %p with error; want nil", mb)
-			}
 		})
 	}
 }

@@ -1,10 +1,20 @@
-package mailbox
+// Package sched is the scheduling mailbox of troupe's actor runtime: a
+// user [mailbox.Queue] plus a system lane, and the idle/running/suspended
+// state that lets the runtime run an actor only while it has work.
+//
+// Users configure the queue (package mailbox: capacity, overflow policy,
+// watermarks); nothing here is theirs to configure, which is why it is
+// internal. The package starts no goroutines and calls back into the
+// runtime only through the Scheduler given to NewMailbox.
+package sched
 
 import (
 	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
+
+	"github.com/troupe-go/troupe/mailbox"
 )
 
 // Scheduling states of a Mailbox.
@@ -14,7 +24,7 @@ const (
 	suspended               // no owner and posts do not schedule one
 )
 
-// A Mailbox is a user [Queue] of M plus a system lane of S, and the
+// A Mailbox is a user [mailbox.Queue] of M plus a system lane of S, and the
 // scheduling state that lets an actor runtime run an actor only while it has
 // work.
 //
@@ -33,7 +43,7 @@ const (
 // lengths. Either the poster sees idle (and schedules) or the releaser sees
 // the item (and continues), so no wake-up is lost.
 type Mailbox[M, S any] struct {
-	q Queue[M]
+	q mailbox.Queue[M]
 
 	lane   atomic.Pointer[sysLane[S]] // made on the first PostSystem
 	sysLen atomic.Int32
@@ -73,7 +83,7 @@ func (mb *Mailbox[M, S]) sysLane() *sysLane[S] {
 // NewMailbox returns a mailbox whose user queue is configured by cfg and
 // which calls sched.Schedule whenever it goes from idle to running because
 // of a post.
-func NewMailbox[M, S any](cfg *Config, sched Scheduler) (*Mailbox[M, S], error) {
+func NewMailbox[M, S any](cfg *mailbox.Config, sched Scheduler) (*Mailbox[M, S], error) {
 	mb := new(Mailbox[M, S])
 	if err := mb.Init(cfg, sched); err != nil {
 		return nil, err
@@ -82,15 +92,15 @@ func NewMailbox[M, S any](cfg *Config, sched Scheduler) (*Mailbox[M, S], error) 
 }
 
 // Init prepares a zero Mailbox in place (for embedding); see NewMailbox.
-func (mb *Mailbox[M, S]) Init(cfg *Config, sched Scheduler) error {
+func (mb *Mailbox[M, S]) Init(cfg *mailbox.Config, sched Scheduler) error {
 	if sched == nil {
-		return errors.New("mailbox: nil scheduler")
+		return errors.New("sched: nil scheduler")
 	}
 	mb.sched = sched
 	return mb.q.Init(cfg)
 }
 
-// Post pushes a user item (see [Queue.Push]) and schedules the owner.
+// Post pushes a user item (see [mailbox.Queue.Push]) and schedules the owner.
 func (mb *Mailbox[M, S]) Post(ctx context.Context, m M) (dropped M, wasDropped bool, err error) {
 	dropped, wasDropped, err = mb.q.Push(ctx, m)
 	if err == nil {
@@ -99,7 +109,7 @@ func (mb *Mailbox[M, S]) Post(ctx context.Context, m M) (dropped M, wasDropped b
 	return
 }
 
-// TryPost pushes a user item without waiting (see [Queue.TryPush]) and
+// TryPost pushes a user item without waiting (see [mailbox.Queue.TryPush]) and
 // schedules the owner.
 func (mb *Mailbox[M, S]) TryPost(m M) (dropped M, wasDropped bool, err error) {
 	dropped, wasDropped, err = mb.q.TryPush(m)
@@ -194,15 +204,15 @@ func (mb *Mailbox[M, S]) Len() int { return mb.q.Len() }
 func (mb *Mailbox[M, S]) Cap() int { return mb.q.Cap() }
 
 // Stats returns the user queue's counters.
-func (mb *Mailbox[M, S]) Stats() Stats { return mb.q.Stats() }
+func (mb *Mailbox[M, S]) Stats() mailbox.Stats { return mb.q.Stats() }
 
-// PopBatch takes up to max user items; see [Queue.PopBatch].
+// PopBatch takes up to max user items; see [mailbox.Queue.PopBatch].
 func (mb *Mailbox[M, S]) PopBatch(dst []M, max int) []M { return mb.q.PopBatch(dst, max) }
 
-// PopOne takes the oldest user item; see [Queue.PopOne].
+// PopOne takes the oldest user item; see [mailbox.Queue.PopOne].
 func (mb *Mailbox[M, S]) PopOne() (M, bool) { return mb.q.PopOne() }
 
-// Close closes the user queue and returns what it held; see [Queue.Close].
+// Close closes the user queue and returns what it held; see [mailbox.Queue.Close].
 // The system lane stays usable.
 func (mb *Mailbox[M, S]) Close() []M { return mb.q.Close() }
 

@@ -1,4 +1,4 @@
-package mailbox_test
+package sched_test
 
 import (
 	"context"
@@ -10,20 +10,21 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/troupe-go/troupe/internal/sched"
 	"github.com/troupe-go/troupe/mailbox"
 )
 
 // probe is a mailbox whose schedule function only counts its calls, so a
 // test can play the runtime and the owner on one goroutine.
 type probe struct {
-	mb    *mailbox.Mailbox[int, string]
+	mb    *sched.Mailbox[int, string]
 	calls int // schedule calls; the tests post from one goroutine only
 }
 
 func newProbe(t testing.TB, cfg *mailbox.Config) *probe {
 	t.Helper()
 	p := new(probe)
-	mb, err := mailbox.NewMailbox[int, string](cfg, mailbox.SchedulerFunc(func() { p.calls++ }))
+	mb, err := sched.NewMailbox[int, string](cfg, sched.SchedulerFunc(func() { p.calls++ }))
 	if err != nil {
 		t.Fatalf("NewMailbox(%+v): got %v; want nil", cfg, err)
 	}
@@ -324,22 +325,22 @@ func TestMailboxSystemLane(t *testing.T) {
 	cases := []struct {
 		name string
 		// setup leaves the user queue in some state before the system posts.
-		setup   func(t testing.TB, mb *mailbox.Mailbox[int, string])
+		setup   func(t testing.TB, mb *sched.Mailbox[int, string])
 		userErr error // what a user post returns afterwards
 	}{
-		{"user queue empty", func(testing.TB, *mailbox.Mailbox[int, string]) {}, nil},
-		{"user queue full", func(t testing.TB, mb *mailbox.Mailbox[int, string]) {
+		{"user queue empty", func(testing.TB, *sched.Mailbox[int, string]) {}, nil},
+		{"user queue full", func(t testing.TB, mb *sched.Mailbox[int, string]) {
 			for i := range 2 {
 				if _, _, err := mb.TryPost(i); err != nil {
 					t.Fatalf("TryPost(%d): got %v; want nil", i, err)
 				}
 			}
 		}, mailbox.ErrFull},
-		{"user queue closed", func(testing.TB, *mailbox.Mailbox[int, string]) {}, mailbox.ErrClosed},
+		{"user queue closed", func(testing.TB, *sched.Mailbox[int, string]) {}, mailbox.ErrClosed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			mb, err := mailbox.NewMailbox[int, string](&mailbox.Config{Capacity: 2, Policy: mailbox.Reject}, mailbox.SchedulerFunc(func() {}))
+			mb, err := sched.NewMailbox[int, string](&mailbox.Config{Capacity: 2, Policy: mailbox.Reject}, sched.SchedulerFunc(func() {}))
 			if err != nil {
 				t.Fatalf("NewMailbox: got %v; want nil", err)
 			}
@@ -394,8 +395,8 @@ func TestMailboxSystemLane(t *testing.T) {
 }
 
 func TestMailboxUserQueue(t *testing.T) {
-	var mb mailbox.Mailbox[int, string] // embedded use: a zero value plus Init
-	if err := mb.Init(&mailbox.Config{Capacity: 3, Policy: mailbox.DropOldest}, mailbox.SchedulerFunc(func() {})); err != nil {
+	var mb sched.Mailbox[int, string] // embedded use: a zero value plus Init
+	if err := mb.Init(&mailbox.Config{Capacity: 3, Policy: mailbox.DropOldest}, sched.SchedulerFunc(func() {})); err != nil {
 		t.Fatalf("Init: got %v; want nil", err)
 	}
 	if got := mb.Cap(); got != 3 {
@@ -465,7 +466,7 @@ func TestMailboxNoLostWakeup(t *testing.T) {
 				owners    sync.WaitGroup // every owner goroutine
 				running   atomic.Int32   // owners currently holding the mailbox
 				schedules atomic.Int64
-				mb        *mailbox.Mailbox[tagged, tagged]
+				mb        *sched.Mailbox[tagged, tagged]
 
 				// Written only by the mailbox's current owner. One owner's
 				// accesses happen before the next owner's through the
@@ -516,7 +517,7 @@ func TestMailboxNoLostWakeup(t *testing.T) {
 				}
 			}
 			var err error
-			mb, err = mailbox.NewMailbox[tagged, tagged](c.cfg, mailbox.SchedulerFunc(func() {
+			mb, err = sched.NewMailbox[tagged, tagged](c.cfg, sched.SchedulerFunc(func() {
 				schedules.Add(1)
 				// Schedule is called only by posters, and each round waits
 				// for owners only after all its posters have returned, so
