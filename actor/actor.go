@@ -144,8 +144,8 @@ type Exit struct {
 	Reason ExitReason
 	// Err is the failure (*Failure, *StartError...) for Failed and Killed.
 	Err error
-	// Generation is the incarnation that ended (see Child.Generation).
-	Generation uint64
+	// Incarnation is the incarnation that ended (see Child.Incarnation).
+	Incarnation uint64
 	// Final is true when the child stopped for good (its Ref is dead).
 	Final bool
 	// FailureID is the failure that ended the incarnation (0 if none).

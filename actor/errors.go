@@ -36,8 +36,10 @@ var (
 	// its shutdown time, or past its message deadline) tries to send or
 	// reply: it no longer speaks for the actor.
 	ErrFenced = errors.New("actor: incarnation fenced")
-	// ErrRunning is returned by Child.Start when the child already runs.
-	ErrRunning = errors.New("actor: already running")
+	// ErrRunning is returned by Child.Start when the child already runs,
+	// and (as supervisor.ErrRunning) by a supervisor refusing to restart or
+	// delete a running child.
+	ErrRunning = errors.New("actor: child running")
 	// ErrAlreadyReplied is returned by a second Reply.Send or Reply.Fail.
 	ErrAlreadyReplied = errors.New("actor: already replied")
 	// ErrAskerGone is the error of a reply dead-lettered because its asker
@@ -59,9 +61,10 @@ var (
 	// ErrDropped matches the *UndeliveredError of an Ask whose request a
 	// mailbox drop policy discarded.
 	ErrDropped = errors.New("actor: dropped by the mailbox policy")
-	// ErrNoChild is returned by Find and FindChild when the parent has no
-	// child of that name.
-	ErrNoChild = errors.New("actor: no such child")
+	// ErrNotFound is returned by Find and FindChild when the parent has no
+	// child of that name, and (as supervisor.ErrNotFound) by a supervisor
+	// given an id it has no child for.
+	ErrNotFound = errors.New("actor: child not found")
 	// ErrWrongType is matched by the *TypeError that Find and FindChild
 	// return when the child exists but handles another message type.
 	ErrWrongType = errors.New("actor: wrong message type")

@@ -33,7 +33,7 @@ func TestFind(t *testing.T) {
 
 	_, err := actor.FindChild[string](parent.PID(), "kid")
 	var te *actor.TypeError
-	if !errors.Is(err, actor.ErrWrongType) || errors.Is(err, actor.ErrNoChild) || !errors.As(err, &te) {
+	if !errors.Is(err, actor.ErrWrongType) || errors.Is(err, actor.ErrNotFound) || !errors.As(err, &te) {
 		t.Fatalf("FindChild[string](kid): got %v; want a *TypeError matching ErrWrongType only", err)
 	}
 	if te.Path != "/parent/kid" || te.Want != "string" || te.Have != "int" {
@@ -44,11 +44,11 @@ func TestFind(t *testing.T) {
 	}
 
 	_, err = actor.FindChild[int](parent.PID(), "nobody")
-	if !errors.Is(err, actor.ErrNoChild) || errors.Is(err, actor.ErrWrongType) {
-		t.Errorf("FindChild(nobody): got %v; want ErrNoChild only", err)
+	if !errors.Is(err, actor.ErrNotFound) || errors.Is(err, actor.ErrWrongType) {
+		t.Errorf("FindChild(nobody): got %v; want ErrNotFound only", err)
 	}
-	if _, err := actor.Find[int](h.sys, "nobody"); !errors.Is(err, actor.ErrNoChild) || !strings.Contains(err.Error(), `"nobody"`) {
-		t.Errorf("Find(system, nobody): got %v; want ErrNoChild naming the child", err)
+	if _, err := actor.Find[int](h.sys, "nobody"); !errors.Is(err, actor.ErrNotFound) || !strings.Contains(err.Error(), `"nobody"`) {
+		t.Errorf("Find(system, nobody): got %v; want ErrNotFound naming the child", err)
 	}
 	if _, err := actor.Find[int](nil, "kid"); !errors.Is(err, actor.ErrNilRef) {
 		t.Errorf("Find(nil parent): got %v; want ErrNilRef", err)

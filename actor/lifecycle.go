@@ -104,7 +104,7 @@ func (p *proc[M]) finishInc(inc *incarnation[M], e ending) {
 		p.finish(ending{reason: e.reason, err: e.err, requested: true})
 	case e.requested:
 	case p.managed:
-		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen, FailureID: e.fid})
+		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Incarnation: gen, FailureID: e.fid})
 	default:
 		p.defaultPolicy(e)
 	}
@@ -206,7 +206,7 @@ func (p *proc[M]) finish(e ending) {
 	}
 	p.mu.Unlock()
 	if p.managed && notify {
-		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Generation: gen, Final: true, FailureID: e.fid})
+		p.parent.cell.postExit(Exit{Child: p, Reason: e.reason, Err: e.err, Incarnation: gen, Final: true, FailureID: e.fid})
 	}
 }
 

@@ -143,7 +143,7 @@ func (a *modelActor) Receive(ctx actor.Context, m modelMsg) error {
 // generation returns the number of incarnations of ctx's actor started so
 // far (every proc is a Child, whether or not it is managed).
 func generation(ctx actor.Context) uint64 {
-	return ctx.Self().(interface{ Generation() uint64 }).Generation()
+	return ctx.Self().(interface{ Incarnation() uint64 }).Incarnation()
 }
 
 func (w *modelWorld) spawn(s *modelSlot) {

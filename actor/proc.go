@@ -187,12 +187,12 @@ func (inc *incarnation[M]) control() *incCtl {
 	}
 	return inc.ctl
 }
-func (p *proc[M]) isPID()             {}
-func (p *proc[M]) Path() string       { return p.path }
-func (p *proc[M]) Name() string       { return p.name() }
-func (p *proc[M]) String() string     { return "actor " + p.path }
-func (p *proc[M]) Running() bool      { return p.inc.Load() != nil }
-func (p *proc[M]) Generation() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
+func (p *proc[M]) isPID()              {}
+func (p *proc[M]) Path() string        { return p.path }
+func (p *proc[M]) Name() string        { return p.name() }
+func (p *proc[M]) String() string      { return "actor " + p.path }
+func (p *proc[M]) Running() bool       { return p.inc.Load() != nil }
+func (p *proc[M]) Incarnation() uint64 { p.mu.Lock(); defer p.mu.Unlock(); return p.gen }
 
 // Schedule implements sched.Scheduler: a System worker goroutine will
 // run p.run (see System.schedule for who owns it).

@@ -87,15 +87,15 @@ type Child interface {
 	Close(ctx context.Context) error
 	// Running reports whether an incarnation runs.
 	Running() bool
-	// Generation counts the incarnations started so far.
-	Generation() uint64
+	// Incarnation counts the incarnations started so far.
+	Incarnation() uint64
 }
 
 // Durations with a special meaning for WithShutdown.
 const (
-	// BrutalKill: stopping the actor kills it at once (OTP brutal_kill).
+	// BrutalKill means stopping the actor kills it at once (OTP brutal_kill).
 	BrutalKill time.Duration = -1
-	// Infinity: stopping the actor waits as long as it takes.
+	// Infinity means stopping the actor waits as long as it takes.
 	Infinity time.Duration = math.MaxInt64
 )
 
@@ -613,7 +613,7 @@ func FindChild[M any](parent PID, name string) (Ref[M], error) {
 }
 
 // Find finds the child name of parent and returns its Ref. It returns an
-// error matching ErrNoChild if parent has no child of that name (actors
+// error matching ErrNotFound if parent has no child of that name (actors
 // spawned with an empty, automatic name are never found), and a
 // *TypeError matching ErrWrongType, naming both types, if the child's
 // message type is not M. A nil parent gives an error matching ErrNilRef.
@@ -624,7 +624,7 @@ func Find[M any](parent Spawner, name string) (Ref[M], error) {
 	pn := parent.parentNode()
 	n := pn.child(name)
 	if n == nil {
-		return Ref[M]{}, fmt.Errorf("actor %s: child %q: %w", pathOrRoot(pn.path), name, ErrNoChild)
+		return Ref[M]{}, fmt.Errorf("actor %s: child %q: %w", pathOrRoot(pn.path), name, ErrNotFound)
 	}
 	p, ok := n.cell.(*proc[M])
 	if !ok {

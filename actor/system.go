@@ -398,22 +398,24 @@ func containsAny(s string, subs []string) bool {
 type DeadLetterReason uint8
 
 const (
-	// DeadStopped: the recipient had stopped, or stopped before handling it.
+	// DeadStopped means the recipient had stopped, or stopped before
+	// handling it.
 	DeadStopped DeadLetterReason = iota + 1
-	// DeadPoison: the message failed on every delivery attempt.
+	// DeadPoison means the message failed on every delivery attempt.
 	DeadPoison
-	// DeadDropped: a mailbox drop policy discarded it.
+	// DeadDropped means a mailbox drop policy discarded it.
 	DeadDropped
-	// DeadReply: a reply whose asker had gone.
+	// DeadReply means the message was a reply whose asker had gone.
 	DeadReply
-	// DeadExpired: a request (made by Ask) whose asker had given up by
-	// the time it was due to be handled; it was not handled.
+	// DeadExpired means the message was a request (made by Ask) whose
+	// asker had given up by the time it was due; it was not handled.
 	DeadExpired
-	// DeadLost: a message a transport (the remote module) had accepted for
-	// an actor of another process, not known to be delivered when the
-	// connection to that process was lost ("lost in transit").
+	// DeadLost means a transport (the remote module) had accepted the
+	// message for an actor of another process and did not know it
+	// delivered when the connection to that process was lost ("lost in
+	// transit").
 	DeadLost
-	// DeadUndecodable: a message from another process that could not be
+	// DeadUndecodable means a message from another process could not be
 	// decoded (an unknown type or bad bytes); Message holds what arrived.
 	DeadUndecodable
 

@@ -166,7 +166,7 @@ func TestOnPlainSystemLosesNothing(t *testing.T) {
 			if err := p.Wait(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			dropped := p.DeadLetters().List(func(d pipeline.DeadLetter) bool { return d.Reason == pipeline.ReasonOverflow })
+			dropped := p.DeadLetters().List(func(d pipeline.DeadLetter) bool { return d.Reason == pipeline.DeadDropped })
 			if len(dropped) == 0 || len(dropped)+c.Len() != 50 {
 				t.Errorf("%d dropped + %d delivered != 50", len(dropped), c.Len())
 			}

@@ -10,30 +10,32 @@ import (
 type DeadLetterReason uint8
 
 const (
-	// DeadPoison: the item failed on every attempt (see Retry).
+	// DeadPoison means the item failed on every attempt (see WithRetry).
 	DeadPoison DeadLetterReason = iota + 1
-	// DeadStopped: the pipeline stopped (cancelled, failed, or a drain
-	// timed out) while the item was inside it.
+	// DeadStopped means the pipeline stopped (cancelled, failed, or a
+	// drain timed out) while the item was inside it.
 	DeadStopped
-	// ReasonOverflow: a stage with a drop Overflow policy dropped it.
-	ReasonOverflow
-	// ReasonDeadline: its last attempt ran past the stage's Timeout.
-	ReasonDeadline
+	// DeadDropped means a stage with a drop policy (WithOverflow)
+	// discarded it, as actor.DeadDropped for a mailbox.
+	DeadDropped
+	// DeadTimeout means its last attempt ran past the stage's WithTimeout.
+	DeadTimeout
 )
 
-// String returns "poison", "stopped", "overflow" or "deadline".
+// String returns "poison", "stopped", "dropped" or "timeout": the names
+// of the troupe.deadletter.reason attribute.
 func (r DeadLetterReason) String() string {
 	switch r {
 	case DeadPoison:
 		return "poison"
 	case DeadStopped:
 		return "stopped"
-	case ReasonOverflow:
-		return "overflow"
-	case ReasonDeadline:
-		return "deadline"
+	case DeadDropped:
+		return "dropped"
+	case DeadTimeout:
+		return "timeout"
 	}
-	return fmt.Sprintf("Reason(%d)", uint8(r))
+	return fmt.Sprintf("DeadLetterReason(%d)", uint8(r))
 }
 
 // A DeadLetter is an item the pipeline could not deliver, with the stage
@@ -49,7 +51,7 @@ type DeadLetter struct {
 	Reason   DeadLetterReason
 	Attempts int
 	// Err is the last failure (a *actor.PanicError for a panic), nil for
-	// DeadStopped and ReasonOverflow.
+	// DeadStopped and DeadDropped.
 	Err  error
 	Time time.Time
 }

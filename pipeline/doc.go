@@ -31,7 +31,7 @@
 // Sources: FromSlice, FromChan, FromSeq (an iter.Seq), FromFunc (a
 // generator with a context and an error), FromResumable (positions and
 // checkpoints) and FromLines (a file's lines, resumable by byte offset).
-// Stages: Map (1→1), Filter, FlatMap (1→n), Batch (by size
+// Stages: Map (1→1), Filter, FlatMap (1→n), Chunk (by size
 // and time) and Keyed (key-sharded workers with private per-key state and
 // periodic flush). Sinks: ToFunc, ToChan and Collect. Fan-out: Tee
 // (broadcast) and Split (by predicate). Fan-in: Merge, PriorityMerge (any
@@ -120,9 +120,9 @@
 // items parked for a retry backoff. A source holds at most one pending
 // batch (one per downstream worker under ByKey). On top of that an
 // Ordered stage holds at most its window, a PriorityMerge one queue of
-// ceil(n/B) batches per tier, a Batch worker its group. Overflow makes a stage
+// ceil(n/B) batches per tier, a Chunk worker its group. Overflow makes a stage
 // drop instead of waiting; dropped items are dead-lettered with
-// ReasonOverflow.
+// DeadDropped.
 //
 // # Accounting
 //

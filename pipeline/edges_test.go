@@ -120,9 +120,9 @@ var nilEdges = []edge{
 		mustRun(t, p)
 		wantItems(t, c.Items(), []int{0, 0, 1, 1, 2, 2})
 	}},
-	{"Batch", "nil stage options are skipped", func(t *testing.T) {
+	{"Chunk", "nil stage options are skipped", func(t *testing.T) {
 		p := pipeline.New()
-		b := pipeline.Batch(pipeline.FromSlice(p, "src", ints(5)), "b", 2, 0, nil)
+		b := pipeline.Chunk(pipeline.FromSlice(p, "src", ints(5)), "b", 2, 0, nil)
 		c := pipeline.Collect(b, "out")
 		mustRun(t, p)
 		var all []int

@@ -211,7 +211,7 @@ func TestRetryBackoff(t *testing.T) {
 }
 
 // An attempt past the stage's Timeout fails; the last one dead-letters
-// the item with ReasonDeadline.
+// the item with DeadTimeout.
 func TestTimeoutDeadLettersWithDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := pipeline.New()
@@ -230,7 +230,7 @@ func TestTimeoutDeadLettersWithDeadline(t *testing.T) {
 			t.Fatalf("got %d items", c.Len())
 		}
 		dls := p.DeadLetters().List(nil)
-		if len(dls) != 1 || dls[0].Reason != pipeline.ReasonDeadline || dls[0].Item != 5 || dls[0].Attempts != 3 {
+		if len(dls) != 1 || dls[0].Reason != pipeline.DeadTimeout || dls[0].Item != 5 || dls[0].Attempts != 3 {
 			t.Fatalf("dead letters %+v", dls)
 		}
 	})
@@ -313,7 +313,7 @@ func TestMemoryStoreEvictsOldest(t *testing.T) {
 	}
 }
 
-// A drop policy dead-letters the dropped batches with ReasonOverflow; the
+// A drop policy dead-letters the dropped batches with DeadDropped; the
 // end of stream is never lost to it.
 func TestOverflowDropIsCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -335,7 +335,7 @@ func TestOverflowDropIsCounted(t *testing.T) {
 		if err := p.Wait(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		dropped := p.DeadLetters().List(func(d pipeline.DeadLetter) bool { return d.Reason == pipeline.ReasonOverflow })
+		dropped := p.DeadLetters().List(func(d pipeline.DeadLetter) bool { return d.Reason == pipeline.DeadDropped })
 		if len(dropped) == 0 || len(dropped)+c.Len() != 50 {
 			t.Fatalf("%d dropped + %d delivered != 50", len(dropped), c.Len())
 		}

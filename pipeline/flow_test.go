@@ -241,7 +241,7 @@ func TestCancelEveryNodeKind(t *testing.T) {
 	merged := pipeline.PriorityMerge(p, "prio", []pipeline.Tier[int]{{In: src, Quota: 3}, {In: dyn, Quota: 1}})
 	ordered := pipeline.Map(merged, "ordered", func(_ context.Context, v int) (int, error) { return v, nil },
 		pipeline.WithWorkers(3), pipeline.WithOrdered(0))
-	batches := pipeline.Batch(ordered, "batch", 10, time.Millisecond, pipeline.WithWorkers(2))
+	batches := pipeline.Chunk(ordered, "chunk", 10, time.Millisecond, pipeline.WithWorkers(2))
 	flat := pipeline.FlatMap(batches, "flat", func(_ context.Context, b []int, emit func(int)) error {
 		for _, v := range b {
 			emit(v)

@@ -27,7 +27,7 @@ type deadLog struct {
 
 // errorType classifies an item's last error for the error.type field.
 func errorType(reason DeadLetterReason, err error) string {
-	if reason == ReasonDeadline {
+	if reason == DeadTimeout {
 		return observe.ErrorTimeout
 	}
 	return actor.ErrorType(err)

@@ -392,7 +392,7 @@ func WithOrdered(window int) StageOption {
 // WithOverflow sets what a full worker mailbox does: mailbox.Block (the
 // default) makes producers wait; mailbox.DropNewest and
 // mailbox.DropOldest drop a whole batch, whose items are dead-lettered
-// with ReasonOverflow. Reject is not allowed.
+// with DeadDropped. Reject is not allowed.
 func WithOverflow(policy mailbox.Policy) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if policy != mailbox.Block && policy != mailbox.DropNewest && policy != mailbox.DropOldest {
@@ -406,7 +406,7 @@ func WithOverflow(policy mailbox.Policy) StageOption {
 // WithTimeout gives each attempt of the stage's function a context with this
 // deadline. An attempt that fails after its deadline counts as a failed
 // attempt; an item whose last attempt timed out is dead-lettered with
-// ReasonDeadline. Go cannot preempt a function that ignores its context.
+// DeadTimeout. Go cannot preempt a function that ignores its context.
 func WithTimeout(d time.Duration) StageOption {
 	return stageFunc(func(c *stageConfig) error {
 		if d <= 0 {

@@ -120,7 +120,7 @@ func onDead[T any](b *batch[T], reason actor.DeadLetterReason) {
 				s.stats.taken.Add(int64(len(b.Items)))
 			}
 			for _, e := range b.Remaining() {
-				st.deadLetter(e.Seq, e.Item, ReasonOverflow, 0, nil, nil)
+				st.deadLetter(e.Seq, e.Item, DeadDropped, 0, nil, nil)
 			}
 		}
 		s.in.pool.Put(b)

@@ -8,20 +8,20 @@ import (
 	"github.com/troupe-go/troupe/actor"
 )
 
-// Batch adds a stage that groups items into slices of up to size items.
+// Chunk adds a stage that groups items into slices of up to size items.
 // Each worker fills its own group and passes it on when it is full, when
 // maxWait has passed since its first item (0: no time limit), or at the
 // end of stream. Items waiting in a group count in InFlight; an abort
-// dead-letters them (DeadStopped). With Ordered, the groups that fill
+// dead-letters them (DeadStopped). With WithOrdered, the groups that fill
 // up come out in the input order of the items that filled them; a group
 // passed on by maxWait comes out at once, and the partial groups held at
 // the end of stream come out after all the others.
-func Batch[T any](in *Stream[T], name string, size int, maxWait time.Duration, opts ...StageOption) *Stream[[]T] {
+func Chunk[T any](in *Stream[T], name string, size int, maxWait time.Duration, opts ...StageOption) *Stream[[]T] {
 	var bad error
 	if size < 1 || maxWait < 0 {
-		bad = invalidf("batch size %d, max wait %v", size, maxWait)
+		bad = invalidf("chunk size %d, max wait %v", size, maxWait)
 	}
-	return workerStage(in, name, "batch", opts, bad, false, func(st *stage, w *worker[T, []T]) {
+	return workerStage(in, name, "chunk", opts, bad, false, func(st *stage, w *worker[T, []T]) {
 		g := &group[T]{size: size, wait: maxWait}
 		w.step = func(ctx context.Context, w *worker[T, []T], e *envelope[T]) error {
 			g.add(w, e)

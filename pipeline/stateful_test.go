@@ -41,7 +41,7 @@ func TestBatchBySizeAndTime(t *testing.T) {
 		}
 		var out []got
 		start := time.Now()
-		pipeline.ToFunc(pipeline.Batch(src, "batch", 10, 100*time.Millisecond), "sink", func(_ context.Context, b []int) error {
+		pipeline.ToFunc(pipeline.Chunk(src, "chunk", 10, 100*time.Millisecond), "sink", func(_ context.Context, b []int) error {
 			out = append(out, got{b, time.Since(start)})
 			return nil
 		})
@@ -58,7 +58,7 @@ func TestBatchBySizeAndTime(t *testing.T) {
 				t.Errorf("batch %d: got %v at %v, want %v at %v", i, out[i].items, out[i].at, w.items, w.at)
 			}
 		}
-		if s := stats(t, p, "batch"); s.In != 28 || s.Out != 28 || s.Emitted != 4 {
+		if s := stats(t, p, "chunk"); s.In != 28 || s.Out != 28 || s.Emitted != 4 {
 			t.Errorf("stats %+v", s)
 		}
 	})
@@ -83,7 +83,7 @@ func TestBatchTimerGroupCountedAtCancel(t *testing.T) {
 			return ctx.Err()
 		})
 		var got [][]int
-		pipeline.ToFunc(pipeline.Batch(src, "batch", 10, 10*time.Millisecond), "sink", func(_ context.Context, b []int) error {
+		pipeline.ToFunc(pipeline.Chunk(src, "chunk", 10, 10*time.Millisecond), "sink", func(_ context.Context, b []int) error {
 			got = append(got, b)
 			cancel()
 			return nil
@@ -94,7 +94,7 @@ func TestBatchTimerGroupCountedAtCancel(t *testing.T) {
 		if len(got) != 1 || !slices.Equal(got[0], ints(3)) {
 			t.Fatalf("got %v", got)
 		}
-		if s := stats(t, p, "batch"); s.In != 3 || s.Out != 3 || s.Emitted != 1 || s.InFlight != 0 {
+		if s := stats(t, p, "chunk"); s.In != 3 || s.Out != 3 || s.Emitted != 1 || s.InFlight != 0 {
 			t.Errorf("stats %+v", s)
 		}
 		checkAccounting(t, p)

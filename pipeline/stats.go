@@ -8,7 +8,7 @@ import "time"
 // input.
 type StageStats struct {
 	Name string
-	// Kind is "source", "map", "filter", "flatmap", "batch", "keyed",
+	// Kind is "source", "map", "filter", "flatmap", "chunk", "keyed",
 	// "merge", "priority" or "sink".
 	Kind string
 	// Workers is the number of active workers.

@@ -286,7 +286,7 @@ func (w *worker[T, U]) poison(e *envelope[T], b *batch[T]) {
 	reason := DeadPoison
 	var de *deadlineError
 	if errors.As(b.LastErr, &de) {
-		reason = ReasonDeadline
+		reason = DeadTimeout
 	}
 	id := w.st.deadLetter(e.Seq, e.Item, reason, b.Attempts, b.LastErr, w.adj)
 	w.c.poisoned++

@@ -17,10 +17,12 @@ var (
 	// ErrNotFound is returned by TerminateChild, RestartChild and
 	// DeleteChild when no child has that id (OTP {error,not_found}), and
 	// matched by the errors of FindChild and FindSupervisor.
-	ErrNotFound = errors.New("supervisor: child not found")
+	// It is actor.ErrNotFound, the error of actor.Find for the same miss.
+	ErrNotFound = actor.ErrNotFound
 	// ErrRunning is returned by RestartChild and DeleteChild when the
 	// child runs (OTP {error,running}).
-	ErrRunning = errors.New("supervisor: child running")
+	// It is actor.ErrRunning, the error of Child.Start for the same refusal.
+	ErrRunning = actor.ErrRunning
 	// ErrRestarting is returned by RestartChild and DeleteChild when a
 	// restart of the child is pending (OTP {error,restarting}).
 	ErrRestarting = errors.New("supervisor: child restarting")

@@ -286,7 +286,7 @@ func (g giveUpStop) FailureID() observe.FailureID { return g.err.FailureID }
 // ended by itself (OTP: the supervisor got an EXIT from a child).
 func (s *sup) HandleExit(ctx actor.Context, e actor.Exit) error {
 	c := s.byHandle(e.Child)
-	if c == nil || c.status != strategy.Running || e.Generation != c.h.Generation() {
+	if c == nil || c.status != strategy.Running || e.Incarnation != c.h.Incarnation() {
 		return nil // stale: a child we already handled or removed
 	}
 	c.status = strategy.Down
@@ -784,7 +784,7 @@ func findChild[M any](s *Supervisor, id string) (actor.Ref[M], error) {
 	switch {
 	case err == nil:
 		return ref, nil
-	case errors.Is(err, actor.ErrNoChild):
+	case errors.Is(err, actor.ErrNotFound):
 		return ref, fmt.Errorf("supervisor %s: child %q: %w", s.Path(), id, ErrNotFound)
 	case errors.As(err, &te):
 		e := *te

@@ -7,7 +7,7 @@
 // front of the pipeline). With Overflow(mailbox.DropNewest) the stage
 // sheds load instead: a request that finds the mailbox full is dropped at
 // once, and the source goes on with the next one. Dropping is never
-// silent: every dropped request is a dead letter with ReasonOverflow,
+// silent: every dropped request is a dead letter with DeadDropped,
 // counted in the stage's DeadLettered, and the accounting law still holds
 // for every stage: In = Out + Filtered + DeadLettered.
 //
@@ -95,7 +95,7 @@ func run(ctx context.Context) (Result, error) {
 	if err := p.Run(ctx); err != nil {
 		return res, err
 	}
-	for _, d := range p.DeadLetters().List(func(d pipeline.DeadLetter) bool { return d.Reason == pipeline.ReasonOverflow }) {
+	for _, d := range p.DeadLetters().List(func(d pipeline.DeadLetter) bool { return d.Reason == pipeline.DeadDropped }) {
 		res.Dropped = append(res.Dropped, d.Item.(int))
 	}
 	res.Stats = p.Stats()

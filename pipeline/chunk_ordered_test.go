@@ -10,13 +10,13 @@ import (
 	"github.com/troupe-go/troupe/pipeline"
 )
 
-// An Ordered Batch stage works to the end of its stream: the groups that
+// An ordered Chunk stage works to the end of its stream: the groups that
 // fill up come out in input order, the partial groups the workers hold
 // at the end come out last, and every item is delivered once.
 func TestBatchOrderedEndOfStream(t *testing.T) {
 	const n = 1000
 	p := pipeline.New(pipeline.WithBatchSize(16))
-	b := pipeline.Batch(pipeline.FromSlice(p, "src", ints(n)), "b", 10, 0, pipeline.WithWorkers(3), pipeline.WithOrdered(0))
+	b := pipeline.Chunk(pipeline.FromSlice(p, "src", ints(n)), "b", 10, 0, pipeline.WithWorkers(3), pipeline.WithOrdered(0))
 	c := pipeline.Collect(b, "out")
 	if err := run(t, p); err != nil {
 		t.Fatal(err)
@@ -35,13 +35,13 @@ func TestBatchOrderedEndOfStream(t *testing.T) {
 	checkAccounting(t, p)
 }
 
-// A group of an Ordered Batch stage flushed by its max wait passes on at
+// A group of an ordered Chunk stage flushed by its max wait passes on at
 // once, without waiting for the end of stream.
 func TestBatchOrderedMaxWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := pipeline.New()
 		in := make(chan int)
-		b := pipeline.Batch(pipeline.FromChan(p, "src", in), "b", 10, time.Second, pipeline.WithWorkers(2), pipeline.WithOrdered(0))
+		b := pipeline.Chunk(pipeline.FromChan(p, "src", in), "b", 10, time.Second, pipeline.WithWorkers(2), pipeline.WithOrdered(0))
 		out := make(chan []int, 4)
 		pipeline.ToChan(b, "out", out)
 		if err := p.Start(context.Background()); err != nil {
