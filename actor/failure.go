@@ -12,7 +12,7 @@ import (
 func (p *proc[M]) poison() {
 	r := p.r()
 	r.deadLettered.Add(1)
-	p.undeliverable(p.cur, DeadPoison, r.lastErr, p.attempts, failureIDOf(r.lastErr))
+	p.undeliverable(p.cur, DeadPoison, r.lastErr, int(p.attempts), failureIDOf(r.lastErr))
 	p.resolve()
 }
 
@@ -21,7 +21,7 @@ func (p *proc[M]) expire() {
 	r := p.r()
 	r.deadLettered.Add(1)
 	r.expired.Add(1)
-	p.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur.m, Reason: DeadExpired, Err: p.cur.ask().ctx.Err(), Attempts: p.attempts})
+	p.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur.m, Reason: DeadExpired, Err: p.cur.ask().ctx.Err(), Attempts: int(p.attempts)})
 	p.resolve()
 }
 
@@ -66,7 +66,7 @@ func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
 	}
 	f := &Failure{Path: p.path, Err: err, ID: p.sys.newFailureID()}
 	if withMsg {
-		f.Message, f.Attempt, f.trace = p.cur.m, p.attempts, p.cur.trace()
+		f.Message, f.Attempt, f.trace = p.cur.m, int(p.attempts), p.cur.trace()
 		p.r().lastErr = f
 	}
 	p.r().failures.Add(1)
@@ -77,7 +77,7 @@ func (p *proc[M]) fail(inc *incarnation[M], err error, withMsg bool) bool {
 	if h := p.cfg.failed; h != nil {
 		p.failureHook(h, f)
 	}
-	if withMsg && p.attempts >= p.cfg.maxAttempts {
+	if withMsg && int(p.attempts) >= p.cfg.maxAttempts {
 		p.poison()
 	}
 	p.endInc(inc, ending{reason: Failed, err: f, fid: f.ID})

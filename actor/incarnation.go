@@ -27,7 +27,7 @@ type incarnation[M any] struct {
 	p       *proc[M]
 	gen     uint64
 	actor   Actor[M]
-	started time.Time // set before the incarnation is published
+	started int64 // UnixNano of the System clock's start time, set before the incarnation is published
 
 	// phase says who runs the incarnation's goroutine, and which entry
 	// into user code it is in. Before user code the goroutine stores

@@ -228,7 +228,7 @@ func (p *proc[M]) start() error {
 	gen := p.gen
 	p.mu.Unlock()
 
-	inc := &incarnation[M]{p: p, gen: gen, started: p.sys.now()}
+	inc := &incarnation[M]{p: p, gen: gen, started: p.sys.now().UnixNano()}
 	err := guard(func() error {
 		inc.actor = p.factory()
 		if inc.actor == nil {
@@ -244,7 +244,7 @@ func (p *proc[M]) start() error {
 			p.kc.Store(k)
 			if p.sys.labels {
 				lc := p.profileLabels(k.name)
-				p.labels.Store(&lc)
+				p.r().labels.Store(&lc)
 			}
 		}
 		if fi := p.sys.faults; fi != nil {

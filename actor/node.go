@@ -16,10 +16,6 @@ type node struct {
 	parent *node
 	path   string
 	cell   cell // the actor owning this node; nil for the root
-	// keep: a managed child that outlives its parent's incarnations (see
-	// WithKeepOnParentRestart). Set before the node is added.
-	keep bool
-
 	fam        atomic.Pointer[family] // made when the first child is added
 	prev, next *node                  // siblings; guarded by parent's family.mu
 }
@@ -45,6 +41,9 @@ type cell interface {
 	// describe fills a Snapshot node and returns the actor's Describer.
 	describe(nd *observe.Node, now time.Time) Describer
 	kindStats() *kindStats
+	// kept reports a managed child that outlives its parent's
+	// incarnations (see WithKeepOnParentRestart).
+	kept() bool
 }
 
 func (n *node) init(parent *node, name string, c cell) {
@@ -191,7 +190,7 @@ func (n *node) endChildren(ctx context.Context, final bool) {
 	}
 	f.mu.Unlock()
 	for _, c := range rev {
-		if c.keep && !final {
+		if c.cell.kept() && !final {
 			c.cell.endIncarnation(ctx)
 			continue
 		}

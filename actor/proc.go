@@ -146,13 +146,12 @@ type proc[M any] struct {
 	// over through mu or the mailbox state.
 	bb       *batchBuf[M] // messages taken in a batch, not yet handled
 	cur      envelope[M]  // message in flight: being handled, or awaiting redelivery
-	attempts int          // delivery attempts of cur
+	attempts int32        // delivery attempts of cur (at most cfg.maxAttempts, an int32)
 
+	pending   atomic.Int32 // taken from the mailbox, not yet resolved (at most a batch)
 	processed atomic.Uint64
-	pending   atomic.Int64 // taken from the mailbox, not yet resolved
 	rare      atomic.Pointer[procRare]
 	kc        atomic.Pointer[kindStats]       // set by the first start that built an actor
-	labels    atomic.Pointer[context.Context] // profiler labels, set with kc under WithProfilerLabels
 }
 
 // procRare is the part of an actor that only failures, dead letters,
@@ -166,6 +165,8 @@ type procRare struct {
 	lastEnd  ending           // how the last incarnation ended; guarded by proc.mu
 	lastFail *observe.Failure // the last failure, for Snapshot; guarded by proc.mu
 	final    Terminated       // set once under proc.mu when the actor stopped
+
+	labels atomic.Pointer[context.Context] // profiler labels, set with kc under WithProfilerLabels
 }
 
 // r returns the actor's procRare, making it.
@@ -242,7 +243,7 @@ func (p *proc[M]) Stats() Stats {
 		Expired:      expired,
 		Dropped:      ms.DroppedNewest + ms.DroppedOldest,
 		Rejected:     ms.Rejected,
-		InFlight:     int64(ms.Len) + p.pending.Load(),
+		InFlight:     int64(ms.Len) + int64(p.pending.Load()),
 		Failures:     fails,
 		Restarts:     restarts,
 		MailboxLen:   ms.Len,

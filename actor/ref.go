@@ -168,12 +168,14 @@ func WithThroughput(n int) SpawnOption {
 
 // WithMaxAttempts sets how many times a message is delivered before a
 // failing one goes to dead letters as poison. Default DefaultMaxAttempts.
+// A value above math.MaxInt32 counts as math.MaxInt32 (no limit in
+// practice).
 func WithMaxAttempts(n int) SpawnOption {
 	return spawnFunc(func(c *config) error {
 		if n < 1 {
 			return fmt.Errorf("%w: max attempts %d < 1", ErrInvalidOption, n)
 		}
-		c.maxAttempts = n
+		c.maxAttempts = min(n, math.MaxInt32)
 		return nil
 	})
 }
@@ -369,7 +371,7 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 		}
 		if n := pn.child(name); n != nil {
 			// A kept child of an earlier incarnation of the parent.
-			if p, ok := n.cell.(*proc[M]); ok && n.keep && p.adoptable() {
+			if p, ok := n.cell.(*proc[M]); ok && p.cfg.keep && p.adoptable() {
 				// Spawned again, in effect: it stops in the parent's
 				// new spawn order.
 				pn.toEnd(n)
@@ -386,7 +388,6 @@ func newProc[M any](parent Spawner, name string, factory func() Actor[M], manage
 	}
 	p := &proc[M]{factory: factory, cfg: cfg, managed: managed}
 	p.node.init(pn, name, p)
-	p.node.keep = cfg.keep
 	if err := p.mb.Init(cfg.mailbox, p); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}

@@ -19,8 +19,10 @@ func (p *proc[M]) run() {
 		return
 	}
 	if p.sys.labels {
-		if lc := p.labels.Load(); lc != nil {
-			pprof.SetGoroutineLabels(*lc) // the worker clears them when run returns
+		if r := p.rare.Load(); r != nil {
+			if lc := r.labels.Load(); lc != nil {
+				pprof.SetGoroutineLabels(*lc) // the worker clears them when run returns
+			}
 		}
 	}
 	for {
@@ -61,7 +63,7 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 			continue
 		}
 		if p.hasCur {
-			if p.attempts >= p.cfg.maxAttempts {
+			if int(p.attempts) >= p.cfg.maxAttempts {
 				// Killed or abandoned on its last attempt.
 				p.poison()
 				continue
@@ -93,7 +95,7 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 				if len(b.items) == 0 {
 					return true
 				}
-				p.pending.Add(int64(len(b.items)))
+				p.pending.Add(int32(len(b.items)))
 				continue
 			}
 		}
@@ -107,7 +109,7 @@ func (p *proc[M]) drain(inc *incarnation[M]) bool {
 // deliver hands p.cur to the incarnation.
 func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 	p.attempts++
-	inc.attempt = int32(p.attempts)
+	inc.attempt = p.attempts
 	env := p.cur // read before enterUser: a killer may reuse p.cur once it fenced us
 	ask := env.ask()
 	if ask != nil && ask.ctx.Err() != nil {

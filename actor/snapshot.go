@@ -345,7 +345,7 @@ func (p *proc[M]) describe(nd *observe.Node, now time.Time) Describer {
 	}
 	var d Describer
 	if inc := p.inc.Load(); inc != nil {
-		t := inc.started
+		t := time.Unix(0, inc.started)
 		nd.Started = &t
 		d, _ = inc.actor.(Describer)
 	}
@@ -353,6 +353,8 @@ func (p *proc[M]) describe(nd *observe.Node, now time.Time) Describer {
 }
 
 func (p *proc[M]) kindStats() *kindStats { return p.kc.Load() }
+
+func (p *proc[M]) kept() bool { return p.cfg.keep }
 
 // policyName is the mailbox.policy attribute value of a mailbox config.
 func policyName(c *mailbox.Config) string {

@@ -166,14 +166,14 @@ func (p *proc[M]) expired(inc *incarnation[M], entry uint64) {
 		return
 	}
 	stack := stacksMentioning(allStacks(), typeName(inc.actor))
-	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur.m, Attempt: p.attempts, stuck: []byte(stack), ID: p.sys.newFailureID(), trace: p.cur.trace()}
+	f := &Failure{Path: p.path, Err: fmt.Errorf("%w after %v", ErrDeadline, p.cfg.deadline), Message: p.cur.m, Attempt: int(p.attempts), stuck: []byte(stack), ID: p.sys.newFailureID(), trace: p.cur.trace()}
 	if ce := p.sys.log.Check(zap.WarnLevel, "actor failed"); ce != nil {
 		ce.Write(zap.String("actor", p.path), zap.String("error.type", observe.ErrorTimeout),
 			zap.Stringer("failure_id", f.ID), zap.Int("attempt", f.Attempt), zap.Error(f.Err))
 	}
 	p.r().failures.Add(1)
 	p.r().lastErr = f
-	if p.attempts >= p.cfg.maxAttempts {
+	if int(p.attempts) >= p.cfg.maxAttempts {
 		p.poison()
 	}
 	p.sys.goStart()

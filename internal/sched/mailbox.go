@@ -52,10 +52,12 @@ type Mailbox[M, S any] struct {
 	sched Scheduler
 }
 
-// sysLane is the system lane; most mailboxes never need one.
+// sysLane is the system lane, made when a system item arrives and let go
+// when the last one is taken, so an idle mailbox holds none.
 type sysLane[S any] struct {
-	mu    sync.Mutex // guards items
+	mu    sync.Mutex // guards items and dead
 	items []S
+	dead  bool // emptied and unlinked: a poster that finds it takes a new lane
 }
 
 // A Scheduler arranges for a mailbox to get an owner (typically by
@@ -122,11 +124,18 @@ func (mb *Mailbox[M, S]) TryPost(m M) (dropped M, wasDropped bool, err error) {
 // PostSystem appends s to the system lane and schedules the owner. It
 // never blocks and never fails.
 func (mb *Mailbox[M, S]) PostSystem(s S) {
-	l := mb.sysLane()
-	l.mu.Lock()
-	l.items = append(l.items, s)
-	mb.sysLen.Store(int32(len(l.items)))
-	l.mu.Unlock()
+	for {
+		l := mb.sysLane()
+		l.mu.Lock()
+		if l.dead {
+			l.mu.Unlock()
+			continue // PopSystem unlinked it after this load: take the new one
+		}
+		l.items = append(l.items, s)
+		mb.sysLen.Store(int32(len(l.items)))
+		l.mu.Unlock()
+		break
+	}
 	mb.kick()
 }
 
@@ -148,10 +157,15 @@ func (mb *Mailbox[M, S]) PopSystem() (s S, ok bool) {
 	var zero S
 	l.items[0] = zero
 	l.items = l.items[1:]
-	if len(l.items) == 0 {
-		l.items = nil
-	}
 	mb.sysLen.Store(int32(len(l.items)))
+	if len(l.items) == 0 {
+		// Unlink the empty lane under its lock: a poster that loaded it
+		// sees dead once it gets the lock and makes a new one, which it
+		// can only do after this CAS, so sysLen above is not overwritten
+		// by a stale value.
+		l.items, l.dead = nil, true
+		mb.lane.CompareAndSwap(l, nil)
+	}
 	return s, true
 }
 
