@@ -50,16 +50,39 @@ type incarnation[M any] struct {
 	// phase: the goroutine stores phase then loads abort; the killer
 	// stores abort then CASes phase, so one of them sees the other).
 	abort atomic.Bool
+	// canceled backs the Context's Err. cancel stores it, then loads cx;
+	// Done and forRequest make cx, then load canceled under cx.mu: one of
+	// the two sees the other (sequentially consistent atomics).
+	canceled atomic.Bool
 
 	// guarded by p.mu
 	end       incEnd // how far finishInc got (see the state table in proc.go)
 	endReason ExitReason
-	canceled  bool    // guarded by cmu, not p.mu
 	ctl       *incCtl // rarely needed state, made on demand
 
-	cmu       sync.Mutex // guards doneCh, canceled, reqCancel
+	// cx backs the Context's Done and the request Context being handled
+	// (see canceled); it is made on first use, so an idle actor's
+	// incarnation never needs one.
+	cx atomic.Pointer[incCtx]
+}
+
+// incCtx is the Context state of an incarnation that needed it.
+type incCtx struct {
+	mu        sync.Mutex // guards doneCh and reqCancel
 	doneCh    chan struct{}
 	reqCancel context.CancelFunc // the Context of the request being handled, if it has one
+}
+
+// ctxState returns inc's incCtx, making it.
+func (inc *incarnation[M]) ctxState() *incCtx {
+	if c := inc.cx.Load(); c != nil {
+		return c
+	}
+	c := new(incCtx)
+	if inc.cx.CompareAndSwap(nil, c) {
+		return c
+	}
+	return inc.cx.Load()
 }
 
 // incEnd is how far an incarnation's end has got, guarded by proc.mu. It
@@ -91,22 +114,21 @@ func (inc *incarnation[M]) Deadline() (time.Time, bool) { return time.Time{}, fa
 // Done implements context.Context: closed when the incarnation is asked to
 // stop, is killed, or ends.
 func (inc *incarnation[M]) Done() <-chan struct{} {
-	inc.cmu.Lock()
-	defer inc.cmu.Unlock()
-	if inc.doneCh == nil {
-		if inc.canceled {
+	c := inc.ctxState()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.doneCh == nil {
+		if inc.canceled.Load() {
 			return closedCh
 		}
-		inc.doneCh = make(chan struct{})
+		c.doneCh = make(chan struct{})
 	}
-	return inc.doneCh
+	return c.doneCh
 }
 
 // Err implements context.Context.
 func (inc *incarnation[M]) Err() error {
-	inc.cmu.Lock()
-	defer inc.cmu.Unlock()
-	if inc.canceled {
+	if inc.canceled.Load() {
 		return context.Canceled
 	}
 	return nil
@@ -116,17 +138,21 @@ func (inc *incarnation[M]) Err() error {
 func (inc *incarnation[M]) Value(any) any { return nil }
 
 func (inc *incarnation[M]) cancel() {
-	inc.cmu.Lock()
-	if !inc.canceled {
-		inc.canceled = true
-		if inc.doneCh != nil {
-			close(inc.doneCh)
-		}
-		if inc.reqCancel != nil {
-			inc.reqCancel()
-		}
+	if inc.canceled.Swap(true) {
+		return
 	}
-	inc.cmu.Unlock()
+	c := inc.cx.Load()
+	if c == nil {
+		return // nobody took Done or a request Context yet; they will see canceled
+	}
+	c.mu.Lock()
+	if c.doneCh != nil {
+		close(c.doneCh)
+	}
+	if c.reqCancel != nil {
+		c.reqCancel()
+	}
+	c.mu.Unlock()
 }
 
 func (inc *incarnation[M]) Self() PID       { return inc.p }

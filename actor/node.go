@@ -12,10 +12,10 @@ import (
 // A node is an actor's place in the tree: its path, its parent and its
 // children in spawn order. The System's root is a node without a cell.
 type node struct {
-	sys    *System
-	parent *node
-	path   string
-	cell   cell // the actor owning this node; nil for the root
+	sys        *System
+	parent     *node
+	path       string
+	cell       cell                   // the actor owning this node; nil for the root
 	fam        atomic.Pointer[family] // made when the first child is added
 	prev, next *node                  // siblings; guarded by parent's family.mu
 }

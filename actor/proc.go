@@ -56,7 +56,8 @@ import (
 // still hold for a vanished incarnation (its Context may outlive it), and
 // the leak record needs mu anyway.
 //
-// inc.canceled (under inc.cmu, not proc.mu) backs the Context's Done/Err:
+// inc.canceled (atomic; inc.cx has its own lock; neither is proc.mu)
+// backs the Context's Done/Err:
 // it is set once by cancel (kill, endRequested, finishInc) and read by user
 // code through Done/Err, which must not take proc.mu (a fenced goroutine
 // may call them while its successor holds mu).
@@ -151,7 +152,7 @@ type proc[M any] struct {
 	pending   atomic.Int32 // taken from the mailbox, not yet resolved (at most a batch)
 	processed atomic.Uint64
 	rare      atomic.Pointer[procRare]
-	kc        atomic.Pointer[kindStats]       // set by the first start that built an actor
+	kc        atomic.Pointer[kindStats] // set by the first start that built an actor
 }
 
 // procRare is the part of an actor that only failures, dead letters,

@@ -81,22 +81,25 @@ func (c *askCtx[M]) Value(any) any { return nil }
 // on the incarnation's goroutine before it enters user code.
 func (inc *incarnation[M]) forRequest(asker context.Context) (Context, context.CancelFunc) {
 	rctx, cancel := context.WithCancel(asker)
-	inc.cmu.Lock()
-	if inc.canceled {
+	c := inc.ctxState()
+	c.mu.Lock()
+	if inc.canceled.Load() {
 		cancel()
 	} else {
-		inc.reqCancel = cancel
+		c.reqCancel = cancel
 	}
-	inc.cmu.Unlock()
+	c.mu.Unlock()
 	return &askCtx[M]{incarnation: inc, req: rctx}, cancel
 }
 
 // doneRequest releases the Context that forRequest made. It touches only
-// the incarnation, under cmu, so a fenced goroutine may call it.
+// the incarnation, under its incCtx's lock, so a fenced goroutine may
+// call it.
 func (inc *incarnation[M]) doneRequest(cancel context.CancelFunc) {
-	inc.cmu.Lock()
-	inc.reqCancel = nil
-	inc.cmu.Unlock()
+	c := inc.ctxState()
+	c.mu.Lock()
+	c.reqCancel = nil
+	c.mu.Unlock()
 	cancel()
 }
 

@@ -156,7 +156,7 @@ func (p *proc[M]) deliver(inc *incarnation[M]) bool {
 		t.Stop()
 	}
 	if cancel != nil {
-		inc.doneRequest(cancel) // touches only inc, under its cmu
+		inc.doneRequest(cancel) // touches only inc, under its incCtx lock
 	}
 	if !inc.leaveUser(entry) {
 		p.vanish(inc)
