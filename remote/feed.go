@@ -213,8 +213,8 @@ func (f *Feed[T]) Append(ctx context.Context, v T) error {
 }
 
 // Finish ends the feed: the consumer's source ends after the last item
-// appended. Done is closed once the consumer saved a checkpoint at the
-// end. Finish is idempotent.
+// appended. Done is closed once the consumer's pipeline ended cleanly.
+// Finish is idempotent.
 func (f *Feed[T]) Finish() {
 	f.mu.Lock()
 	f.finished = true
@@ -225,8 +225,9 @@ func (f *Feed[T]) Finish() {
 }
 
 // Done is closed once the feed is finished and its consumer saved a
-// checkpoint covering every item: the consumer's pipeline ended cleanly
-// and took everything.
+// checkpoint covering every item with no keyed state left: the one its
+// pipeline saves when it ended cleanly, once the outputs of its final
+// flush are out of its sinks.
 func (f *Feed[T]) Done() <-chan struct{} { return f.done }
 
 // Resent returns how many items the feed sent again: items at positions
@@ -278,9 +279,11 @@ func (f *Feed[T]) answer(parked []feedReq) {
 }
 
 // checkDoneLocked closes done when the consumer checkpointed the end of a
-// finished feed; f.mu is held.
+// finished feed with no state: the checkpoint a pipeline saves when it
+// ended cleanly, after its final flush (one taken at the end position
+// while keyed stages still hold state has that state); f.mu is held.
 func (f *Feed[T]) checkDoneLocked() {
-	if f.finished && f.has && f.saved.Pos == f.base+uint64(len(f.items)) {
+	if f.finished && f.has && f.saved.Pos == f.base+uint64(len(f.items)) && len(f.saved.State) == 0 {
 		f.doneOnce.Do(func() { close(f.done) })
 	}
 }

@@ -306,6 +306,16 @@ func TestFeedRefusesBadPositions(t *testing.T) {
 		t.Error("done before the end was checkpointed")
 	default:
 	}
+	// A checkpoint at the end that still holds keyed state is not the
+	// end of the consumer's run; the final one (no state) is.
+	if _, err := ask(feedReq{Op: feedSave, Pos: 3, State: map[string][]byte{"sum": []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.Done():
+		t.Error("done at a checkpoint with state")
+	default:
+	}
 	if _, err := ask(feedReq{Op: feedSave, Pos: 3}); err != nil {
 		t.Fatal(err)
 	}
