@@ -17,8 +17,9 @@ import (
 	"github.com/troupe-go/troupe/strategy"
 )
 
-// The chaos runner's streaming job on two nodes (chaos/cmd/chaos is in
-// the root module, which cannot import this one):
+// The chaos runner's streaming job on two nodes, split at the decode
+// stage (chaos/cmd/chaos -nodes 2 splits it at the aggregation instead,
+// with the fold's state checkpointed through a Feed):
 //
 //	source (raw lines) → decode, on a child node process (remote Stage:
 //	Ask through a Service) → aggregate (keyed by user, stateful, here) →
@@ -33,10 +34,12 @@ import (
 // requests re-sent, and must show nothing lost, poison in dead letters
 // only, and aggregates equal to a straight recomputation.
 //
-// The fold stays on the coordinating node on purpose: a remote stage is
-// at least once, and a stateful fold on a node that can be SIGKILLed
-// would lose its state with the process (or count a re-sent item twice).
-// Exact aggregates need the state where its checkpoint is.
+// The fold stays on the coordinating node here: a remote Stage is at
+// least once, and a stateful fold behind one, on a node that can be
+// SIGKILLed, would lose its state with the process (or count a re-sent
+// item twice). Exact aggregates need the state where its checkpoint is:
+// the runner's -nodes 2 puts the fold on the child with its checkpoints
+// on this node (Feed, FeedReader).
 //
 // Longer run: go test -race -run TestChaosTwoNodes -chaos2.items 100000.
 var (

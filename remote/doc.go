@@ -78,6 +78,16 @@
 // serving node loses nothing; its items in flight are re-sent to the
 // next node that serves the name.
 //
+// # Keyed state on a node that can die
+//
+// A [Feed] is a stream of items another node's pipeline consumes
+// ([FeedReader.Source], a resumable source) with that pipeline's
+// checkpoints, keyed states included, saved on the feeding node. The feed
+// keeps the items after the last checkpoint and sends them again to a
+// consumer that resumes from it, so a keyed stage on a node that is
+// SIGKILLed still folds every item exactly once; what the lost consumer
+// emitted after its checkpoint is emitted again, for an idempotent sink.
+//
 // # Nil contexts and options
 //
 // A nil context.Context is treated as context.Background. A nil option is

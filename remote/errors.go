@@ -65,6 +65,7 @@ var wireSentinels = [...]error{
 	ErrUnregistered,
 	ErrNoConnection,
 	ErrLostInTransit,
+	ErrFeedPosition,
 }
 
 // errCode is the wire code of the first sentinel err matches, 0 if none.

@@ -15,12 +15,25 @@
 //
 //	go run ./chaos/cmd/chaos [-items N] [-workers W] [-kill-every K]
 //		[-poison F] [-seed S] [-timeout D] [-json] [-serve 127.0.0.1:PORT]
+//		[-nodes 1|2]
 //
 // With -serve, the run can be watched live in a browser: the command
 // serves the tree view (package treeview) of the pipeline's stages and of
 // its failure and restart events on that address while the run lasts.
 //
-// See docs/chaos.md.
+// With -nodes 2, the aggregation stage runs on a second node: a child
+// process of the command (the same binary, on 127.0.0.1, killed when the
+// run ends), which reads the decoded events from a remote.Feed of this
+// node and saves its checkpoints, with the per-user states, there. Its own
+// monkey kills its workers, and the runner SIGKILLs it once, a third of
+// the way, and starts another, which resumes from the last checkpoint;
+// the feed sends it the items after that checkpoint again. The report
+// adds what was lost in transit, what was re-sent, the outputs received
+// twice and dropped, and the child's kills, and must still show nothing
+// lost and exact aggregates. This command is its own module (it imports
+// github.com/troupe-go/troupe/remote), listed in the repository's go.work.
+//
+// See docs/chaos.md and docs/remote.md.
 package main
 
 import (
@@ -52,11 +65,15 @@ type config struct {
 	JSON      bool
 	Progress  time.Duration
 	Serve     string // -serve: listen address of the live view; "": none
+	Nodes     int    // -nodes: 1, or 2 with the aggregation on a child node
+
+	checkpoint time.Duration // -nodes 2: the child's checkpoint interval
 
 	// Test hooks: break the pipeline on purpose, so the tests see the
 	// checks fail.
 	loseEvery   int              // the writer drops every loseEvery-th item
 	corruptUser bool             // the aggregator miscounts user 0
+	keepReplays bool             // -nodes 2: outputs received again are not dropped
 	leak        chan struct{}    // if set, goroutines wait on it past the run
 	leakWait    time.Duration    // how long to wait for goroutines to end
 	serving     func(url string) // called with the view's URL once the pipeline runs
@@ -72,7 +89,10 @@ func defaultConfig() config {
 		Seed:      1,
 		Timeout:   2 * time.Minute,
 		Progress:  time.Second,
+		Nodes:     1,
 		leakWait:  3 * time.Second,
+
+		checkpoint: 100 * time.Millisecond,
 	}
 }
 
@@ -90,6 +110,10 @@ func (c config) validate() error {
 		return fmt.Errorf("-poison %v: want a fraction in [0, 1]", c.Poison)
 	case c.Timeout <= 0:
 		return fmt.Errorf("-timeout %v: want a positive duration", c.Timeout)
+	case c.Nodes != 1 && c.Nodes != 2:
+		return fmt.Errorf("-nodes %d: want 1 or 2", c.Nodes)
+	case c.Nodes == 2 && c.Serve != "":
+		return fmt.Errorf("-serve: not with -nodes 2")
 	}
 	return nil
 }
@@ -117,6 +141,15 @@ type result struct {
 	FaultsOK           bool           `json:"faults_ok"`
 	ItemsPerSec        float64        `json:"items_per_sec"`
 	ElapsedSec         float64        `json:"elapsed_sec"`
+	Nodes              int            `json:"nodes"`
+	LostInTransit      uint64         `json:"lost_in_transit"`
+	Resent             uint64         `json:"resent"`
+	Replayed           int            `json:"replayed,omitempty"`
+	RemoteKills        int            `json:"remote_kills,omitempty"`
+	RemoteKillsBySite  map[string]int `json:"remote_kills_by_site,omitempty"`
+	RemoteRestarts     int            `json:"remote_restarts,omitempty"`
+	RemoteDeadLettered int            `json:"remote_dead_lettered,omitempty"`
+	RemoteSIGKILLs     int            `json:"remote_sigkills,omitempty"`
 	PipelineErr        string         `json:"pipeline_error,omitempty"`
 	OK                 bool           `json:"ok"`
 
@@ -124,6 +157,9 @@ type result struct {
 }
 
 func main() {
+	if os.Getenv(nodeEnv) != "" {
+		os.Exit(nodeMain(os.Stdout)) // a child node of -nodes 2
+	}
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet("chaos", flag.ExitOnError)
 	fs.IntVar(&cfg.Items, "items", cfg.Items, "number of events the source emits")
@@ -136,6 +172,7 @@ func main() {
 	fs.BoolVar(&cfg.JSON, "json", false, "print only the JSON line on stdout")
 	fs.DurationVar(&cfg.Progress, "progress", cfg.Progress, "progress interval on stderr (0: none)")
 	fs.StringVar(&cfg.Serve, "serve", "", "serve the live tree view of the run on this address, e.g. 127.0.0.1:7070")
+	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "1, or 2: the aggregation on a second node process, SIGKILLed once")
 	_ = fs.Parse(os.Args[1:])
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -182,7 +219,23 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (*result, er
 			return nil, err
 		}
 	}
-	r := build(cfg, m, c, w)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var tn *twoNodes
+	var failMu sync.Mutex
+	var failed []string // why a -nodes 2 run was aborted
+	if cfg.Nodes == 2 {
+		tn, err = startTwo(runCtx, cfg, func(err error) {
+			failMu.Lock()
+			failed = append(failed, err.Error())
+			failMu.Unlock()
+			cancel()
+		}, stderr)
+		if err != nil {
+			return nil, fmt.Errorf("-nodes 2: %w", err)
+		}
+	}
+	r := build(cfg, m, c, w, tn)
 	w.show(r.p)
 
 	if cfg.leak != nil {
@@ -194,8 +247,6 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (*result, er
 		}
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var stuck sync.Once
 	timeout := time.AfterFunc(cfg.Timeout, func() {
 		// A run past its timeout is stuck or far too slow: show where
@@ -209,6 +260,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (*result, er
 	start := time.Now()
 	stopProgress := progress(cfg, r, start, stderr)
 	perr := r.p.Start(runCtx)
+	if perr == nil && tn != nil {
+		tn.run(runCtx)
+	}
 	if perr == nil {
 		if cfg.serving != nil && w != nil {
 			cfg.serving(w.url)
@@ -216,16 +270,27 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (*result, er
 		perr = r.p.Wait(context.Background())
 	}
 	elapsed := time.Since(start)
+	aborted := runCtx.Err() != nil
 	// The view's server goes before the goroutine check below.
 	closeCtx, closeCancel := context.WithTimeout(ctx, 5*time.Second)
 	if err := w.close(closeCtx); err != nil {
 		fmt.Fprintln(stderr, "chaos: -serve:", err)
 	}
 	closeCancel()
+	if tn != nil {
+		// The node and its children go before the goroutine check too.
+		cancel() // ends the goroutines of tn.run
+		tctx, tcancel := context.WithTimeout(ctx, 10*time.Second)
+		tn.close(tctx)
+		tcancel()
+	}
 	timeout.Stop()
 	stuck.Do(func() {}) // wait for a dump in progress
 	stopProgress()
-	if perr != nil && ctx.Err() == nil && runCtx.Err() != nil {
+	failMu.Lock()
+	abortedByNode := len(failed) > 0
+	failMu.Unlock()
+	if perr != nil && ctx.Err() == nil && aborted && !abortedByNode {
 		perr = fmt.Errorf("timed out after %v: %w", cfg.Timeout, perr)
 	}
 
@@ -260,6 +325,16 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (*result, er
 	res.AggregatesOK = len(rep.Aggregates) == 0
 	res.FaultsOK = len(rep.FaultProblems) == 0
 	res.problems = rep.Problems()
+	if tn != nil {
+		tn.report(res)
+	} else {
+		res.Nodes = 1
+	}
+	failMu.Lock()
+	for _, f := range failed {
+		res.problems = append(res.problems, "-nodes 2: "+f)
+	}
+	failMu.Unlock()
 	if perr != nil {
 		res.PipelineErr = perr.Error()
 		res.problems = append(res.problems, "pipeline: "+perr.Error())
@@ -320,8 +395,8 @@ func progress(cfg config, r *refRun, start time.Time, stderr io.Writer) (stop fu
 }
 
 func printReport(w io.Writer, cfg config, res *result, dead map[string]int, leaks string) {
-	fmt.Fprintf(w, "troupe chaos: seed %d, %d items, %d users, %d workers per stage, kill every %d, poison %g\n",
-		cfg.Seed, cfg.Items, cfg.Users, cfg.Workers, cfg.KillEvery, cfg.Poison)
+	fmt.Fprintf(w, "troupe chaos: seed %d, %d items, %d users, %d workers per stage, kill every %d, poison %g, %d node(s)\n",
+		cfg.Seed, cfg.Items, cfg.Users, cfg.Workers, cfg.KillEvery, cfg.Poison, cfg.Nodes)
 	fmt.Fprintf(w, "  items in          %d\n", res.Items)
 	fmt.Fprintf(w, "  items out         %d\n", res.Out)
 	fmt.Fprintf(w, "  dead-lettered     %d (poison expected %d, found %d; non-poison %d) %s\n",
@@ -330,6 +405,12 @@ func printReport(w io.Writer, cfg config, res *result, dead map[string]int, leak
 	fmt.Fprintf(w, "  duplicated        %d (expected %d: kills after the write, at-least-once)\n", res.Duplicates, res.DuplicatesExpected)
 	fmt.Fprintf(w, "  kills             %d %s\n", res.Kills, formatCounts(res.KillsBySite))
 	fmt.Fprintf(w, "  restarts          %d (failures %d, escalations %d)\n", res.Restarts, res.Failures, res.Escalations)
+	if res.Nodes == 2 {
+		fmt.Fprintf(w, "  child node        SIGKILLed %d, kills %d %s, restarts %d, dead-lettered %d\n",
+			res.RemoteSIGKILLs, res.RemoteKills, formatCounts(res.RemoteKillsBySite), res.RemoteRestarts, res.RemoteDeadLettered)
+		fmt.Fprintf(w, "  lost in transit   %d\n", res.LostInTransit)
+		fmt.Fprintf(w, "  resent            %d (outputs received again and dropped: %d)\n", res.Resent, res.Replayed)
+	}
 	fmt.Fprintf(w, "  goroutines leaked %d\n", res.LeakedGoroutines)
 	fmt.Fprintf(w, "  aggregates        %d users, %s\n", res.Users, okText(res.AggregatesOK, "equal to a straight recomputation", "WRONG"))
 	fmt.Fprintf(w, "  throughput        %.0f items/s (%.2f s)\n", res.ItemsPerSec, res.ElapsedSec)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +18,12 @@ import (
 	"github.com/troupe-go/troupe/treeview"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(nodeEnv) != "" {
+		os.Exit(nodeMain(os.Stdout)) // a child node of a -nodes 2 test run
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // short is a run of a few thousand items with many kills, small enough
 // for a test (also under -race).
@@ -153,6 +160,8 @@ func TestValidate(t *testing.T) {
 		func(c *config) { c.KillEvery = -1 },
 		func(c *config) { c.Poison = 2 },
 		func(c *config) { c.Timeout = 0 },
+		func(c *config) { c.Nodes = 3 },
+		func(c *config) { c.Nodes, c.Serve = 2, "127.0.0.1:0" },
 	} {
 		cfg := short(1)
 		f(&cfg)
@@ -221,5 +230,52 @@ func TestServeBadAddress(t *testing.T) {
 	cfg.Serve = "256.0.0.1:0"
 	if _, err := run(context.Background(), cfg, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "-serve") {
 		t.Fatalf("run with -serve 256.0.0.1:0: %v; want an error naming -serve", err)
+	}
+}
+
+// Longer run of TestTwoNodes: go test -race -run TestTwoNodes -twonode.items 200000 .
+var twoNodeItems = flag.Int("twonode.items", 4000, "items of TestTwoNodes")
+
+// twoNode is short with -nodes 2: the aggregation on a child process of
+// the test binary (TestMain runs nodeMain there), SIGKILLed once.
+func twoNode(seed uint64) config {
+	cfg := short(seed)
+	cfg.Nodes = 2
+	cfg.Items = *twoNodeItems
+	cfg.Timeout = max(20*time.Second, time.Duration(cfg.Items)*50*time.Microsecond)
+	cfg.checkpoint = 20 * time.Millisecond
+	return cfg
+}
+
+// TestTwoNodes: -nodes 2 with kills on both nodes and one SIGKILL of the
+// child node loses nothing, and the per-user totals, folded on the child
+// from checkpointed state, are exact; the items after the checkpoint were
+// sent again to the new child process.
+func TestTwoNodes(t *testing.T) {
+	res, out := runOK(t, twoNode(11))
+	if !res.OK || res.Lost != 0 || !res.AggregatesOK || res.Nodes != 2 || res.RemoteSIGKILLs != 1 ||
+		res.Resent == 0 || res.RemoteKills == 0 || res.Kills == 0 || res.Out+res.DeadLettered != res.Items {
+		t.Fatalf("two-node run:\n%s", out)
+	}
+	j := lastJSON(t, out)
+	for _, k := range []string{"lost_in_transit", "resent", "remote_kills", "remote_sigkills"} {
+		if _, ok := j[k]; !ok {
+			t.Errorf("JSON lacks %q: %v", k, j)
+		}
+	}
+	t.Logf("%s", out)
+}
+
+// TestTwoNodesReplaysKeptFails: the checks still bite with -nodes 2: a
+// results actor that does not drop the outputs the new child sends again
+// (those of the items after its checkpoint, and of batches re-sent after
+// a kill) lets duplicates through, and the run fails.
+func TestTwoNodesReplaysKeptFails(t *testing.T) {
+	cfg := twoNode(12)
+	cfg.Items = 2000
+	cfg.keepReplays = true
+	res, out := runOK(t, cfg)
+	if res.OK || res.Duplicates <= res.DuplicatesExpected || lastJSON(t, out)["ok"] != false {
+		t.Fatalf("a broken run passed:\n%s", out)
 	}
 }

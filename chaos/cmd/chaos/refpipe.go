@@ -30,6 +30,11 @@ import (
 //	write      before the write (the retry writes once)
 //	ack        after the write, before it returns (the retry writes
 //	           again: a duplicate, as with any at-least-once sink)
+//
+// With -nodes 2 the aggregate stage runs on a second node and a ship
+// stage takes its place here (see twonode.go), with its site
+//
+//	ship       before the item is appended to the feed
 var sites = []string{"decode", "aggregate", "write", "ack"}
 
 // killSitesPerStage is the most kill sites one item meets in one stage
@@ -143,10 +148,14 @@ type refRun struct {
 }
 
 // build wires the reference pipeline; w (nil without -serve) gets its
-// events.
-func build(cfg config, m *chaos.Monkey, c *chaos.Checker[uint64], w *watcher) *refRun {
+// events. With tn (-nodes 2) the aggregation is on the child node: this
+// pipeline ships the decoded events to it and writes what comes back.
+func build(cfg config, m *chaos.Monkey, c *chaos.Checker[uint64], w *watcher, tn *twoNodes) *refRun {
 	r := &refRun{cfg: cfg, monkey: m, checker: c, totals: map[uint32]userAgg{}}
 	r.dead = &deadStore{c: c}
+	if tn != nil {
+		r.dead.early = tn.deadBefore
+	}
 	r.p = pipeline.New(
 		pipeline.WithName("chaos"),
 		pipeline.WithDeadLetterStore(r.dead),
@@ -188,24 +197,37 @@ func build(cfg config, m *chaos.Monkey, c *chaos.Checker[uint64], w *watcher) *r
 		return decode(raw)
 	}, stage...)
 
-	aggregated := pipeline.Keyed(decoded, "aggregate", pipeline.KeyedSpec[event, uint32, userAgg, output]{
-		Key: func(e event) uint32 { return e.user },
-		Update: func(ctx context.Context, user uint32, s *userAgg, e event, emit func(output)) error {
-			s.Count++
-			s.Sum += e.amount
-			if cfg.corruptUser && user == 0 && s.Count == 1 {
-				s.Sum++ // test hook: a wrong aggregate
+	var aggregated *pipeline.Stream[output]
+	if tn != nil {
+		// -nodes 2: the aggregation runs on the child node (twonode.go).
+		pipeline.ToFunc(decoded, "ship", func(ctx context.Context, e event) error {
+			// Before the append only: an item in the feed is there once.
+			if err := m.InjectItem(ctx, "ship", e.id); err != nil {
+				return err
 			}
-			s.Max = max(s.Max, e.amount)
-			emit(output{ev: e, seen: s.Count})
-			// After the state changed: a kill here must be rolled back.
-			return m.InjectItem(ctx, "aggregate", e.id)
-		},
-		Flush: func(user uint32, s *userAgg, emit func(output)) bool {
-			emit(output{total: &userTotal{user: user, agg: *s}})
-			return false
-		},
-	}, stage...)
+			return tn.ship(ctx, e)
+		}, stage...)
+		aggregated = pipeline.FromChan(r.p, "results", tn.results)
+	} else {
+		aggregated = pipeline.Keyed(decoded, "aggregate", pipeline.KeyedSpec[event, uint32, userAgg, output]{
+			Key: func(e event) uint32 { return e.user },
+			Update: func(ctx context.Context, user uint32, s *userAgg, e event, emit func(output)) error {
+				s.Count++
+				s.Sum += e.amount
+				if cfg.corruptUser && user == 0 && s.Count == 1 {
+					s.Sum++ // test hook: a wrong aggregate
+				}
+				s.Max = max(s.Max, e.amount)
+				emit(output{ev: e, seen: s.Count})
+				// After the state changed: a kill here must be rolled back.
+				return m.InjectItem(ctx, "aggregate", e.id)
+			},
+			Flush: func(user uint32, s *userAgg, emit func(output)) bool {
+				emit(output{total: &userTotal{user: user, agg: *s}})
+				return false
+			},
+		}, stage...)
+	}
 
 	pipeline.ToFunc(aggregated, "write", func(ctx context.Context, o output) error {
 		if o.total != nil {
@@ -261,7 +283,8 @@ func poisonIDs(cfg config) []uint64 {
 // deadStore is the pipeline's dead-letter sink: it tells the checker and
 // keeps the entries (a pipeline.DeadLetterStore).
 type deadStore struct {
-	c *chaos.Checker[uint64]
+	c     *chaos.Checker[uint64]
+	early func() // -nodes 2: called for an item dead-lettered before the feed
 
 	mu      sync.Mutex // guards entries and byWhy
 	entries []pipeline.DeadLetter
@@ -287,6 +310,9 @@ func itemID(item any) (uint64, bool) {
 func (d *deadStore) Add(dl pipeline.DeadLetter) {
 	if id, ok := itemID(dl.Item); ok {
 		d.c.DeadLettered(id)
+	}
+	if d.early != nil && (dl.Stage == "decode" || dl.Stage == "ship") {
+		d.early()
 	}
 	d.mu.Lock()
 	d.entries = append(d.entries, dl)
