@@ -130,7 +130,7 @@ func nodeMain(stdout io.Writer) int {
 			return false
 		},
 	}, stage...)
-	batches := pipeline.Batch(agg, "batch", resultBatchSize, 2*time.Millisecond)
+	batches := pipeline.Chunk(agg, "batch", resultBatchSize, 2*time.Millisecond)
 	pipeline.ToFunc(batches, "send", func(ctx context.Context, outs []outWire) error {
 		id := batchID(outs)
 		if err := m.InjectItem(ctx, "send", id); err != nil {
