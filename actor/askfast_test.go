@@ -262,3 +262,31 @@ func TestAskCtxDoneOnStop(t *testing.T) {
 		}
 	})
 }
+
+// TestDeadLetterSeesSettledStats reads the actor's Stats from inside its
+// WithUndelivered hook when a poison request is dead-lettered: they
+// already count it (nothing in flight), so an asker woken by the dead
+// letter never reads an InFlight that is about to drop.
+func TestDeadLetterSeesSettledStats(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newBubbleHarness(t)
+		var ref actor.Ref[question]
+		var seen []actor.Stats
+		ref = mustSpawn(t, h.sys, "crasher", func() actor.Actor[question] { return &asked{} },
+			actor.WithMaxAttempts(2),
+			actor.WithUndelivered(func(actor.DeadLetter) bool {
+				seen = append(seen, ref.Stats()) // on the actor's goroutine; read after the Ask below returned
+				return true
+			}))
+		if _, err := askQ(context.Background(), ref, "crash"); !errors.Is(err, actor.ErrPoison) {
+			t.Fatalf("Ask: got %v; want ErrPoison", err)
+		}
+		synctest.Wait()
+		if len(seen) != 1 {
+			t.Fatalf("hook ran %d times; want 1", len(seen))
+		}
+		if s := seen[0]; s.InFlight != 0 || s.DeadLettered != 1 {
+			t.Errorf("Stats inside the hook: InFlight %d, DeadLettered %d; want 0 and 1 (%+v)", s.InFlight, s.DeadLettered, s)
+		}
+	})
+}

@@ -9,11 +9,15 @@ import (
 )
 
 // poison dead-letters the message in flight after its last attempt.
+//
+// The counters move before the dead letter goes out: it may end an Ask,
+// and the asker then reads Stats that already count it (nothing in flight).
 func (p *proc[M]) poison() {
 	r := p.r()
+	env, err, attempts := p.cur, r.lastErr, int(p.attempts)
 	r.deadLettered.Add(1)
-	p.undeliverable(p.cur, DeadPoison, r.lastErr, int(p.attempts), failureIDOf(r.lastErr))
 	p.resolve()
+	p.undeliverable(env, DeadPoison, err, attempts, failureIDOf(err))
 }
 
 // expire dead-letters the request in flight whose asker gave up.
@@ -21,8 +25,9 @@ func (p *proc[M]) expire() {
 	r := p.r()
 	r.deadLettered.Add(1)
 	r.expired.Add(1)
-	p.deadLetter(DeadLetter{Recipient: p.path, Message: p.cur.m, Reason: DeadExpired, Err: p.cur.ask().ctx.Err(), Attempts: int(p.attempts)})
-	p.resolve()
+	d := DeadLetter{Recipient: p.path, Message: p.cur.m, Reason: DeadExpired, Err: p.cur.ask().ctx.Err(), Attempts: int(p.attempts)}
+	p.resolve() // first, as in poison
+	p.deadLetter(d)
 }
 
 // deadLetter hands d to the actor's WithUndelivered hook, or to the

@@ -160,8 +160,9 @@ func (p *proc[M]) finish(e ending) {
 		p.undeliverable(env, DeadStopped, nil, 0, fid)
 	}
 	if p.hasCur {
-		dl(p.cur)
-		p.resolve()
+		env := p.cur
+		p.resolve() // before the dead letter, which may end an Ask
+		dl(env)
 	}
 	p.dropBatch(dl)
 	p.bb = nil

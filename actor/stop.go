@@ -230,8 +230,9 @@ func (p *proc[M]) Park() {
 		p.undeliverable(env, DeadStopped, nil, 0, fid)
 	}
 	if p.hasCur {
-		dl(p.cur)
-		p.resolve()
+		env := p.cur
+		p.resolve() // before the dead letter, which may end an Ask
+		dl(env)
 	}
 	p.dropBatch(dl)
 	for _, env := range p.mb.PopBatch(nil, 0) {

@@ -140,6 +140,7 @@ func List(small bool) []Case {
 	return []Case{
 		{Name: "tell-1to1", Unit: "ns/msg", Troupe: troupeTell1, Protoactor: protoTell1, Plain: plainTell1},
 		{Name: "tell-2to1", Unit: "ns/msg", Troupe: troupeTell2, Protoactor: protoTell2, Plain: plainTell2},
+		{Name: "tell-4to1", Unit: "ns/msg", Troupe: troupeTell4, Protoactor: protoTell4, Plain: plainTell4},
 		{Name: "pool-4workers", Unit: "ns/msg", Troupe: troupePool, Protoactor: protoPool, Plain: plainPool},
 		{Name: "ask", Unit: "ns/op", Troupe: troupeAsk, Protoactor: protoAsk, Plain: plainAsk},
 		{Name: "pingpong", Unit: "ns/roundtrip", Troupe: troupePingPong, Protoactor: protoPingPong, Plain: plainPingPong},

@@ -33,6 +33,7 @@ func benchCase(b *testing.B, name string) {
 
 func BenchmarkTell1to1(b *testing.B)         { benchCase(b, "tell-1to1") }
 func BenchmarkTell2to1(b *testing.B)         { benchCase(b, "tell-2to1") }
+func BenchmarkTell4to1(b *testing.B)         { benchCase(b, "tell-4to1") }
 func BenchmarkPool4Workers(b *testing.B)     { benchCase(b, "pool-4workers") }
 func BenchmarkAsk(b *testing.B)              { benchCase(b, "ask") }
 func BenchmarkPingPong(b *testing.B)         { benchCase(b, "pingpong") }

@@ -9,7 +9,7 @@ package cases
 //   - tell-1to1: one receiver goroutine reads a `chan int` of capacity 1024
 //     (the same bound as troupe's mailbox in this case) and closes done after
 //     b.N values; the benchmark goroutine sends them and waits on done.
-//   - tell-2to1: as tell-1to1 with two sender goroutines released together
+//   - tell-2to1, tell-4to1: as tell-1to1 with two (four) sender goroutines released together
 //     by closing a start channel, each sending half of b.N.
 //   - ask: a server goroutine reads requests {n, reply chan int} from a
 //     `chan` of capacity 1024 and answers n+1 on reply. Each request makes a
@@ -55,8 +55,11 @@ func plainTell1(b *testing.B) {
 	<-done
 }
 
-func plainTell2(b *testing.B) {
-	const senders = 2
+func plainTell2(b *testing.B) { plainTellN(b, 2) }
+func plainTell4(b *testing.B) { plainTellN(b, 4) }
+
+// plainTellN is tell-1to1 with senders sender goroutines released together.
+func plainTellN(b *testing.B, senders int) {
 	ch := make(chan int, 1024)
 	start, done := make(chan struct{}), make(chan struct{})
 	n := b.N

@@ -18,7 +18,7 @@ package cases
 // payload and the allocations reported are protoactor's own (envelopes,
 // queue nodes, futures).
 //
-//   - tell-1to1 / tell-2to1: RootContext.Send from one or two sender
+//   - tell-1to1 / tell-2to1 / tell-4to1: RootContext.Send from one, two or four sender
 //     goroutines (released together by closing a start channel) to one
 //     actor that counts messages and closes done at b.N. The mailbox is
 //     unbounded, so senders never block.
@@ -88,8 +88,11 @@ func protoTell1(b *testing.B) {
 	protoStop(b, sys, pid)
 }
 
-func protoTell2(b *testing.B) {
-	const senders = 2
+func protoTell2(b *testing.B) { protoTellN(b, 2) }
+func protoTell4(b *testing.B) { protoTellN(b, 4) }
+
+// protoTellN is tell-1to1 with senders sender goroutines released together.
+func protoTellN(b *testing.B, senders int) {
 	sys := protoSystem()
 	start, done := make(chan struct{}), make(chan struct{})
 	pid := protoCounter(sys, b.N, done)

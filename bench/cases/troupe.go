@@ -12,7 +12,7 @@ package cases
 // a post to an idle mailbox schedules one. Messages are plain ints: a
 // Ref[int] is typed, so no case boxes its payload.
 //
-//   - tell-1to1 / tell-2to1: mailbox actor.WithMailbox(1024, mailbox.Block),
+//   - tell-1to1 / tell-2to1 / tell-4to1: mailbox actor.WithMailbox(1024, mailbox.Block),
 //     the same bound as the plain channel; one or two sender goroutines
 //     (released together by closing a start channel) call Ref.Tell with
 //     context.Background(), which blocks while the mailbox is full. The
@@ -85,8 +85,11 @@ func troupeTell1(b *testing.B) {
 	b.StopTimer()
 }
 
-func troupeTell2(b *testing.B) {
-	const senders = 2
+func troupeTell2(b *testing.B) { troupeTellN(b, 2) }
+func troupeTell4(b *testing.B) { troupeTellN(b, 4) }
+
+// troupeTellN is tell-1to1 with senders sender goroutines released together.
+func troupeTellN(b *testing.B, senders int) {
 	ctx := context.Background()
 	sys := actor.NewSystem()
 	defer troupeShutdown(b, sys)
