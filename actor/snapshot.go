@@ -333,13 +333,14 @@ func (p *proc[M]) describe(nd *observe.Node, now time.Time) Describer {
 	default:
 		nd.Status = observe.StatusStopped
 	}
-	var lf *observe.Failure
-	if r := p.rare.Load(); r != nil && r.lastFail != nil {
-		c := *r.lastFail
-		lf = &c
+	var rec *failRec
+	if r := p.rare.Load(); r != nil {
+		rec = r.lastFail
 	}
 	p.mu.Unlock()
-	nd.LastFailure = lf
+	if rec != nil {
+		nd.LastFailure = rec.snapshot()
+	}
 	if k := p.kc.Load(); k != nil {
 		nd.Kind = k.name
 	}
@@ -372,6 +373,35 @@ func policyName(c *mailbox.Config) string {
 	return "block"
 }
 
+// failRec is an actor's last failure as recorded: the error is kept as
+// it is and turned into text (message, stack) only when a Snapshot asks,
+// so a restart does not pay for formatting a stack nobody reads.
+type failRec struct {
+	f   observe.Failure // ID, Time and ErrorType
+	err error
+}
+
+// snapshot returns the observe form of r, formatting its error.
+func (r *failRec) snapshot() *observe.Failure {
+	lf := r.f
+	if r.err == nil {
+		return &lf
+	}
+	lf.Message = r.err.Error()
+	var f *Failure
+	var se *StartError
+	switch {
+	case asFailure(r.err, &f):
+		lf.Stack = string(f.Stack())
+	case asStartError(r.err, &se):
+		var pe *PanicError
+		if asPanic(se.Err, &pe) {
+			lf.Stack = string(pe.Stack())
+		}
+	}
+	return &lf
+}
+
 // recordFailure keeps e (a failure or a kill) as the actor's last
 // failure for Snapshot, and counts it for its kind. The caller holds no
 // lock.
@@ -379,26 +409,12 @@ func (p *proc[M]) recordFailure(e ending) {
 	if e.fid == 0 || (e.reason != Failed && e.reason != Killed) {
 		return
 	}
-	lf := &observe.Failure{ID: e.fid, Time: p.sys.now(), ErrorType: ErrorType(e.err)}
-	if e.err != nil {
-		lf.Message = e.err.Error()
-		var f *Failure
-		var se *StartError
-		switch {
-		case asFailure(e.err, &f):
-			lf.Stack = string(f.Stack())
-		case asStartError(e.err, &se):
-			var pe *PanicError
-			if asPanic(se.Err, &pe) {
-				lf.Stack = string(pe.Stack())
-			}
-		}
-	}
+	rec := &failRec{f: observe.Failure{ID: e.fid, Time: p.sys.now(), ErrorType: ErrorType(e.err)}, err: e.err}
 	p.mu.Lock()
-	p.r().lastFail = lf
+	p.r().lastFail = rec
 	p.mu.Unlock()
 	if k := p.kc.Load(); k != nil {
-		k.addFailure(lf.ErrorType)
+		k.addFailure(rec.f.ErrorType)
 	}
 }
 
