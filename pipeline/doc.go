@@ -90,7 +90,7 @@
 // A panic fails the worker actor, as it fails any actor: the runtime
 // recovers it and tells the worker which item failed through the actor's
 // failure hook (actor.WithFailure); the pipeline recovers nothing itself.
-// Its stage supervisor restarts it (with the Supervise strategy,
+// Its stage supervisor restarts it (with the WithSupervision strategy,
 // intensity and backoff), and the runtime hands the batch being handled
 // to the fresh worker, which resumes at the item
 // that failed, with that attempt counted: items before it are not

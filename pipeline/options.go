@@ -313,7 +313,7 @@ func WithRouter(r Router) StageOption {
 // WithRetry sets how many times an item is attempted (returned errors and
 // panics alike) before it is dead-lettered as poison, and the delay
 // between attempts after a returned error (a panic restarts the worker,
-// whose delay is the stage's Supervise backoff). Default DefaultMaxAttempts
+// whose delay is the stage's WithSupervision backoff). Default DefaultMaxAttempts
 // attempts, no delay.
 //
 // The delay after an item's n-th failed attempt is min(Min×Factor^(n−1),
