@@ -11,6 +11,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,12 @@ import (
 // It is skipped without -rbench (and never runs under -race: its numbers
 // would mean nothing).
 var rbench = flag.Bool("rbench", false, "run TestRemoteBench (the two-process benchmark)")
+
+// rbenchOnly runs one part of TestRemoteBench alone, for a profile of it
+// (with -test.cpuprofile here and RBENCH_CHILD_CPUPROFILE=FILE for the
+// child node): "tell" (troupe's Tell), "raw" (protoactor's Send), "ask"
+// (troupe's Ask).
+var rbenchOnly = flag.String("rbench.only", "", "run only this part of TestRemoteBench: tell, raw or ask")
 
 const benchEnv = "TROUPE_RBENCH_CHILD"
 
@@ -132,6 +139,9 @@ func startBenchChild(ctx context.Context, t *testing.T) string {
 		_ = in.Close()
 		_ = cmd.Wait()
 		<-drained
+		if *rbenchOnly != "" && cmd.ProcessState != nil {
+			t.Logf("child node CPU: %v user, %v system", cmd.ProcessState.UserTime(), cmd.ProcessState.SystemTime())
+		}
 	})
 	select {
 	case a := <-ready:
@@ -235,6 +245,31 @@ func TestRemoteBench(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+	switch *rbenchOnly {
+	case "":
+	case "tell", "raw", "ask":
+		var ru0, ru1 syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+		defer func() {
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+			t.Logf("this process's CPU: %v user, %v system", time.Duration(ru1.Utime.Nano()-ru0.Utime.Nano()), time.Duration(ru1.Stime.Nano()-ru0.Stime.Nano()))
+		}()
+		for range rounds {
+			switch *rbenchOnly {
+			case "tell":
+				t.Logf("troupe Tell: %.2f M msg/s", troupeTell()/1e6)
+			case "raw":
+				t.Logf("raw Send: %.2f M msg/s", rawTell()/1e6)
+			case "ask":
+				p50, p99 := troupeAsk()
+				t.Logf("troupe Ask: p50 %v p99 %v", p50, p99)
+			}
+		}
+		sink.Close()
+		return
+	default:
+		t.Fatalf("-rbench.only %q: want tell, raw or ask", *rbenchOnly)
 	}
 	// Warm up both paths.
 	rawAsk()

@@ -27,7 +27,12 @@ import (
 //	  int64  deadline = 9;  // an ask's deadline, Unix nanoseconds (0: none)
 //	  uint32 reason   = 10; // an exit's actor.ExitReason; a failed reply's error code
 //	  string err      = 11; // an exit's or a failed reply's error text
+//	  bytes    batch    = 12; // a batch's messages, in order (batch.go)
 //	}
+//
+// A batch (kind batch) carries several messages of one handle in one wire
+// message, in a compact encoding of their own (encodeBatch): its sender
+// and node are those of every message in it.
 //
 // Only the gateway and the handle decode it, on their own goroutines:
 // protoactor's endpoint reader sees a plain protobuf message it knows, so
@@ -48,6 +53,7 @@ type envelope struct {
 	Deadline int64  `protobuf:"varint,9,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	Reason   uint32 `protobuf:"varint,10,opt,name=reason,proto3" json:"reason,omitempty"`
 	Err      string `protobuf:"bytes,11,opt,name=err,proto3" json:"err,omitempty"`
+	Batch    []byte `protobuf:"bytes,12,opt,name=batch,proto3" json:"batch,omitempty"`
 }
 
 // Envelope kinds.
@@ -63,6 +69,7 @@ const (
 	kindStop                        // handle -> gateway: stop the actor
 	kindKill                        // handle -> gateway: kill the actor's incarnation
 	kindStopNow                     // handle -> gateway: stop the actor without waiting
+	kindBatch                       // handle -> gateway: the messages in batch, in order
 	kindMax
 )
 
@@ -128,6 +135,7 @@ func init() {
 				field("deadline", 9, i64),
 				field("reason", 10, u32),
 				field("err", 11, str),
+				field("batch", 12, byt),
 			},
 		}},
 	}

@@ -1,12 +1,15 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pactor "github.com/asynkron/protoactor-go/actor"
@@ -18,14 +21,16 @@ import (
 const gatewayPrefix = "troupe:"
 
 // ackEvery is how many deliveries from one sender a gateway acknowledges
-// at most in one ack (it also acks whenever its queue runs empty).
+// at most in one ack (it also acks whenever its queue runs empty, and
+// before it waits for room in the exposed actor's mailbox).
 const ackEvery = 32
 
 // gateway is the owning node's side of one exposed actor: a protoactor
-// actor that receives envelopes (and keeps the watchers), and a delivery
-// goroutine that decodes them in order, Tells the local Ref (waiting
-// under a Block mailbox: that is the backpressure, since no ack goes back
-// meanwhile) and acknowledges.
+// actor that receives envelopes and batches of them (and keeps the
+// watchers), and a delivery goroutine that takes everything queued at
+// once, decodes it in order, Tells the local Ref (waiting under a Block
+// mailbox: that is the backpressure, since no ack goes back meanwhile)
+// and acknowledges.
 type gateway struct {
 	n    *Node
 	name string
@@ -34,6 +39,10 @@ type gateway struct {
 	tell func(ctx context.Context, v any) error
 	ref  any // the actor.Ref[M]
 	lpid actor.PID
+	// noWait is a done ctx: a Tell with it takes the message if the
+	// mailbox has room and returns ctx.Err() if it would wait.
+	noWait context.Context
+	stop   atomic.Bool // closing, for the delivery goroutine between messages
 
 	mu       sync.Mutex
 	queue    []*envelope
@@ -44,14 +53,21 @@ type gateway struct {
 	unwatch  func()
 	done     chan struct{} // closed when the delivery goroutine ended
 
-	// Delivery goroutine only.
-	acks map[string]*ackState
+	// Whoever delivers holds dmu: the delivery goroutine, or the
+	// protoactor actor when it finds dmu free (it delivers at once what
+	// the mailbox has room for, without a hand-off). Under dmu:
+	dmu     sync.Mutex
+	cur     []*envelope // taken from queue; cur[curI] is the next to deliver
+	curI    int
+	acks    map[string]*ackState
+	lastAck *ackState // of the sender of the last message, if in acks
 }
 
 type ackState struct {
-	to      *pactor.PID
-	seq     uint64
-	pending int // delivered and not acknowledged yet
+	node, sender string
+	to           *pactor.PID
+	seq          uint64
+	pending      int // delivered and not acknowledged yet
 }
 
 // Expose makes ref reachable from other nodes under name: a handle dialled
@@ -78,7 +94,10 @@ func Expose[M any](n *Node, name string, ref actor.Ref[M]) error {
 	if t.Kind() != reflect.Interface && lookupType(t) == nil {
 		return fmt.Errorf("remote: expose %q: %v: %w", name, t, ErrUnregistered)
 	}
+	noWait, cancel := context.WithCancel(context.Background())
+	cancel()
 	g := &gateway{
+		noWait:   noWait,
 		n:        n,
 		name:     name,
 		typ:      t,
@@ -132,14 +151,60 @@ func (g *gateway) receive(c pactor.Context) {
 	if !ok {
 		return // protoactor's lifecycle messages
 	}
-	switch e.Kind {
+	if e.Kind != kindBatch {
+		if queued(e.Kind) {
+			// In order with the data: a watch registered before the exit
+			// gets the exit after every ack.
+			g.mu.Lock()
+			g.queue = append(g.queue, e)
+			g.mu.Unlock()
+			g.kick()
+			return
+		}
+		g.control(e.Kind)
+		return
+	}
+	items, rest, err := decodeBatch(e.Batch, e.Sender, e.Node)
+	var ctl []uint32
+	q := false
+	g.mu.Lock()
+	for _, it := range items {
+		switch {
+		case queued(it.Kind):
+			g.queue = append(g.queue, it)
+			q = true
+		case it.Kind != kindBatch:
+			ctl = append(ctl, it.Kind)
+		}
+	}
+	g.mu.Unlock()
+	if q {
+		g.kick()
+	}
+	for _, k := range ctl {
+		g.control(k)
+	}
+	if err != nil {
+		// What follows the fault is lost to this node; the sender's
+		// next acknowledged message acknowledges it (acks are
+		// cumulative).
+		g.n.deadLetter(Undelivered{Node: e.Node, Name: g.name, Data: bytes.Clone(rest), Err: err})
+	}
+}
+
+// queued reports whether the delivery goroutine handles an envelope of
+// this kind, in order with the messages.
+func queued(kind uint32) bool {
+	switch kind {
 	case kindTell, kindAsk, kindWatch, kindUnwatch:
-		// In order with the data: a watch registered before the exit
-		// gets the exit after every ack.
-		g.mu.Lock()
-		g.queue = append(g.queue, e)
-		g.mu.Unlock()
-		g.signal()
+		return true
+	}
+	return false
+}
+
+// control carries out a control message at once.
+func (g *gateway) control(kind uint32) {
+	switch kind {
 	case kindStop:
 		g.n.wg.Add(1)
 		// Owner: the Node; Stop ends when the actor did or the Node closes.
@@ -162,6 +227,17 @@ func (g *gateway) receive(c pactor.Context) {
 			g.lpid.Kill()
 		}()
 	}
+}
+
+// kick delivers what was queued: at once, on the protoactor actor, if
+// no delivery is under way, else on the delivery goroutine.
+func (g *gateway) kick() {
+	if !g.dmu.TryLock() {
+		g.signal() // it delivers: it sees the queue once done
+		return
+	}
+	g.drain(false) // signals the delivery goroutine if it stops short
+	g.dmu.Unlock()
 }
 
 func (g *gateway) signal() {
@@ -188,6 +264,7 @@ func (g *gateway) close() {
 	g.mu.Lock()
 	g.closing = true
 	g.mu.Unlock()
+	g.stop.Store(true)
 	g.signal()
 }
 
@@ -196,42 +273,76 @@ func (g *gateway) deliver() {
 	defer close(g.done)
 	defer g.unwatchLocal()
 	for {
+		g.dmu.Lock()
+		g.drain(true)
 		g.mu.Lock()
-		var e *envelope
-		if len(g.queue) > 0 && !g.closing {
-			e = g.queue[0]
-			g.queue[0] = nil
-			g.queue = g.queue[1:]
-		}
 		exit, closing, empty := g.exit, g.closing, len(g.queue) == 0
 		g.mu.Unlock()
-		if e == nil {
-			g.flushAcks(0)
-			switch {
-			case closing:
-				g.finish(NoConnection, "remote: node "+g.n.addr+" closed", errCode(ErrNoConnection))
-				return
-			case exit != nil:
-				text, code := "", uint32(0)
-				if exit.Err != nil {
-					text, code = exit.Err.Error(), errCode(exit.Err)
-				}
-				g.finish(exit.Reason, text, code)
-				return
+		switch {
+		case closing:
+			g.finish(NoConnection, "remote: node "+g.n.addr+" closed", errCode(ErrNoConnection))
+			g.dmu.Unlock()
+			return
+		case exit != nil && empty:
+			text, code := "", uint32(0)
+			if exit.Err != nil {
+				text, code = exit.Err.Error(), errCode(exit.Err)
 			}
-			select {
-			case <-g.wake:
-			case <-g.n.ctx.Done():
-				g.close()
-			}
+			g.finish(exit.Reason, text, code)
+			g.dmu.Unlock()
+			return
+		}
+		g.dmu.Unlock()
+		if !empty {
 			continue
 		}
-		g.handle(e)
-		if empty {
-			g.flushAcks(0)
-		} else {
-			g.flushAcks(ackEvery)
+		select {
+		case <-g.wake:
+		case <-g.n.ctx.Done():
+			g.close()
 		}
+	}
+}
+
+// drain delivers what is queued, in order, and acknowledges it; g.dmu
+// held. With wait (the delivery goroutine) it waits for room in the
+// mailbox and serves requests; without (the protoactor actor, which must
+// not block) it stops at a message the mailbox has no room for and at a
+// request, acknowledges what it delivered, and leaves the rest to the
+// delivery goroutine. It stops when the Node closes: the rest is not
+// delivered, not acknowledged.
+func (g *gateway) drain(wait bool) {
+	yielded := false
+	for {
+		if g.curI == len(g.cur) {
+			clear(g.cur)
+			g.mu.Lock()
+			if len(g.queue) == 0 || g.closing {
+				g.mu.Unlock()
+				g.cur, g.curI = g.cur[:0], 0
+				g.flushAcks()
+				return
+			}
+			// cur and queue swap buffers.
+			g.cur, g.queue, g.curI = g.queue, g.cur[:0], 0
+			g.mu.Unlock()
+		}
+		if g.stop.Load() {
+			return
+		}
+		if !g.handle(g.cur[g.curI], wait) {
+			if !yielded && g.cur[g.curI].Kind != kindAsk {
+				// The mailbox is full: its actor, just woken by a
+				// Tell of ours, may be about to take a message.
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
+			g.flushAcks()
+			g.signal()
+			return
+		}
+		g.curI++
 	}
 }
 
@@ -241,52 +352,68 @@ func (g *gateway) unwatchLocal() {
 	}
 }
 
-// handle delivers one envelope.
-func (g *gateway) handle(e *envelope) {
+// handle delivers one envelope. Without wait it does not block: it
+// returns false, having done nothing, for a request or a message the
+// mailbox has no room for.
+func (g *gateway) handle(e *envelope, wait bool) bool {
 	switch e.Kind {
 	case kindWatch:
 		g.mu.Lock()
 		g.watchers[e.Node+"/"+e.Sender] = pactor.NewPID(e.Node, e.Sender)
 		g.mu.Unlock()
-		return
+		return true
 	case kindUnwatch:
 		g.mu.Lock()
 		delete(g.watchers, e.Node+"/"+e.Sender)
 		g.mu.Unlock()
-		return
+		return true
+	}
+	if !wait && e.Kind == kindAsk {
+		return false
 	}
 	v, ent, err := decodeEnvelope(e)
 	if err == nil && e.Kind == kindAsk {
 		if ent.ask == nil || ent.typ != g.typ {
 			err = &UndecodableError{Type: e.Type, Codec: e.Codec, Err: fmt.Errorf("not a request of the exposed actor (%s)", g.typ)}
 		} else {
+			g.flushAcks() // the request may wait for room
 			if err := g.serve(e, ent, v); err != nil && !errors.Is(err, actor.ErrStopped) && g.n.ctx.Err() != nil {
-				return // the Node closes: not delivered, not acknowledged
+				return true // the Node closes: not delivered, not acknowledged
 			}
 			g.ack(e) // the asker heard of a refusal through its Reply
-			return
+			return true
 		}
 	}
 	if err != nil {
-		g.n.deadLetter(Undelivered{Node: e.Node, Name: g.name, Type: e.Type, Data: e.Payload, Err: err})
+		// A payload in a batch aliases it: a copy, not the batch.
+		g.n.deadLetter(Undelivered{Node: e.Node, Name: g.name, Type: e.Type, Data: bytes.Clone(e.Payload), Err: err})
 		if e.Kind == kindAsk {
 			g.reply(e, failEnvelope(err))
 		}
 		g.ack(e)
-		return
+		return true
 	}
-	err = g.tell(g.n.ctx, v)
+	err = g.tell(g.noWait, v)
+	if errors.Is(err, context.Canceled) {
+		// The mailbox is full: acknowledge what it took, then wait.
+		if !wait {
+			return false
+		}
+		g.flushAcks()
+		err = g.tell(g.n.ctx, v)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, actor.ErrStopped):
 		// Dead-lettered by the actor runtime.
 	case g.n.ctx.Err() != nil:
-		return // the Node closes: not delivered, not acknowledged
+		return true // the Node closes: not delivered, not acknowledged
 	default:
 		// Refused (a Reject mailbox): not a dead letter of the runtime.
 		g.n.deadLetter(Undelivered{Node: e.Node, Name: g.name, Type: e.Type, Message: v, Err: err})
 	}
 	g.ack(e)
+	return true
 }
 
 // serve hands a request to the local actor, in order with the Tells (and
@@ -322,37 +449,42 @@ func (g *gateway) ack(e *envelope) {
 	if e.Seq == 0 {
 		return
 	}
-	k := e.Node + "/" + e.Sender
-	a := g.acks[k]
-	if a == nil {
-		a = &ackState{to: pactor.NewPID(e.Node, e.Sender)}
-		g.acks[k] = a
+	a := g.lastAck
+	if a == nil || a.sender != e.Sender || a.node != e.Node {
+		k := e.Node + "/" + e.Sender
+		a = g.acks[k]
+		if a == nil {
+			a = &ackState{node: e.Node, sender: e.Sender, to: pactor.NewPID(e.Node, e.Sender)}
+			g.acks[k] = a
+		}
+		g.lastAck = a
 	}
 	if e.Seq > a.seq {
 		a.seq = e.Seq
 	}
 	a.pending++
-}
-
-// flushAcks sends the acks of senders with at least min deliveries
-// unacknowledged (min 0: every one with any).
-func (g *gateway) flushAcks(min int) {
-	for k, a := range g.acks {
-		if a.pending == 0 || a.pending < min {
-			continue
-		}
+	if a.pending >= ackEvery {
 		g.n.send(a.to, &envelope{Kind: kindAck, Seq: a.seq, Node: g.n.addr})
 		a.pending = 0
-		if min == 0 {
-			delete(g.acks, k)
-		}
 	}
+}
+
+// flushAcks sends the acks of every sender with deliveries
+// unacknowledged, and forgets the senders.
+func (g *gateway) flushAcks() {
+	for k, a := range g.acks {
+		if a.pending > 0 {
+			g.n.send(a.to, &envelope{Kind: kindAck, Seq: a.seq, Node: g.n.addr})
+		}
+		delete(g.acks, k)
+	}
+	g.lastAck = nil
 }
 
 // finish sends the exit to every watcher, after every ack (same sender,
 // same stream: in order), and stops the gateway.
 func (g *gateway) finish(reason actor.ExitReason, text string, code uint32) {
-	g.flushAcks(0)
+	g.flushAcks()
 	g.mu.Lock()
 	ws := make([]*pactor.PID, 0, len(g.watchers))
 	for _, w := range g.watchers {

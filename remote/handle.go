@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -58,6 +59,17 @@ type handle struct {
 	watchers map[*func(actor.Terminated)]struct{}
 	final    *actor.Terminated
 	done     chan struct{}
+
+	// The wire queue: everything the handle sends to the gateway goes
+	// through out, in order, and leaves in batches (flushQueue), as
+	// Nagle's algorithm without its delay: a message leaves at once when
+	// every message on the wire is acknowledged; else it waits for the
+	// next ack, for flushAt messages to queue, or for its sender to wait
+	// for credit, whichever comes first. Control messages leave at once.
+	out     []*envelope
+	spare   []*envelope // a drained out, for reuse
+	flushed uint64      // last sequence number on the wire
+	wire    sync.Mutex  // held while taking out and sending it: the wire order is out's
 
 	deadLettered uint64 // lost in transit or refused here
 }
@@ -117,8 +129,69 @@ func Dial[M any](n *Node, addr, name string) (*Handle[M], error) {
 		return nil, fmt.Errorf("remote: dial %s/%s: %w", addr, name, err)
 	}
 	// The watch goes first on the stream, ahead of any message.
-	n.send(h.gw, &envelope{Kind: kindWatch, Sender: h.self.Id, Node: n.addr})
+	h.control(kindWatch)
 	return &Handle[M]{h: h}, nil
+}
+
+// Batch limits: a batch takes at most maxBatch messages and, after the
+// first, maxBatchBytes of payload; a sender flushes the queue itself
+// when flushAt messages queued.
+const (
+	maxBatch      = 256
+	maxBatchBytes = 64 << 10
+	flushAt       = 32
+)
+
+// enqueueLocked queues the message e (h.mu held). It reports whether the
+// caller must flush the queue (flushQueue, after unlocking): nothing on
+// the wire waits for an ack, or flushAt messages queued.
+func (h *handle) enqueueLocked(e *envelope) (flush bool) {
+	h.out = append(h.out, e)
+	return h.flushed <= h.acked || len(h.out) >= flushAt
+}
+
+// flushQueue puts everything queued on the wire, in order.
+func (h *handle) flushQueue() {
+	h.wire.Lock()
+	defer h.wire.Unlock()
+	h.mu.Lock()
+	b := h.out
+	if len(b) == 0 {
+		h.mu.Unlock()
+		return
+	}
+	h.out, h.spare = h.spare, nil
+	for _, e := range b {
+		h.flushed = max(h.flushed, e.Seq)
+	}
+	h.mu.Unlock()
+	h.flush(b)
+	clear(b)
+	h.mu.Lock()
+	if h.spare == nil && cap(b) <= 4*maxBatch {
+		h.spare = b[:0]
+	}
+	h.mu.Unlock()
+}
+
+// flush sends b to the gateway, in batches.
+func (h *handle) flush(b []*envelope) {
+	for len(b) > 0 {
+		k, size := 1, len(b[0].Payload)
+		for k < len(b) && k < maxBatch && size+len(b[k].Payload) <= maxBatchBytes {
+			size += len(b[k].Payload)
+			k++
+		}
+		if k == 1 {
+			e := b[0]
+			e.Sender, e.Node = h.self.Id, h.n.addr
+			h.n.send(h.gw, e)
+		} else {
+			buf := appendBatch(make([]byte, 0, size+24*k), b[:k])
+			h.n.send(h.gw, &envelope{Kind: kindBatch, Sender: h.self.Id, Node: h.n.addr, Batch: buf})
+		}
+		b = b[k:]
+	}
 }
 
 // flush is what the handle's actor sends itself on a Terminated, to decide
@@ -169,8 +242,8 @@ func (h *handle) receive(c pactor.Context) {
 
 func (h *handle) ack(seq uint64) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.final != nil || seq <= h.acked || seq > h.sent {
+		h.mu.Unlock()
 		return
 	}
 	for s := h.acked + 1; s <= seq; s++ {
@@ -179,6 +252,11 @@ func (h *handle) ack(seq uint64) {
 	h.acked = seq
 	close(h.credit)
 	h.credit = make(chan struct{})
+	queued := len(h.out) > 0
+	h.mu.Unlock()
+	if queued {
+		h.flushQueue() // what waited for this ack
+	}
 }
 
 // send sends m (an M): it waits for credit unless try, then for an ask
@@ -204,13 +282,12 @@ func (h *handle) send(ctx context.Context, m any, try, keep bool) error {
 		return err
 	}
 	e.Kind = kind
-	e.Sender = h.self.Id
-	e.Node = h.n.addr
 	if kind == kindAsk {
 		if dl, ok := ctx.Deadline(); ok {
 			e.Deadline = dl.UnixNano()
 		}
 	}
+	yielded := false
 	for {
 		h.mu.Lock()
 		if h.final != nil {
@@ -249,13 +326,32 @@ func (h *handle) send(ctx context.Context, m any, try, keep bool) error {
 				h.pending[corr] = pr
 			}
 			// Under the lock: the wire order is the sequence order.
-			h.n.send(h.gw, e)
+			flush := h.enqueueLocked(e)
 			h.mu.Unlock()
+			if flush {
+				h.flushQueue()
+				// What the flush woke (protoactor's endpoint writer, or
+				// on this node the gateway and what it delivers to, and
+				// the acks coming back) runs now, not after the burst.
+				runtime.Gosched()
+			}
 			return nil
 		}
 		wait := h.credit
+		queued := len(h.out) > 0
 		h.mu.Unlock()
+		if queued {
+			// What waits for credit is on the wire first.
+			h.flushQueue()
+		}
 		if try {
+			if !yielded {
+				// Once: what brings the acks back may be waiting for
+				// this P.
+				yielded = true
+				runtime.Gosched()
+				continue
+			}
 			return fmt.Errorf("remote: %s on %s: %w", h.name, h.addr, actor.ErrFull)
 		}
 		select {
@@ -282,7 +378,12 @@ func (h *handle) down(reason actor.ExitReason, err error, lost bool) {
 			msgs = append(msgs, h.unacked[s%h.window])
 			h.unacked[s%h.window] = nil
 		}
+		// Lost: what is still queued never leaves.
+		clear(h.out)
+		h.out = h.out[:0]
 	}
+	// After what is queued (Close: the messages go on their way).
+	h.out = append(h.out, &envelope{Kind: kindUnwatch})
 	h.deadLettered += uint64(len(msgs))
 	pend := h.pending
 	h.pending = nil
@@ -319,7 +420,7 @@ func (h *handle) down(reason actor.ExitReason, err error, lost bool) {
 	for f := range ws {
 		(*f)(t)
 	}
-	n.send(h.gw, &envelope{Kind: kindUnwatch, Sender: h.self.Id, Node: n.addr})
+	h.flushQueue()
 	n.stopHandleActor(h.self)
 }
 
@@ -460,8 +561,13 @@ func (p remotePID) Stats() actor.Stats {
 	return actor.Stats{Accepted: h.sent, InFlight: int64(h.sent - h.acked), DeadLettered: h.deadLettered}
 }
 
+// control sends a control message, in order after the messages sent
+// before it.
 func (h *handle) control(kind uint32) {
-	h.n.send(h.gw, &envelope{Kind: kind, Node: h.n.addr, Sender: h.self.Id})
+	h.mu.Lock()
+	h.out = append(h.out, &envelope{Kind: kind})
+	h.mu.Unlock()
+	h.flushQueue()
 }
 
 // stop asks the remote node to stop the actor and waits until the handle
