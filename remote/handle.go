@@ -52,7 +52,7 @@ type handle struct {
 	mu       sync.Mutex
 	sent     uint64 // last sequence number sent
 	acked    uint64 // last acknowledged
-	unacked  []any  // by seq % window
+	unacked  []any  // by seq % len(unacked); grows up to window (keep)
 	credit   chan struct{}
 	corr     uint64
 	pending  map[uint64]pendingReply
@@ -94,7 +94,7 @@ func Dial[M any](n *Node, addr, name string) (*Handle[M], error) {
 		name:     name,
 		gw:       pactor.NewPID(addr, gatewayPrefix+name),
 		window:   uint64(n.window),
-		unacked:  make([]any, n.window),
+		unacked:  make([]any, min(n.window, 64)),
 		credit:   make(chan struct{}),
 		pending:  map[uint64]pendingReply{},
 		watchers: map[*func(actor.Terminated)]struct{}{},
@@ -240,6 +240,20 @@ func (h *handle) receive(c pactor.Context) {
 	}
 }
 
+// keep records m, sent as seq, until it is acknowledged (h.mu held).
+// The ring starts small and doubles, up to the window, when the messages
+// on the wire outgrow it: a handle that sends little holds little.
+func (h *handle) keep(seq uint64, m any) {
+	if n := uint64(len(h.unacked)); h.sent-h.acked > n {
+		ring := make([]any, min(2*n, h.window))
+		for s := h.acked + 1; s < seq; s++ {
+			ring[s%uint64(len(ring))] = h.unacked[s%n]
+		}
+		h.unacked = ring
+	}
+	h.unacked[seq%uint64(len(h.unacked))] = m
+}
+
 func (h *handle) ack(seq uint64) {
 	h.mu.Lock()
 	if h.final != nil || seq <= h.acked || seq > h.sent {
@@ -247,7 +261,7 @@ func (h *handle) ack(seq uint64) {
 		return
 	}
 	for s := h.acked + 1; s <= seq; s++ {
-		h.unacked[s%h.window] = nil
+		h.unacked[s%uint64(len(h.unacked))] = nil
 	}
 	h.acked = seq
 	close(h.credit)
@@ -309,7 +323,7 @@ func (h *handle) send(ctx context.Context, m any, try, keep bool) error {
 		if h.sent-h.acked < h.window {
 			h.sent++
 			e.Seq = h.sent
-			h.unacked[e.Seq%h.window] = m
+			h.keep(e.Seq, m)
 			if kind == kindAsk {
 				h.corr++
 				corr := h.corr
@@ -375,8 +389,9 @@ func (h *handle) down(reason actor.ExitReason, err error, lost bool) {
 	var msgs []any
 	if lost {
 		for s := h.acked + 1; s <= h.sent; s++ {
-			msgs = append(msgs, h.unacked[s%h.window])
-			h.unacked[s%h.window] = nil
+			i := s % uint64(len(h.unacked))
+			msgs = append(msgs, h.unacked[i])
+			h.unacked[i] = nil
 		}
 		// Lost: what is still queued never leaves.
 		clear(h.out)

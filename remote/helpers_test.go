@@ -78,7 +78,7 @@ func quiet() *slog.Logger {
 // deadSink collects a System's dead letters.
 type deadSink struct{ ch chan actor.DeadLetter }
 
-func newDeadSink() *deadSink { return &deadSink{ch: make(chan actor.DeadLetter, 1<<12)} }
+func newDeadSink() *deadSink { return &deadSink{ch: make(chan actor.DeadLetter, 1<<14)} }
 
 func (d *deadSink) put(l actor.DeadLetter) {
 	select {

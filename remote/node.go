@@ -20,8 +20,13 @@ import (
 )
 
 // DefaultWindow is the default credit window of a handle: how many
-// messages it may have sent and not yet seen acknowledged.
-const DefaultWindow = 256
+// messages it may have sent and not yet seen acknowledged. An
+// acknowledgement takes milliseconds to come back from a busy peer, so a
+// smaller window caps a handle's throughput (window/round trip: 256 gave
+// 0.5 M msg/s on loopback, 4096 gives 1 M); the handle keeps what is on
+// the wire in a ring that grows with it, so one that sends little holds
+// little. Lower it with WithWindow to bound what a lost node takes with it.
+const DefaultWindow = 4096
 
 // A Node is a troupe System reachable from other processes: a protoactor
 // remote (gRPC) server on one address, a memberlist member for failure
