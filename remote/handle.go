@@ -143,11 +143,13 @@ const (
 )
 
 // enqueueLocked queues the message e (h.mu held). It reports whether the
-// caller must flush the queue (flushQueue, after unlocking): nothing on
-// the wire waits for an ack, or flushAt messages queued.
+// caller must flush the queue (flushQueue, after unlocking): e is a
+// request (its asker waits for it: an ack still on its way must not hold
+// it back, and a sequential asker gets the reply before the ack), nothing
+// on the wire waits for an ack, or flushAt messages queued.
 func (h *handle) enqueueLocked(e *envelope) (flush bool) {
 	h.out = append(h.out, e)
-	return h.flushed <= h.acked || len(h.out) >= flushAt
+	return e.Kind == kindAsk || h.flushed <= h.acked || len(h.out) >= flushAt
 }
 
 // flushQueue puts everything queued on the wire, in order.
