@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 
@@ -142,6 +144,10 @@ var registry struct {
 	byName map[string]*entry
 	byType map[reflect.Type]*entry
 	codecs map[uint32]Codec
+	// Copies of byName and byType, published at each registration:
+	// every message sent or received looks its type up, without a lock.
+	names atomic.Pointer[map[string]*entry]
+	types atomic.Pointer[map[reflect.Type]*entry]
 }
 
 func init() {
@@ -208,6 +214,9 @@ func register[M any](name string, opts []RegisterOption) (*entry, error) {
 	registry.codecs[id] = c
 	registry.byName[name] = e
 	registry.byType[t] = e
+	names, types := maps.Clone(registry.byName), maps.Clone(registry.byType)
+	registry.names.Store(&names)
+	registry.types.Store(&types)
 	return e, nil
 }
 
@@ -298,16 +307,18 @@ func RegisterAsk[M, T any](name string, get func(M) actor.Reply[T], set func(*M,
 
 // lookupType returns the entry of a Go type, nil if none.
 func lookupType(t reflect.Type) *entry {
-	registry.RLock()
-	defer registry.RUnlock()
-	return registry.byType[t]
+	if m := registry.types.Load(); m != nil {
+		return (*m)[t]
+	}
+	return nil
 }
 
 // lookupName returns the entry of a wire name, nil if none.
 func lookupName(name string) *entry {
-	registry.RLock()
-	defer registry.RUnlock()
-	return registry.byName[name]
+	if m := registry.names.Load(); m != nil {
+		return (*m)[name]
+	}
+	return nil
 }
 
 // encodeValue encodes v with its registration: type, codec and payload of
