@@ -161,11 +161,11 @@ type proc[M any] struct {
 type procRare struct {
 	deadLettered, expired, failures, restarts atomic.Uint64
 
-	lastErr  error            // last failure of cur; owned like cur
-	watchers []*watcher       // guarded by proc.mu
-	lastEnd  ending           // how the last incarnation ended; guarded by proc.mu
-	lastFail *failRec         // the last failure, for Snapshot; guarded by proc.mu
-	final    Terminated       // set once under proc.mu when the actor stopped
+	lastErr  error      // last failure of cur; owned like cur
+	watchers []*watcher // guarded by proc.mu
+	lastEnd  ending     // how the last incarnation ended; guarded by proc.mu
+	lastFail *failRec   // the last failure, for Snapshot; guarded by proc.mu
+	final    Terminated // set once under proc.mu when the actor stopped
 
 	labels atomic.Pointer[context.Context] // profiler labels, set with kc under WithProfilerLabels
 }
